@@ -1,0 +1,32 @@
+"""The API root: every app's view sets registered on one router, plus diagnostics."""
+
+import uuid
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.decorators import api_view
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.routers import DefaultRouter
+
+from portal.tasks import roundtrip
+
+router = DefaultRouter()
+
+
+@extend_schema(
+    request=None,
+    responses={202: inline_serializer("Roundtrip", {"token": serializers.CharField()})},
+    description=(
+        "Enqueue a task that publishes to the channel group `roundtrip.<token>`; "
+        "listen on `ws/roundtrip/<token>/` to see it arrive from the worker."
+    ),
+)
+@api_view(["POST"])
+def roundtrip_view(request: Request) -> Response:
+    """Prove web → broker → worker → channel layer → WebSocket, end to end."""
+    token = request.data.get("token") or uuid.uuid4().hex
+    if not isinstance(token, str) or not token.isalnum() or len(token) > 64:
+        return Response({"token": ["must be 1-64 letters or digits"]}, status=status.HTTP_400_BAD_REQUEST)
+    roundtrip.delay(token)
+    return Response({"token": token}, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,24 @@
+"""Project-level WebSocket consumers."""
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from portal.tasks import roundtrip_group
+
+
+class RoundtripConsumer(AsyncJsonWebsocketConsumer):
+    """Forwards the result of a round-trip task to the browser that asked for it."""
+
+    async def connect(self) -> None:
+        if not self.scope["user"].is_authenticated:
+            await self.close(code=4401)
+            return
+        self.group = roundtrip_group(self.scope["url_route"]["kwargs"]["token"])
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def roundtrip_result(self, event: dict) -> None:
+        await self.send_json(event["result"])

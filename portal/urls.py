@@ -1,0 +1,21 @@
+"""URL roots: pages, the API and its schema, admin, login and health."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from apps.dashboard.views import healthz
+from portal.api import roundtrip_view, router
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("api/", include(router.urls)),
+    path("api/diagnostics/roundtrip/", roundtrip_view, name="api-roundtrip"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("", include("apps.dashboard.urls")),
+]

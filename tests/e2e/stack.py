@@ -1,0 +1,219 @@
+"""A whole Ferry started for real, in separate processes, for end-to-end tests.
+
+``Stack`` gives each test module its own database (a PostgreSQL database made
+for it, or an SQLite file), runs ``migrate`` and ``seed_demo`` in a child
+process, then starts the ASGI server (daphne) and, in production shape, a
+``celery worker`` and ``celery beat`` process, exactly as ``make run-prod``
+does. Everything is stopped, process groups included, on ``stop()``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _with_path(url: str, path: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
+
+
+@dataclass
+class Stack:
+    """A running Ferry: ``base_url``, ``ws_url``, logs under ``var_dir``."""
+
+    var_dir: Path
+    database_url: str | None = None  # a PostgreSQL server URL; None for embedded SQLite
+    redis_url: str | None = None  # None for the embedded shape
+    redis_db: int = 9
+    worker_concurrency: int = 2
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    _db_name: str | None = None
+
+    @property
+    def production(self) -> bool:
+        return self.redis_url is not None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        environ = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_"))}
+        environ.update(
+            DJANGO_SETTINGS_MODULE="portal.settings",
+            SECRET_KEY="ferry-e2e-secret-key",
+            DEBUG="0",
+            FERRY_VAR_DIR=str(self.var_dir),
+            ALLOWED_HOSTS="127.0.0.1,localhost",
+            CSRF_TRUSTED_ORIGINS=self.base_url,
+            PATH=f"{BIN}{os.pathsep}{environ.get('PATH', '')}",
+            PYTHONUNBUFFERED="1",
+            SESSION_COOKIE_SECURE="0",  # plain http on loopback
+        )
+        if self._db_name:
+            environ["DATABASE_URL"] = _with_path(self.database_url, "/" + self._db_name)
+        if self.redis_url:
+            environ["REDIS_URL"] = _with_path(self.redis_url, f"/{self.redis_db}")
+        return environ
+
+    # --- lifecycle -----------------------------------------------------------
+    def start(self) -> Stack:
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        if self.database_url:
+            self._create_database()
+        if self.redis_url:
+            import redis
+
+            redis.Redis.from_url(_with_path(self.redis_url, f"/{self.redis_db}")).flushdb()
+        self.manage("migrate", "--no-input", "-v0")
+        self.manage("seed_demo")
+        self._spawn(
+            "web", [BIN / "daphne", "-b", "127.0.0.1", "-p", str(self.port), "portal.asgi:application"]
+        )
+        if self.production:
+            celery = [BIN / "celery", "-A", "portal"]
+            self._spawn(
+                "worker",
+                [
+                    *celery,
+                    "worker",
+                    "-l",
+                    "INFO",
+                    "-n",
+                    f"e2e-{self.port}@%h",
+                    "--concurrency",
+                    str(self.worker_concurrency),
+                ],
+            )
+            self._spawn("beat", [*celery, "beat", "-l", "INFO", "-s", str(self.var_dir / "beat-schedule")])
+        self.wait_healthy()
+        return self
+
+    def stop(self) -> None:
+        for proc in self.processes.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for proc in self.processes.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self.processes.clear()
+        if self._db_name:
+            self._drop_database()
+
+    def manage(self, *args: str, timeout: float = 300) -> str:
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "manage.py"), *args],
+            env=self.env(),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result.stdout
+
+    def wait_healthy(self, timeout: float = 90) -> dict:
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            for name, proc in self.processes.items():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {proc.returncode}:\n{self.log(name)}")
+            try:
+                response = httpx.get(f"{self.base_url}/healthz", timeout=5)
+                last = response.text
+                if response.status_code == 200:
+                    return response.json()
+            except httpx.HTTPError as exc:
+                last = repr(exc)
+            time.sleep(0.3)
+        raise RuntimeError(f"Ferry did not become healthy in {timeout} s; last answer: {last}")
+
+    def log(self, name: str) -> str:
+        path = self.var_dir / f"{name}.log"
+        return path.read_text(errors="replace")[-5000:] if path.exists() else ""
+
+    def pid(self, name: str) -> int:
+        return self.processes[name].pid
+
+    # --- clients ----------------------------------------------------------------
+    def login(self, username: str, password: str | None = None) -> httpx.Client:
+        """An HTTP client logged in through the real login form."""
+        password = password or f"{username}-demo-pass"
+        client = httpx.Client(base_url=self.base_url, timeout=30)
+        client.get("/login/")
+        response = client.post(
+            "/login/",
+            data={
+                "username": username,
+                "password": password,
+                "csrfmiddlewaretoken": client.cookies["csrftoken"],
+            },
+            headers={"Referer": f"{self.base_url}/login/"},
+        )
+        if response.status_code != 302:
+            raise RuntimeError(f"login as {username} failed: {response.status_code}")
+        client.headers["X-CSRFToken"] = client.cookies["csrftoken"]
+        client.headers["Referer"] = self.base_url + "/"
+        return client
+
+    def ws_headers(self, client: httpx.Client) -> dict[str, str]:
+        cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+        return {"Cookie": cookie, "Origin": self.base_url}
+
+    # --- internals ------------------------------------------------------------
+    def _spawn(self, name: str, argv: list) -> None:
+        log = open(self.var_dir / f"{name}.log", "w")  # noqa: SIM115  (kept open for the child)
+        self.processes[name] = subprocess.Popen(
+            [str(a) for a in argv],
+            env=self.env(),
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def _admin_connection(self):
+        import psycopg
+
+        return psycopg.connect(_with_path(self.database_url, "/postgres"), autocommit=True)
+
+    def _create_database(self) -> None:
+        self._db_name = f"ferry_e2e_{uuid.uuid4().hex[:10]}"
+        with self._admin_connection() as conn:
+            conn.execute(f'CREATE DATABASE "{self._db_name}"')
+
+    def _drop_database(self) -> None:
+        with self._admin_connection() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self._db_name}" WITH (FORCE)')
+        self._db_name = None
