@@ -11,7 +11,8 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@test -x $(BIN)/uv || $(BIN)/pip install --quiet --disable-pip-version-check uv==0.13.9
+	@test -x $(BIN)/uv || { $(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip >/dev/null; \
+	  $(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.9; }
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt
 	@touch $@
 
