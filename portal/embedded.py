@@ -38,7 +38,7 @@ def start(*, concurrency: int, beat: bool = True) -> None:
         threading.Thread(target=worker.start, name="ferry-worker", daemon=True).start()
         _started["worker"] = worker
         if beat:
-            service = EmbeddedService(app, thread=True)
+            service = EmbeddedService(app, thread=True, scheduler_cls=app.conf.beat_scheduler)
             service.daemon = True
             service.start()
             _started["beat"] = service
