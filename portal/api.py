@@ -9,9 +9,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
+from apps.catalog.api.views import ImageViewSet, ReleaseViewSet, SupportTierViewSet
+from apps.clouds.api.views import CellViewSet, CloudViewSet, HostViewSet
 from portal.tasks import roundtrip
 
 router = DefaultRouter()
+router.register("clouds", CloudViewSet, basename="cloud")
+router.register("cells", CellViewSet, basename="cell")
+router.register("hosts", HostViewSet, basename="host")
+router.register("releases", ReleaseViewSet, basename="release")
+router.register("images", ImageViewSet, basename="image")
+router.register("support-tiers", SupportTierViewSet, basename="support-tier")
 
 
 @extend_schema(

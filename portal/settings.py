@@ -51,6 +51,9 @@ INSTALLED_APPS = [
     "channels",
     "apps.accounts",
     "apps.audit",
+    "apps.catalog",
+    "apps.clouds",
+    "apps.jobs",
     "apps.dashboard",
 ]
 
@@ -184,7 +187,17 @@ USE_I18N = False
 USE_TZ = True
 
 # --- Ferry ------------------------------------------------------------------
+# Encrypts each cloud's passwords.yml at rest. Comma-separated: the first one
+# encrypts, all of them decrypt (for rotation). Required in production shape.
+FERRY_SECRETS_KEYS = env_list("FERRY_SECRETS_KEY", [])
+if not FERRY_SECRETS_KEYS and not (DEBUG or EMBEDDED):
+    raise ImproperlyConfigured(
+        "FERRY_SECRETS_KEY is required in production shape: it encrypts each cloud's passwords.yml. "
+        "Set it to a long random string (keep it safe: without it stored passwords cannot be read)."
+    )
 FERRY_HEALTH_TIMEOUT = env_float("FERRY_HEALTH_TIMEOUT", 2.0, minimum=0.1)
+FERRY_JOB_SLOTS = env_int("FERRY_JOB_SLOTS", 4, minimum=1)
+FERRY_HEARTBEAT_TIMEOUT = env_float("FERRY_HEARTBEAT_TIMEOUT", 20.0, minimum=2.0)
 
 LOGGING = {
     "version": 1,

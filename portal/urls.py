@@ -17,5 +17,7 @@ urlpatterns = [
     path("api/diagnostics/roundtrip/", roundtrip_view, name="api-roundtrip"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("clouds/", include("apps.clouds.urls")),
+    path("catalog/", include("apps.catalog.urls")),
     path("", include("apps.dashboard.urls")),
 ]

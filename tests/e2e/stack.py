@@ -67,6 +67,7 @@ class Stack:
         environ.update(
             DJANGO_SETTINGS_MODULE="portal.settings",
             SECRET_KEY="ferry-e2e-secret-key",
+            FERRY_SECRETS_KEY="ferry-e2e-secrets-key",
             DEBUG="0",
             FERRY_VAR_DIR=str(self.var_dir),
             ALLOWED_HOSTS="127.0.0.1,localhost",

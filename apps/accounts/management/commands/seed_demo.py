@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand
 
 from apps.accounts.demo import ensure_demo_users
+from apps.clouds.demo import ensure_demo_cloud
 
 
 class Command(BaseCommand):
@@ -13,6 +14,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, quiet_logins: bool = False, **options):
         logins = ensure_demo_users()
+        cloud = ensure_demo_cloud()
+        self.stdout.write(f"Demo cloud: {cloud.slug} ({cloud.hosts.count()} hosts)")
         if not quiet_logins:
             self.stdout.write("Demo logins (user / password):")
             for username, password, role in logins:

@@ -1,4 +1,4 @@
-"""Shared fixtures: one persona per role, and clients logged in as them."""
+"""Fixtures shared by every test: one persona per role, and clients logged in as them."""
 
 from __future__ import annotations
 

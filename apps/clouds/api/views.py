@@ -1,0 +1,127 @@
+import tempfile
+from pathlib import Path
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Count
+from drf_spectacular.utils import extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+
+from apps.clouds import services
+from apps.clouds.api.filters import CellFilterSet, CloudFilterSet, HostFilterSet
+from apps.clouds.api.serializers import (
+    CellSerializer,
+    CloudSerializer,
+    HostSerializer,
+    InventoryImportSerializer,
+)
+from apps.clouds.models import Cell, Host
+from apps.clouds.permissions import CloudAction, clouds_for, get_cloud_for
+from apps.clouds.uploads import unpack_inventory_upload
+from portal.permissions import ReadMembersWriteAdmins
+
+
+def _as_drf(exc: DjangoValidationError) -> ValidationError:
+    return ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages})
+
+
+class CloudViewSet(viewsets.ModelViewSet):
+    """Clouds. Creating and changing them goes through the same services as the pages."""
+
+    serializer_class = CloudSerializer
+    filterset_class = CloudFilterSet
+    permission_classes = [ReadMembersWriteAdmins]
+    lookup_field = "slug"
+
+    def get_queryset(self):
+        return (
+            clouds_for(self.request.user)
+            .select_related("release")
+            .annotate(host_count=Count("hosts", distinct=True), cell_count=Count("cells", distinct=True))
+        )
+
+    def _fields(self, serializer) -> dict:
+        data = dict(serializer.validated_data)
+        release = data.pop("release", None)
+        if isinstance(release, dict):
+            data["release"] = release.get("series")
+        return data
+
+    def perform_create(self, serializer):
+        try:
+            serializer.instance = services.create_cloud(self.request.user, **self._fields(serializer))
+        except DjangoValidationError as exc:
+            raise _as_drf(exc) from None
+
+    def perform_update(self, serializer):
+        cloud = get_cloud_for(self.request.user, self.kwargs["slug"], CloudAction.ADMINISTER)
+        try:
+            serializer.instance = services.update_cloud(self.request.user, cloud, **self._fields(serializer))
+        except DjangoValidationError as exc:
+            raise _as_drf(exc) from None
+
+    def perform_destroy(self, instance):
+        raise ValidationError(
+            {"detail": "Clouds are retired through a decommission job, not deleted by the API."}
+        )
+
+    @extend_schema(request=InventoryImportSerializer, responses={200: None})
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="import-inventory",
+        parser_classes=[MultiPartParser, FormParser],
+    )
+    def import_inventory(self, request, slug=None):
+        """Replace the cloud's hosts, groups and cells with an uploaded kolla-ansible inventory."""
+        cloud = get_cloud_for(request.user, slug, CloudAction.ADMINISTER)
+        form = InventoryImportSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        with tempfile.TemporaryDirectory(prefix="ferry-import-") as tmp:
+            try:
+                path = unpack_inventory_upload(form.validated_data["inventory"], Path(tmp))
+                globals_file = form.validated_data.get("globals")
+                summary = services.import_inventory_path(
+                    request.user,
+                    cloud,
+                    path,
+                    globals_yml=globals_file.read().decode() if globals_file else None,
+                    release=form.validated_data.get("release") or None,
+                )
+            except DjangoValidationError as exc:
+                raise _as_drf(exc) from None
+        return Response(
+            {"hosts": summary.hosts, "groups": summary.groups, "cells": summary.cells},
+            status=status.HTTP_200_OK,
+        )
+
+
+class CellViewSet(viewsets.ReadOnlyModelViewSet):
+    """Nova cells of the clouds the user can see."""
+
+    serializer_class = CellSerializer
+    filterset_class = CellFilterSet
+
+    def get_queryset(self):
+        return (
+            Cell.objects.filter(cloud__in=clouds_for(self.request.user))
+            .select_related("cloud")
+            .annotate(host_count=Count("hosts"))
+        )
+
+
+class HostViewSet(viewsets.ReadOnlyModelViewSet):
+    """Hosts of the clouds the user can see; filter by cloud, cell, group or state."""
+
+    serializer_class = HostSerializer
+    filterset_class = HostFilterSet
+
+    def get_queryset(self):
+        return (
+            Host.objects.filter(cloud__in=clouds_for(self.request.user))
+            .select_related("cloud", "cell")
+            .prefetch_related("groups")
+        )

@@ -1,0 +1,65 @@
+from django import forms
+
+from apps.catalog.models import Release
+from apps.clouds.models import Cloud
+
+
+class CloudForm(forms.ModelForm):
+    """Define or change a cloud. Passwords are write-only: leave blank to keep the stored ones."""
+
+    release = forms.ModelChoiceField(
+        Release.objects.all(), required=False, to_field_name="series", empty_label="(not deployed yet)"
+    )
+    passwords_yml = forms.CharField(
+        label="passwords.yml",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 4, "autocomplete": "off", "spellcheck": "false"}),
+        help_text="Stored encrypted and never shown again. Leave blank to keep the stored passwords.",
+    )
+    clear_passwords = forms.BooleanField(required=False, help_text="Remove the stored passwords.")
+
+    class Meta:
+        model = Cloud
+        fields = [
+            "slug",
+            "region",
+            "description",
+            "release",
+            "distro",
+            "distro_version",
+            "arch",
+            "container_engine",
+            "globals_yml",
+        ]
+        widgets = {
+            "globals_yml": forms.Textarea(attrs={"rows": 12, "spellcheck": "false", "class": "ferry-code"})
+        }
+        help_texts = {"globals_yml": "kolla-ansible globals.yml; comments are kept."}
+
+    def service_kwargs(self) -> dict:
+        data = dict(self.cleaned_data)
+        release = data.pop("release")
+        data["release"] = release.series if release else ""
+        passwords, clear = data.pop("passwords_yml"), data.pop("clear_passwords")
+        if clear:
+            data["passwords_yml"] = ""
+        elif passwords:
+            data["passwords_yml"] = passwords
+        return data
+
+
+class InventoryImportForm(forms.Form):
+    """Upload a kolla-ansible inventory: an INI file, or a .zip/.tar.gz of a directory with group_vars/."""
+
+    inventory = forms.FileField(
+        help_text="INI file, or .zip/.tar.gz of a directory holding it and group_vars/"
+    )
+    globals = forms.FileField(required=False, label="globals.yml")
+    release = forms.ModelChoiceField(
+        Release.objects.all(), required=False, to_field_name="series", empty_label="(keep current)"
+    )
+    confirm = forms.BooleanField(
+        label="Replace every host, group and cell of this cloud with this inventory",
+        help_text="The import is all or nothing: a bad inventory changes nothing.",
+    )

@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+from django.core.validators import RegexValidator
+from django.db import models
+
+from apps.catalog.models import Arch, Distro, Release
+
+dns_label = RegexValidator(
+    r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
+    "use 1-63 lower-case letters, digits and dashes, not starting or ending with a dash (a DNS label)",
+)
+
+
+class ContainerEngine(models.TextChoices):
+    DOCKER = "docker", "Docker"
+    PODMAN = "podman", "Podman"
+
+
+class CloudState(models.TextChoices):
+    PLANNED = "planned", "planned"
+    DEPLOYED = "deployed", "deployed"
+    UPGRADING = "upgrading", "upgrading"
+    DEGRADED = "degraded", "degraded"
+
+
+class Cloud(models.Model):
+    """One Kolla-deployed OpenStack cloud (one region, one kolla-ansible inventory).
+
+    The API level of nova (super conductor, API services) belongs to the cloud
+    itself; cells hold cell controllers and computes. ``globals_yml`` is kept as
+    text so operators' comments survive; ``passwords.yml`` is stored encrypted
+    and only ever decrypted to hand it to Ansible.
+    """
+
+    slug = models.CharField(max_length=63, unique=True, validators=[dns_label])
+    region = models.CharField(max_length=63, default="RegionOne")
+    description = models.CharField(max_length=200, blank=True)
+    release = models.ForeignKey(
+        Release,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="clouds",
+        help_text="current release; empty before the first deploy",
+    )
+    distro = models.CharField(max_length=16, choices=Distro.choices, default=Distro.ROCKY)
+    distro_version = models.CharField(max_length=16, default="10")
+    arch = models.CharField(max_length=16, choices=Arch.choices, default=Arch.X86_64)
+    container_engine = models.CharField(
+        max_length=16, choices=ContainerEngine.choices, default=ContainerEngine.DOCKER
+    )
+    state = models.CharField(max_length=16, choices=CloudState.choices, default=CloudState.PLANNED)
+    globals_yml = models.TextField("globals.yml", blank=True, default="")
+    passwords_encrypted = models.TextField(blank=True, default="", editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    @property
+    def has_passwords(self) -> bool:
+        return bool(self.passwords_encrypted)
+
+
+class InventoryGroup(models.Model):
+    """An Ansible inventory group of a cloud: ``control``, ``compute``, ``nova-api``, ``cell1``…
+
+    Kolla derives about a hundred service groups from a few top-level ones
+    through ``children``; both kinds are kept so the rendered inventory is
+    the one that was imported.
+    """
+
+    cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="groups")
+    name = models.CharField(max_length=128)
+    position = models.PositiveIntegerField(default=0, help_text="order in the inventory file")
+    children = models.JSONField(default=list, blank=True)
+    inline_vars = models.JSONField(default=dict, blank=True, help_text="[group:vars] of the inventory")
+    group_vars = models.JSONField(default=dict, blank=True, help_text="group_vars/<group>.yml")
+    declared = models.BooleanField(default=True, help_text="a section of the inventory, not only group_vars")
+
+    class Meta:
+        ordering = ["cloud", "position", "name"]
+        constraints = [models.UniqueConstraint(fields=["cloud", "name"], name="one_group_name_per_cloud")]
+
+    def __str__(self) -> str:
+        return f"{self.cloud}/{self.name}"
+
+
+class Cell(models.Model):
+    """A nova cells v2 cell: a group of cell controllers and computes with its own database.
+
+    ``variables`` are the cell group's ``group_vars`` (``nova_cell_name``,
+    ``nova_cell_compute_group``…), rendered back as kolla ``group_vars``.
+    """
+
+    cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="cells")
+    name = models.CharField(max_length=63, validators=[dns_label])
+    group = models.CharField(max_length=128, help_text="the inventory group that holds the cell")
+    variables = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["cloud", "name"]
+        constraints = [models.UniqueConstraint(fields=["cloud", "name"], name="one_cell_name_per_cloud")]
+
+    def __str__(self) -> str:
+        return f"{self.cloud}/{self.name}"
+
+    @property
+    def database_name(self) -> str:
+        return self.variables.get("nova_cell_database_name") or f"nova_{self.name.replace('-', '_')}"
+
+    @property
+    def console_ports(self) -> dict[str, str]:
+        return {k: str(v) for k, v in sorted(self.variables.items()) if k.endswith("_port")}
+
+
+class HostState(models.TextChoices):
+    ACTIVE = "active", "active"
+    MAINTENANCE = "maintenance", "maintenance"
+    DEGRADED = "degraded", "degraded"
+
+
+class Host(models.Model):
+    """A machine of a cloud's inventory. API controllers have no cell; a host is in at most one cell."""
+
+    cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="hosts")
+    cell = models.ForeignKey(Cell, null=True, blank=True, on_delete=models.SET_NULL, related_name="hosts")
+    name = models.CharField(max_length=255)
+    address = models.CharField(max_length=255, blank=True, help_text="ansible_host")
+    position = models.PositiveIntegerField(default=0)
+    groups = models.ManyToManyField(InventoryGroup, related_name="hosts", blank=True)
+    variables = models.JSONField(default=dict, blank=True, help_text="other variables of its inventory line")
+    host_vars = models.JSONField(default=dict, blank=True, help_text="host_vars/<host>.yml")
+    state = models.CharField(max_length=16, choices=HostState.choices, default=HostState.ACTIVE)
+    facts = models.JSONField(default=dict, blank=True)
+    facts_updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["cloud", "position", "name"]
+        constraints = [models.UniqueConstraint(fields=["cloud", "name"], name="one_host_name_per_cloud")]
+
+    def __str__(self) -> str:
+        return self.name

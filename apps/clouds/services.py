@@ -1,0 +1,258 @@
+"""Workflows on clouds: define them, store their secrets, import and render inventories.
+
+Each function takes the acting user, validates everything before it changes
+anything, runs in one transaction and writes the audit entry itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from apps.audit.services import record
+from apps.catalog.models import Release
+from apps.clouds import secrets
+from apps.clouds.models import Cell, Cloud, Host, InventoryGroup
+from runner.inventory import (
+    Inventory,
+    InventoryError,
+    parse_inventory,
+    render_inventory,
+)
+from runner.inventory import (
+    InventoryGroup as InvGroup,
+)
+
+CLOUD_FIELDS = ("slug", "region", "description", "distro", "distro_version", "arch", "container_engine")
+
+
+def parse_yaml_mapping(text: str, field: str) -> dict[str, Any]:
+    """Parse YAML that must be a mapping (or empty); refuse anything else naming ``field``."""
+    try:
+        data = yaml.safe_load(text) if text.strip() else {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ValidationError({field: f"is not valid YAML{where}: {problem}"}) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValidationError({field: f"must be a YAML mapping of variables, not a {type(data).__name__}"})
+    return data
+
+
+def resolve_release(series: str | None) -> Release | None:
+    """The release of ``series``; a clear error naming the series when it is unknown."""
+    if not series:
+        return None
+    try:
+        return Release.objects.get(series=series)
+    except Release.DoesNotExist:
+        known = ", ".join(Release.objects.values_list("series", flat=True)[:100])
+        raise ValidationError({"release": f"unknown release series {series!r}; known: {known}"}) from None
+
+
+@transaction.atomic
+def create_cloud(
+    actor, *, globals_yml: str = "", passwords_yml: str = "", release: str | None = None, **fields: Any
+) -> Cloud:
+    """Define a new cloud (state ``planned``); nothing is deployed."""
+    cloud = Cloud(**{k: v for k, v in fields.items() if k in CLOUD_FIELDS})
+    cloud.release = resolve_release(release)
+    parse_yaml_mapping(globals_yml, "globals_yml")
+    cloud.globals_yml = globals_yml
+    if passwords_yml:
+        parse_yaml_mapping(passwords_yml, "passwords_yml")
+        cloud.passwords_encrypted = secrets.encrypt(passwords_yml)
+    cloud.full_clean()
+    cloud.save()
+    record(actor, "cloud.create", cloud, detail={"fields": sorted(fields), "release": release or ""})
+    return cloud
+
+
+@transaction.atomic
+def update_cloud(
+    actor,
+    cloud: Cloud,
+    *,
+    globals_yml: str | None = None,
+    passwords_yml: str | None = None,
+    release: str | None = None,
+    **fields: Any,
+) -> Cloud:
+    """Change a cloud's definition; passwords are replaced only when given."""
+    changed = sorted(k for k, v in fields.items() if k in CLOUD_FIELDS and getattr(cloud, k) != v)
+    for key in changed:
+        setattr(cloud, key, fields[key])
+    if release is not None:
+        new_release = resolve_release(release)
+        if new_release != cloud.release:
+            cloud.release = new_release
+            changed.append("release")
+    if globals_yml is not None and globals_yml != cloud.globals_yml:
+        parse_yaml_mapping(globals_yml, "globals_yml")
+        cloud.globals_yml = globals_yml
+        changed.append("globals_yml")
+    if passwords_yml is not None:
+        parse_yaml_mapping(passwords_yml, "passwords_yml")
+        cloud.passwords_encrypted = secrets.encrypt(passwords_yml) if passwords_yml else ""
+        changed.append("passwords_yml")
+    cloud.full_clean()
+    cloud.save()
+    record(actor, "cloud.update", cloud, detail={"changed": changed})
+    return cloud
+
+
+def cloud_passwords(cloud: Cloud) -> dict[str, Any]:
+    """The decrypted passwords of ``cloud`` as a mapping, for the runner only."""
+    return (
+        parse_yaml_mapping(secrets.decrypt(cloud.passwords_encrypted), "passwords_yml")
+        if (cloud.passwords_encrypted)
+        else {}
+    )
+
+
+def secret_values(cloud: Cloud) -> list[str]:
+    """Every password value of ``cloud``, to redact from job output."""
+    return sorted(
+        {str(v) for v in cloud_passwords(cloud).values() if v not in (None, "") and len(str(v)) >= 4}
+    )
+
+
+@dataclass
+class ImportSummary:
+    """What an inventory import put in place."""
+
+    hosts: int
+    groups: int
+    cells: list[str]
+
+
+@transaction.atomic
+def import_inventory(
+    actor, cloud: Cloud, inventory: Inventory, *, globals_yml: str | None = None, release: str | None = None
+) -> ImportSummary:
+    """Replace ``cloud``'s hosts, groups and cells with ``inventory``, all or nothing."""
+    new_release = resolve_release(release) if release else None
+    if globals_yml is not None:
+        parse_yaml_mapping(globals_yml, "globals")
+    try:
+        cells = inventory.cells()
+    except InventoryError as exc:
+        raise ValidationError({"inventory": str(exc)}) from None
+
+    Host.objects.filter(cloud=cloud).delete()
+    InventoryGroup.objects.filter(cloud=cloud).delete()
+    Cell.objects.filter(cloud=cloud).delete()
+
+    names = list(inventory.groups) + [g for g in inventory.group_vars if g not in inventory.groups]
+    groups = InventoryGroup.objects.bulk_create(
+        InventoryGroup(
+            cloud=cloud,
+            name=name,
+            position=position,
+            children=list(inventory.groups[name].children) if name in inventory.groups else [],
+            inline_vars=dict(inventory.groups[name].vars) if name in inventory.groups else {},
+            group_vars=inventory.group_vars.get(name, {}),
+            declared=name in inventory.groups,
+        )
+        for position, name in enumerate(names)
+    )
+    group_ids = {g.name: g.pk for g in groups}
+    cell_rows = Cell.objects.bulk_create(
+        Cell(cloud=cloud, name=c.name, group=c.group, variables=c.variables) for c in cells
+    )
+    cell_of_host = {host: row.pk for cell, row in zip(cells, cell_rows, strict=True) for host in cell.hosts}
+    hosts = Host.objects.bulk_create(
+        Host(
+            cloud=cloud,
+            name=name,
+            address=str(hostvars.get("ansible_host", "")),
+            variables={k: v for k, v in hostvars.items() if k != "ansible_host"},
+            host_vars=inventory.host_vars.get(name, {}),
+            position=position,
+            cell_id=cell_of_host.get(name),
+        )
+        for position, (name, hostvars) in enumerate(inventory.hosts.items())
+    )
+    host_ids = {h.name: h.pk for h in hosts}
+    Through = Host.groups.through
+    Through.objects.bulk_create(
+        (
+            Through(host_id=host_ids[host], inventorygroup_id=group_ids[group.name])
+            for group in inventory.groups.values()
+            for host in group.hosts
+        ),
+        batch_size=5000,
+    )
+    changed = ["inventory"]
+    if globals_yml is not None:
+        cloud.globals_yml = globals_yml
+        changed.append("globals_yml")
+    if new_release is not None:
+        cloud.release = new_release
+        changed.append("release")
+    cloud.save()
+    summary = ImportSummary(hosts=len(hosts), groups=len(groups), cells=[c.name for c in cells])
+    record(
+        actor,
+        "cloud.import_inventory",
+        cloud,
+        detail={"hosts": summary.hosts, "groups": summary.groups, "cells": summary.cells, "changed": changed},
+    )
+    return summary
+
+
+def import_inventory_path(
+    actor, cloud: Cloud, path: Path, *, globals_yml: str | None = None, release: str | None = None
+) -> ImportSummary:
+    """Parse the kolla-ansible inventory at ``path`` (file or directory) and import it."""
+    try:
+        inventory = parse_inventory(Path(path))
+    except InventoryError as exc:
+        raise ValidationError({"inventory": str(exc)}) from None
+    return import_inventory(actor, cloud, inventory, globals_yml=globals_yml, release=release)
+
+
+def cloud_inventory(cloud: Cloud) -> Inventory:
+    """Rebuild the runner's inventory from the models, in the imported order."""
+    groups = list(cloud.groups.order_by("position"))
+    members: dict[int, list[str]] = {g.pk: [] for g in groups}
+    Through = Host.groups.through
+    host_names = dict(cloud.hosts.values_list("pk", "name"))
+    for group_id, host_id in (
+        Through.objects.filter(host__cloud=cloud)
+        .order_by("host__position")
+        .values_list("inventorygroup_id", "host_id")
+    ):
+        members[group_id].append(host_names[host_id])
+    hosts, host_vars = {}, {}
+    for name, address, variables, extra in cloud.hosts.order_by("position").values_list(
+        "name", "address", "variables", "host_vars"
+    ):
+        hosts[name] = ({"ansible_host": address} if address else {}) | variables
+        if extra:
+            host_vars[name] = extra
+    return Inventory(
+        hosts=hosts,
+        groups={
+            g.name: InvGroup(
+                name=g.name, hosts=members[g.pk], children=list(g.children), vars=dict(g.inline_vars)
+            )
+            for g in groups
+            if g.declared
+        },
+        group_vars={g.name: g.group_vars for g in groups if g.group_vars},
+        host_vars=host_vars,
+    )
+
+
+def render_cloud_inventory(cloud: Cloud, out_dir: Path) -> Path:
+    """Write the inventory and group_vars the runner uses for ``cloud`` into ``out_dir``."""
+    return render_inventory(cloud_inventory(cloud), Path(out_dir))

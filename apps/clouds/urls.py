@@ -1,0 +1,13 @@
+from django.urls import path
+
+from apps.clouds import views
+
+urlpatterns = [
+    path("", views.cloud_list, name="cloud-list"),
+    path("new/", views.cloud_create, name="cloud-create"),
+    path("<slug:slug>/", views.cloud_detail, name="cloud-detail"),
+    path("<slug:slug>/edit/", views.cloud_edit, name="cloud-edit"),
+    path("<slug:slug>/hosts/", views.cloud_hosts, name="cloud-hosts"),
+    path("<slug:slug>/import/", views.cloud_import, name="cloud-import"),
+    path("<slug:slug>/support/", views.cloud_support, name="cloud-support"),
+]

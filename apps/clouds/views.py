@@ -1,0 +1,176 @@
+"""Pages for clouds, their cells and hosts, inventory import and support reports."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from apps.catalog.support import support_report
+from apps.clouds import services
+from apps.clouds.forms import CloudForm, InventoryImportForm
+from apps.clouds.inventory_stats import hosts_per_group
+from apps.clouds.models import HostState
+from apps.clouds.permissions import CloudAction, can, clouds_for, get_cloud_for
+from apps.clouds.uploads import unpack_inventory_upload
+
+TOP_GROUPS = ("control", "network", "compute", "monitoring", "storage", "deployment")
+HOSTS_PAGE = 100
+
+
+def cloud_list(request: HttpRequest) -> HttpResponse:
+    clouds = (
+        clouds_for(request.user)
+        .select_related("release")
+        .annotate(host_count=Count("hosts", distinct=True), cell_count=Count("cells", distinct=True))
+    )
+    return render(
+        request,
+        "clouds/cloud_list.html",
+        {
+            "clouds": clouds,
+            "can_admin": can(request.user, CloudAction.ADMINISTER),
+        },
+    )
+
+
+def cloud_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    cloud = get_cloud_for(request.user, slug)
+    counts = hosts_per_group(cloud)
+    cells = list(cloud.cells.annotate(host_count=Count("hosts")).order_by("name"))
+    api_hosts = cloud.hosts.filter(cell__isnull=True).count()
+    lines = support_report(cloud)
+    return render(
+        request,
+        "clouds/cloud_detail.html",
+        {
+            "cloud": cloud,
+            "top_groups": [(g, counts.get(g, 0)) for g in TOP_GROUPS],
+            "service_groups": sorted((g, n) for g, n in counts.items() if g not in TOP_GROUPS and n),
+            "cells": cells,
+            "api_hosts": api_hosts,
+            "host_total": sum(c.host_count for c in cells) + api_hosts,
+            "flagged": [line for line in lines if line.flagged],
+            "can_admin": can(request.user, CloudAction.ADMINISTER, cloud),
+        },
+    )
+
+
+def cloud_hosts(request: HttpRequest, slug: str) -> HttpResponse:
+    """Hosts of a cloud, filtered, in keyset pages of 100 (``?after=<id>``)."""
+    cloud = get_cloud_for(request.user, slug)
+    hosts = cloud.hosts.select_related("cell").prefetch_related("groups").order_by("id")
+    group, cell, state, query = (request.GET.get(k, "").strip() for k in ("group", "cell", "state", "q"))
+    if group:
+        hosts = hosts.filter(groups__name=group)
+    if cell:
+        hosts = hosts.filter(cell__name=cell)
+    if state:
+        hosts = hosts.filter(state=state)
+    if query:
+        hosts = hosts.filter(Q(name__icontains=query) | Q(address__icontains=query))
+    after = request.GET.get("after", "")
+    if after.isdigit():
+        hosts = hosts.filter(id__gt=int(after))
+    page = list(hosts[: HOSTS_PAGE + 1])
+    more = len(page) > HOSTS_PAGE
+    page = page[:HOSTS_PAGE]
+    params = request.GET.copy()
+    if more:
+        params["after"] = page[-1].id
+    return render(
+        request,
+        "clouds/host_list.html",
+        {
+            "cloud": cloud,
+            "hosts": page,
+            "next_query": params.urlencode() if more else "",
+            "filters": {"group": group, "cell": cell, "state": state, "q": query},
+            "states": HostState.choices,
+            "cells": cloud.cells.values_list("name", flat=True),
+        },
+    )
+
+
+def cloud_support(request: HttpRequest, slug: str) -> HttpResponse:
+    cloud = get_cloud_for(request.user, slug)
+    lines = support_report(cloud)
+    return render(
+        request,
+        "clouds/support_report.html",
+        {
+            "cloud": cloud,
+            "lines": lines,
+            "flagged": sum(1 for line in lines if line.flagged),
+        },
+    )
+
+
+def cloud_create(request: HttpRequest) -> HttpResponse:
+    if not can(request.user, CloudAction.ADMINISTER):
+        raise PermissionDenied("You need the admin role to define clouds.")
+    form = CloudForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            cloud = services.create_cloud(request.user, **form.service_kwargs())
+        except ValidationError as exc:
+            _attach(form, exc)
+        else:
+            messages.success(
+                request, f"Cloud {cloud.slug} defined. Next: import its kolla-ansible inventory."
+            )
+            return redirect("cloud-import", slug=cloud.slug)
+    return render(request, "clouds/cloud_form.html", {"form": form, "cloud": None})
+
+
+def cloud_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    cloud = get_cloud_for(request.user, slug, CloudAction.ADMINISTER)
+    form = CloudForm(request.POST or None, instance=cloud)
+    if request.method == "POST" and form.is_valid():
+        cloud.refresh_from_db()  # the form wrote into the instance; the service decides what changes
+        try:
+            services.update_cloud(request.user, cloud, **form.service_kwargs())
+        except ValidationError as exc:
+            _attach(form, exc)
+        else:
+            messages.success(request, f"Cloud {cloud.slug} saved.")
+            return redirect("cloud-detail", slug=cloud.slug)
+    return render(request, "clouds/cloud_form.html", {"form": form, "cloud": cloud})
+
+
+def cloud_import(request: HttpRequest, slug: str) -> HttpResponse:
+    cloud = get_cloud_for(request.user, slug, CloudAction.ADMINISTER)
+    form = InventoryImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        with tempfile.TemporaryDirectory(prefix="ferry-import-") as tmp:
+            try:
+                path = unpack_inventory_upload(data["inventory"], Path(tmp))
+                summary = services.import_inventory_path(
+                    request.user,
+                    cloud,
+                    path,
+                    globals_yml=data["globals"].read().decode() if data.get("globals") else None,
+                    release=data["release"].series if data.get("release") else None,
+                )
+            except ValidationError as exc:
+                _attach(form, exc, default_field="inventory")
+            else:
+                messages.success(
+                    request,
+                    f"Imported {summary.hosts} hosts, {summary.groups} groups "
+                    f"and {len(summary.cells)} cells.",
+                )
+                return redirect("cloud-detail", slug=cloud.slug)
+    return render(request, "clouds/import.html", {"form": form, "cloud": cloud})
+
+
+def _attach(form, exc: ValidationError, default_field: str | None = None) -> None:
+    errors = exc.message_dict if hasattr(exc, "error_dict") else {default_field: exc.messages}
+    for field, messages_ in errors.items():
+        form.add_error(field if field in form.fields else None, messages_)

@@ -1,0 +1,219 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from apps.clouds.models import Cloud
+
+
+class JobKind(models.TextChoices):
+    PRECHECKS = "prechecks", "prechecks"
+    CHECK = "check", "check"
+    DEPLOY = "deploy", "deploy"
+    PULL = "pull", "pull images"
+    RECONFIGURE = "reconfigure", "reconfigure"
+    BACKUP = "backup", "database backup"
+    RESTORE = "restore", "database restore"
+    UPGRADE = "upgrade", "upgrade"
+    FAST_FORWARD = "ffu", "fast-forward upgrade"
+    CELL_ROLLOUT = "cell-rollout", "cell-by-cell upgrade with canary"
+    ROLLBACK = "rollback", "rollback (restore and redeploy)"
+    STOP = "stop", "stop containers"
+
+
+READ_ONLY_KINDS = frozenset({JobKind.PRECHECKS, JobKind.CHECK})
+
+
+class JobState(models.TextChoices):
+    PENDING = "pending", "pending"
+    QUEUED = "queued", "queued"
+    RUNNING = "running", "running"
+    CANCELING = "canceling", "canceling"
+    SUCCEEDED = "succeeded", "succeeded"
+    FAILED = "failed", "failed"
+    CANCELED = "canceled", "canceled"
+    LOST = "lost", "lost"
+
+
+ACTIVE_STATES = (JobState.RUNNING, JobState.CANCELING)
+FINISHED_STATES = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELED, JobState.LOST)
+
+# The only transitions a job may take; services apply them with conditional updates.
+TRANSITIONS: dict[str, set[str]] = {
+    JobState.PENDING: {JobState.QUEUED, JobState.CANCELED},
+    JobState.QUEUED: {JobState.RUNNING, JobState.CANCELED},
+    JobState.RUNNING: {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELING, JobState.LOST},
+    JobState.CANCELING: {JobState.CANCELED, JobState.FAILED, JobState.SUCCEEDED, JobState.LOST},
+    JobState.FAILED: {JobState.QUEUED},  # resume
+    JobState.LOST: {JobState.QUEUED},  # resume
+    JobState.CANCELED: {JobState.QUEUED},  # resume
+    JobState.SUCCEEDED: set(),
+}
+
+
+class Backend(models.TextChoices):
+    LAB = "lab", "lab (local directories)"
+    KOLLA = "kolla-ansible", "kolla-ansible"
+
+
+class Job(models.Model):
+    """A lifecycle operation on a cloud: an ordered list of steps run by one worker.
+
+    ``mutating`` jobs hold the cloud's lock while they run: the partial unique
+    constraint below lets the database, not Python, refuse a second one.
+    """
+
+    cloud = models.ForeignKey(Cloud, on_delete=models.PROTECT, related_name="jobs")
+    kind = models.CharField(max_length=32, choices=JobKind.choices)
+    backend = models.CharField(max_length=16, choices=Backend.choices, default=Backend.LAB)
+    mutating = models.BooleanField()
+    state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.PENDING, db_index=True)
+    priority = models.SmallIntegerField(default=0, help_text="higher starts first when slots free")
+    limit = models.CharField(max_length=1000, blank=True, help_text="Ansible --limit: cells or hosts")
+    params = models.JSONField(default=dict, blank=True, help_text="kind-specific: target release, cells…")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    cancel_requested = models.BooleanField(default=False)
+    current_step = models.PositiveSmallIntegerField(null=True, blank=True)
+    current_task = models.CharField(max_length=500, blank=True)
+    event_count = models.PositiveIntegerField(default=0)
+    result = models.CharField(max_length=1000, blank=True, help_text="what happened, for people")
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["state", "-priority", "id"], name="job_queue_order")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cloud"],
+                condition=Q(mutating=True, state__in=["running", "canceling"]),
+                name="one_running_mutating_job_per_cloud",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind} {self.cloud}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in FINISHED_STATES
+
+    @property
+    def group_name(self) -> str:
+        """The channel group that live output of this job is published to."""
+        return f"job.{self.pk}"
+
+
+class StepState(models.TextChoices):
+    PENDING = "pending", "pending"
+    RUNNING = "running", "running"
+    SUCCEEDED = "succeeded", "succeeded"
+    FAILED = "failed", "failed"
+    CANCELED = "canceled", "canceled"
+    LOST = "lost", "lost"
+    SKIPPED = "skipped", "skipped"
+
+
+class Step(models.Model):
+    """One ansible-runner invocation of a job: a playbook with its variables, limit and tags.
+
+    A resumed job keeps the steps of its earlier attempts and adds new rows
+    with a higher ``attempt`` from the step that failed.
+    """
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="steps")
+    ordinal = models.PositiveIntegerField(help_text="1, 2, 3… across every attempt of the job")
+    position = models.PositiveSmallIntegerField()
+    attempt = models.PositiveSmallIntegerField(default=1)
+    name = models.CharField(max_length=200)
+    action = models.CharField(max_length=64, help_text="the kolla-ansible action this step plays")
+    playbook = models.CharField(max_length=200)
+    extra_vars = models.JSONField(default=dict, blank=True)
+    limit = models.CharField(max_length=1000, blank=True)
+    tags = models.CharField(max_length=500, blank=True)
+    state = models.CharField(max_length=16, choices=StepState.choices, default=StepState.PENDING)
+    rc = models.IntegerField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    event_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["job", "attempt", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "attempt", "position"], name="one_step_per_position"),
+            models.UniqueConstraint(fields=["job", "ordinal"], name="one_step_per_ordinal"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}/{self.attempt}.{self.position} {self.name}"
+
+
+class Event(models.Model):
+    """One ansible-runner event of a step, stored once however often it is delivered.
+
+    ``seq`` orders a job's events across steps and attempts: the step's
+    ordinal times ``SEQ_STEP`` plus the runner's counter. Clients resume from it.
+    """
+
+    SEQ_STEP = 1_000_000_000
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="events", db_index=False)
+    step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="events", db_index=False)
+    counter = models.PositiveIntegerField()
+    seq = models.BigIntegerField()
+    uuid = models.CharField(max_length=36, blank=True)
+    event = models.CharField(max_length=64)
+    host = models.CharField(max_length=255, blank=True)
+    task = models.CharField(max_length=500, blank=True)
+    play = models.CharField(max_length=500, blank=True)
+    stdout = models.TextField(blank=True)
+    start_line = models.PositiveIntegerField(default=0)
+    end_line = models.PositiveIntegerField(default=0)
+    created = models.DateTimeField(null=True, blank=True)
+    event_data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["job", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "step", "counter"], name="one_event_per_counter")
+        ]
+        indexes = [models.Index(fields=["job", "seq"], name="event_job_seq")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}/{self.step_id}#{self.counter} {self.event}"
+
+
+class HostSummary(models.Model):
+    """Per-host totals of a job, kept current as events arrive."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="host_summaries")
+    host = models.CharField(max_length=255)
+    ok = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    unreachable = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["job", "host"]
+        constraints = [models.UniqueConstraint(fields=["job", "host"], name="one_summary_per_host")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} {self.host}"
+
+
+class SlotPool(models.Model):
+    """A single row locked while starting jobs, so two dispatchers never overfill the slots."""
+
+    name = models.CharField(max_length=32, unique=True, default="default")
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,299 @@
+"""Job workflows: launch, queue and start within slots, cancel, resume, reap lost jobs.
+
+Every state change is a conditional UPDATE whose row count is checked, so two
+operators (or two workers) acting at once cannot both win. The database, not
+Python, keeps a second mutating job off a cloud: see the partial unique
+constraint on Job.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.audit.services import record
+from apps.catalog.models import Release
+from apps.clouds.models import Cloud
+from apps.jobs.models import (
+    ACTIVE_STATES,
+    READ_ONLY_KINDS,
+    TRANSITIONS,
+    Backend,
+    Job,
+    JobKind,
+    JobState,
+    SlotPool,
+    Step,
+    StepState,
+)
+from runner.planner import PlanError, PlannedStep, PlanRequest, ReleaseInfo, plan
+
+log = logging.getLogger(__name__)
+
+
+class TransitionRefused(Exception):
+    """A job was not in a state that allows the requested change."""
+
+
+def plan_request(cloud: Cloud, kind: str, params: dict) -> PlanRequest:
+    """The planner's view of ``cloud``: releases in order, current release, cells."""
+    releases = [ReleaseInfo(series=s, slurp=f) for s, f in Release.objects.values_list("series", "slurp")]
+    cells = list(cloud.cells.order_by("name").values_list("name", "group"))
+    return PlanRequest(
+        kind=kind,
+        releases=releases,
+        current_release=cloud.release.series if cloud.release_id else None,
+        cells=[name for name, _ in cells],
+        cell_groups=dict(cells),
+        params=params,
+    )
+
+
+def build_plan(cloud: Cloud, kind: str, params: dict) -> list[PlannedStep]:
+    """Plan a job without creating anything; a ValidationError naming the field if it cannot be."""
+    if kind not in JobKind.values:
+        raise ValidationError({"kind": f"unknown job kind {kind!r}; one of {', '.join(JobKind.values)}"})
+    try:
+        return plan(plan_request(cloud, kind, params))
+    except PlanError as exc:
+        raise ValidationError({exc.field: exc.message}) from None
+
+
+def _validate_limit(cloud: Cloud, limit: str) -> str:
+    """A limit names cells or hosts of the cloud, comma-separated; anything else is refused."""
+    if not limit:
+        return ""
+    names = [part.strip() for part in limit.split(",") if part.strip()]
+    cells = set(cloud.cells.values_list("name", flat=True)) | set(cloud.cells.values_list("group", flat=True))
+    hosts = set(cloud.hosts.filter(name__in=names).values_list("name", flat=True))
+    unknown = [n for n in names if n not in cells and n not in hosts]
+    if unknown:
+        raise ValidationError({"limit": f"not a cell or host of {cloud.slug}: {', '.join(unknown)}"})
+    return ",".join(names)
+
+
+@transaction.atomic
+def launch_job(
+    actor,
+    cloud: Cloud,
+    kind: str,
+    *,
+    params: dict | None = None,
+    limit: str = "",
+    priority: int = 0,
+    backend: str = Backend.LAB,
+) -> Job:
+    """Plan a job, store it with its steps and queue it; it starts when a slot and the cloud are free.
+
+    Mutating kinds will wait for approval once approvals exist; this is the one
+    entry point both read-only and mutating launches go through.
+    """
+    params = dict(params or {})
+    if backend not in Backend.values:
+        raise ValidationError({"backend": f"unknown backend {backend!r}; one of {', '.join(Backend.values)}"})
+    limit = _validate_limit(cloud, limit)
+    steps = build_plan(cloud, kind, params)
+    job = Job.objects.create(
+        cloud=cloud,
+        kind=kind,
+        backend=backend,
+        mutating=kind not in READ_ONLY_KINDS,
+        state=JobState.QUEUED,
+        priority=priority,
+        limit=limit,
+        params=params,
+        requested_by=actor if actor and actor.is_authenticated else None,
+        queued_at=timezone.now(),
+    )
+    _create_steps(job, steps, attempt=1, first_ordinal=1, limit=limit)
+    record(
+        actor, "job.launch", job, detail={"kind": kind, "params": params, "limit": limit, "steps": len(steps)}
+    )
+    transaction.on_commit(request_dispatch)
+    return job
+
+
+def _create_steps(
+    job: Job,
+    steps: list[PlannedStep],
+    *,
+    attempt: int,
+    first_ordinal: int,
+    limit: str,
+    first_position: int = 1,
+) -> None:
+    Step.objects.bulk_create(
+        Step(
+            job=job,
+            ordinal=first_ordinal + i,
+            position=first_position + i,
+            attempt=attempt,
+            name=s.name,
+            action=s.action,
+            playbook=s.playbook,
+            extra_vars=s.extra_vars,
+            limit=",".join(x for x in (s.limit, limit) if x),
+            tags=s.tags,
+        )
+        for i, s in enumerate(steps)
+    )
+
+
+def transition(job: Job, to: str, **fields) -> bool:
+    """Move ``job`` to state ``to`` if it is still in its current state; False if someone else won."""
+    if to not in TRANSITIONS[job.state]:
+        raise TransitionRefused(f"job #{job.pk} is {job.state}; it cannot become {to}")
+    changed = Job.objects.filter(pk=job.pk, state=job.state).update(state=to, **fields)
+    if changed:
+        job.state = to
+        for key, value in fields.items():
+            setattr(job, key, value)
+    return bool(changed)
+
+
+def request_dispatch() -> None:
+    """Ask a worker to start queued jobs (after the launching transaction commits)."""
+    from apps.jobs.tasks import dispatch_jobs
+
+    dispatch_jobs.delay()
+
+
+def dispatch() -> list[int]:
+    """Start queued jobs, highest priority first, while slots are free and their cloud is not busy.
+
+    The slot pool row is locked for the duration, so two dispatchers never
+    overfill the slots; the per-cloud constraint keeps a second mutating job
+    on a cloud queued until the first one ends.
+    """
+    started: list[int] = []
+    with transaction.atomic():
+        SlotPool.objects.select_for_update().get_or_create(name="default")
+        free = settings.FERRY_JOB_SLOTS - Job.objects.filter(state__in=ACTIVE_STATES).count()
+        if free <= 0:
+            return started
+        for job in Job.objects.filter(state=JobState.QUEUED).order_by("-priority", "id")[:200]:
+            if len(started) >= free:
+                break
+            try:
+                with transaction.atomic():
+                    if transition(
+                        job, JobState.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now()
+                    ):
+                        started.append(job.pk)
+            except IntegrityError:
+                continue  # its cloud is busy with another mutating job: it stays queued
+    from apps.jobs.tasks import run_job
+
+    for job_id in started:
+        run_job.delay(job_id)
+    return started
+
+
+@transaction.atomic
+def cancel_job(actor, job: Job) -> Job:
+    """Cancel a queued job at once, or ask a running job's worker to stop it (within 2 s)."""
+    job = Job.objects.select_for_update().get(pk=job.pk)
+    if job.state == JobState.QUEUED:
+        transition(
+            job,
+            JobState.CANCELED,
+            finished_at=timezone.now(),
+            cancel_requested=True,
+            result="Canceled before it started.",
+        )
+        job.steps.filter(state=StepState.PENDING).update(state=StepState.SKIPPED)
+    elif job.state == JobState.RUNNING:
+        transition(job, JobState.CANCELING, cancel_requested=True)
+    else:
+        raise ValidationError(
+            {
+                "state": f"job #{job.pk} is {job.get_state_display()}; "
+                "only queued or running jobs can be canceled"
+            }
+        )
+    record(actor, "job.cancel", job, detail={"state": job.state})
+    return job
+
+
+@transaction.atomic
+def resume_job(actor, job: Job) -> Job:
+    """Queue a failed, lost or canceled job again from the step that did not finish.
+
+    Finished steps and every event of the earlier attempt are kept; the
+    remaining steps are copied into a new attempt.
+    """
+    job = Job.objects.select_for_update().get(pk=job.pk)
+    if job.state not in (JobState.FAILED, JobState.LOST, JobState.CANCELED):
+        raise ValidationError(
+            {
+                "state": f"job #{job.pk} is {job.get_state_display()}; "
+                "only failed, lost or canceled jobs resume"
+            }
+        )
+    steps = list(job.steps.filter(attempt=job.attempt).order_by("position"))
+    remaining = [s for s in steps if s.state != StepState.SUCCEEDED]
+    if not remaining:
+        raise ValidationError({"state": f"every step of job #{job.pk} succeeded; nothing to resume"})
+    last_ordinal = job.steps.order_by("-ordinal").values_list("ordinal", flat=True).first() or 0
+    attempt = job.attempt + 1
+    Step.objects.bulk_create(
+        Step(
+            job=job,
+            ordinal=last_ordinal + i + 1,
+            position=s.position,
+            attempt=attempt,
+            name=s.name,
+            action=s.action,
+            playbook=s.playbook,
+            extra_vars=s.extra_vars,
+            limit=s.limit,
+            tags=s.tags,
+        )
+        for i, s in enumerate(remaining)
+    )
+    transition(
+        job,
+        JobState.QUEUED,
+        attempt=attempt,
+        queued_at=timezone.now(),
+        finished_at=None,
+        cancel_requested=False,
+        result="",
+        worker="",
+    )
+    record(actor, "job.resume", job, detail={"attempt": attempt, "from_step": remaining[0].name})
+    transaction.on_commit(request_dispatch)
+    return job
+
+
+def reap_lost_jobs(now=None) -> list[int]:
+    """Mark running jobs whose worker has gone silent as lost, keeping their finished steps."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.FERRY_HEARTBEAT_TIMEOUT)
+    lost = []
+    for job in Job.objects.filter(state__in=ACTIVE_STATES, heartbeat_at__lt=cutoff):
+        with transaction.atomic():
+            silent = (now - job.heartbeat_at).total_seconds()
+            if transition(
+                job,
+                JobState.LOST,
+                finished_at=now,
+                result=f"The worker {job.worker or '(unknown)'} went silent for {silent:.0f} s; "
+                "finished steps are kept: resume the job to continue.",
+            ):
+                job.steps.filter(state=StepState.RUNNING).update(state=StepState.LOST, finished_at=now)
+                record(None, "job.lost", job, detail={"silent_seconds": round(silent)})
+                lost.append(job.pk)
+    if lost:
+        transaction.on_commit(request_dispatch)
+    return lost
+
+
+def bump_heartbeat(job_id: int) -> bool:
+    """Record that the worker of ``job_id`` is alive; False if the job is no longer active."""
+    return bool(Job.objects.filter(pk=job_id, state__in=ACTIVE_STATES).update(heartbeat_at=timezone.now()))

@@ -1,0 +1,16 @@
+"""DRF permission classes built on the one permission function of each object type."""
+
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+from apps.accounts.roles import Role, has_role, is_member
+
+
+class ReadMembersWriteAdmins(BasePermission):
+    """Team members read; only admins write (catalog data, cloud definitions)."""
+
+    message = "Reading needs a team role; changing this needs the admin role."
+
+    def has_permission(self, request, view) -> bool:
+        if request.method in SAFE_METHODS:
+            return is_member(request.user)
+        return has_role(request.user, Role.ADMIN)
