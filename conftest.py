@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
+from apps.clouds import services
+from apps.clouds.demo import DEMO_INVENTORY
 from tests.factories import UserFactory
 
 PERSONAS = ("viewer", "operator", "approver", "admin")
@@ -62,3 +64,27 @@ def api_as(api):
         return api
 
     return login
+
+
+@pytest.fixture
+def catalog(db):
+    """The shipped catalog; transactional tests flush what the data migration loaded."""
+    from django.apps import apps
+
+    from apps.catalog.catalog_data import load
+
+    load(apps)
+
+
+@pytest.fixture
+def demo_cloud(catalog):
+    """The demo cloud: 3 API controllers, a network node, cells cell1 (1+4) and cell2 (1+3)."""
+    cloud = services.create_cloud(
+        None,
+        slug="demo",
+        release="2025.1",
+        globals_yml=(DEMO_INVENTORY / "globals.yml").read_text(),
+        passwords_yml="database_password: Sup3r-Secret-DB\nkeystone_admin_password: Adm1n-Secret-KS\n",
+    )
+    services.import_inventory_path(None, cloud, DEMO_INVENTORY)
+    return cloud

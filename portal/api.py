@@ -11,6 +11,7 @@ from rest_framework.routers import DefaultRouter
 
 from apps.catalog.api.views import ImageViewSet, ReleaseViewSet, SupportTierViewSet
 from apps.clouds.api.views import CellViewSet, CloudViewSet, HostViewSet
+from apps.jobs.api.views import JobViewSet
 from portal.tasks import roundtrip
 
 router = DefaultRouter()
@@ -20,6 +21,7 @@ router.register("hosts", HostViewSet, basename="host")
 router.register("releases", ReleaseViewSet, basename="release")
 router.register("images", ImageViewSet, basename="image")
 router.register("support-tiers", SupportTierViewSet, basename="support-tier")
+router.register("jobs", JobViewSet, basename="job")
 
 
 @extend_schema(

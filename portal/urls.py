@@ -19,5 +19,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("clouds/", include("apps.clouds.urls")),
     path("catalog/", include("apps.catalog.urls")),
+    path("jobs/", include("apps.jobs.urls")),
     path("", include("apps.dashboard.urls")),
 ]

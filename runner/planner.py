@@ -38,6 +38,7 @@ class PlannedStep:
     extra_vars: dict[str, Any] = field(default_factory=dict)
     limit: str = ""
     tags: str = ""
+    completes_release: str = ""  # the cloud runs this release once the step succeeds
 
 
 # kolla-ansible actions and the playbook each one runs.
@@ -62,7 +63,14 @@ OTHER_PLAYBOOKS = {
 
 
 def step(
-    name: str, action: str, release: str | None, *, limit: str = "", tags: str = "", **extra: Any
+    name: str,
+    action: str,
+    release: str | None,
+    *,
+    limit: str = "",
+    tags: str = "",
+    completes: str = "",
+    **extra: Any,
 ) -> PlannedStep:
     """A step for a kolla-ansible ``action`` at ``release``, with the variables kolla's CLI adds."""
     extra_vars: dict[str, Any] = {}
@@ -77,7 +85,13 @@ def step(
         extra_vars["openstack_release"] = release
     extra_vars.update(extra)
     return PlannedStep(
-        name=name, action=action, playbook=playbook, extra_vars=extra_vars, limit=limit, tags=tags
+        name=name,
+        action=action,
+        playbook=playbook,
+        extra_vars=extra_vars,
+        limit=limit,
+        tags=tags,
+        completes_release=completes,
     )
 
 
@@ -129,7 +143,7 @@ def upgrade_hop(target: str, backup_label: str) -> list[PlannedStep]:
         ),
         step(f"Pull {target} images", "pull", target),
         step(f"Prechecks for {target}", "prechecks", target),
-        step(f"Upgrade to {target}", "upgrade", target),
+        step(f"Upgrade to {target}", "upgrade", target, completes=target),
         step(f"Post-deploy {target}", "post-deploy", target),
         step(f"Validate {target} configuration", "validate-config", target),
         step(f"Check services on {target}", "check", target),
@@ -179,7 +193,7 @@ def plan(request: PlanRequest) -> list[PlannedStep]:
             step("Bootstrap servers", "bootstrap-servers", release),
             step("Prechecks", "prechecks", release),
             step("Pull images", "pull", release),
-            step("Deploy", "deploy", release),
+            step("Deploy", "deploy", release, completes=release),
             step("Post-deploy", "post-deploy", release),
             step("Check services", "check", release),
         ]
@@ -230,7 +244,7 @@ def plan(request: PlanRequest) -> list[PlannedStep]:
         return [
             step("Stop every service", "stop", current or previous),
             step(f"Restore database from {backup}", "mariadb-recovery", None, ferry_backup=backup),
-            step(f"Redeploy {previous}", "deploy", previous),
+            step(f"Redeploy {previous}", "deploy", previous, completes=previous),
             step(f"Check services on {previous}", "check", previous),
         ]
     raise PlanError("kind", f"unknown job kind {kind!r}")
@@ -275,6 +289,7 @@ def _cell_rollout(request: PlanRequest, current: str, target: str) -> list[Plann
             "upgrade",
             target,
             tags="nova-reload,nova-online-data-migrations",
+            completes=target,
         ),
         step(f"Post-deploy {target}", "post-deploy", target),
         step(f"Check services on {target}", "check", target),

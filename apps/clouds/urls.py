@@ -1,6 +1,7 @@
 from django.urls import path
 
 from apps.clouds import views
+from apps.jobs.views import job_launch
 
 urlpatterns = [
     path("", views.cloud_list, name="cloud-list"),
@@ -10,4 +11,5 @@ urlpatterns = [
     path("<slug:slug>/hosts/", views.cloud_hosts, name="cloud-hosts"),
     path("<slug:slug>/import/", views.cloud_import, name="cloud-import"),
     path("<slug:slug>/support/", views.cloud_support, name="cloud-support"),
+    path("<slug:slug>/jobs/new/", job_launch, name="job-launch"),
 ]

@@ -139,6 +139,9 @@ class Step(models.Model):
     extra_vars = models.JSONField(default=dict, blank=True)
     limit = models.CharField(max_length=1000, blank=True)
     tags = models.CharField(max_length=500, blank=True)
+    completes_release = models.CharField(
+        max_length=7, blank=True, help_text="the cloud runs it once this succeeds"
+    )
     state = models.CharField(max_length=16, choices=StepState.choices, default=StepState.PENDING)
     rc = models.IntegerField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -139,6 +139,7 @@ def _create_steps(
             extra_vars=s.extra_vars,
             limit=",".join(x for x in (s.limit, limit) if x),
             tags=s.tags,
+            completes_release=s.completes_release,
         )
         for i, s in enumerate(steps)
     )
@@ -253,6 +254,7 @@ def resume_job(actor, job: Job) -> Job:
             extra_vars=s.extra_vars,
             limit=s.limit,
             tags=s.tags,
+            completes_release=s.completes_release,
         )
         for i, s in enumerate(remaining)
     )

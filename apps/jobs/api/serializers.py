@@ -1,0 +1,106 @@
+from rest_framework import serializers
+
+from apps.jobs.models import Backend, Event, HostSummary, Job, JobKind, Step
+
+
+class StepSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Step
+        fields = [
+            "id",
+            "ordinal",
+            "attempt",
+            "position",
+            "name",
+            "action",
+            "playbook",
+            "extra_vars",
+            "limit",
+            "tags",
+            "completes_release",
+            "state",
+            "rc",
+            "started_at",
+            "finished_at",
+            "event_count",
+        ]
+
+
+class HostSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = HostSummary
+        fields = ["host", "ok", "changed", "failed", "unreachable", "skipped"]
+
+
+class JobSerializer(serializers.ModelSerializer):
+    cloud = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Job
+        fields = [
+            "id",
+            "cloud",
+            "kind",
+            "backend",
+            "mutating",
+            "state",
+            "priority",
+            "limit",
+            "params",
+            "requested_by",
+            "created_at",
+            "queued_at",
+            "started_at",
+            "finished_at",
+            "heartbeat_at",
+            "worker",
+            "attempt",
+            "cancel_requested",
+            "current_step",
+            "current_task",
+            "event_count",
+            "result",
+        ]
+        read_only_fields = fields
+
+
+class JobDetailSerializer(JobSerializer):
+    steps = StepSerializer(many=True, read_only=True)
+    host_summaries = HostSummarySerializer(many=True, read_only=True)
+
+    class Meta(JobSerializer.Meta):
+        fields = [*JobSerializer.Meta.fields, "steps", "host_summaries"]
+        read_only_fields = fields
+
+
+class JobLaunchSerializer(serializers.Serializer):
+    """What an operator asks for. Mutating kinds need ``confirm: true``."""
+
+    cloud = serializers.SlugField()
+    kind = serializers.ChoiceField(choices=JobKind.choices)
+    params = serializers.DictField(required=False, default=dict)
+    limit = serializers.CharField(required=False, allow_blank=True, default="")
+    priority = serializers.IntegerField(required=False, default=0, min_value=-100, max_value=100)
+    backend = serializers.ChoiceField(choices=Backend.choices, required=False, default=Backend.LAB)
+    confirm = serializers.BooleanField(required=False, default=False)
+
+
+class EventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Event
+        fields = [
+            "seq",
+            "step",
+            "counter",
+            "uuid",
+            "event",
+            "host",
+            "task",
+            "play",
+            "stdout",
+            "start_line",
+            "end_line",
+            "created",
+            "event_data",
+        ]

@@ -1,0 +1,134 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from apps.clouds.permissions import CloudAction, get_cloud_for
+from apps.jobs import services
+from apps.jobs.api.filters import JobFilterSet
+from apps.jobs.api.serializers import EventSerializer, JobDetailSerializer, JobLaunchSerializer, JobSerializer
+from apps.jobs.models import READ_ONLY_KINDS, Event
+from apps.jobs.permissions import get_job_for, jobs_for
+from portal.pagination import IdCursorPagination
+
+MAX_EVENTS_PAGE = 5000
+
+
+class NewestFirst(IdCursorPagination):
+    ordering = "-id"
+
+
+def _as_drf(exc: DjangoValidationError) -> ValidationError:
+    return ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages})
+
+
+class JobViewSet(viewsets.ReadOnlyModelViewSet):
+    """Jobs of the clouds you can see. Launch with POST; cancel and resume with their actions."""
+
+    filterset_class = JobFilterSet
+    pagination_class = NewestFirst
+
+    def get_queryset(self):
+        queryset = jobs_for(self.request.user).select_related("cloud", "requested_by")
+        if self.action == "retrieve":
+            queryset = queryset.prefetch_related("steps", "host_summaries")
+        return queryset
+
+    def get_serializer_class(self):
+        return JobDetailSerializer if self.action == "retrieve" else JobSerializer
+
+    @extend_schema(request=JobLaunchSerializer, responses={201: JobDetailSerializer})
+    def create(self, request):
+        """Plan and queue a job. Mutating kinds need ``"confirm": true``."""
+        form = JobLaunchSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        cloud = get_cloud_for(request.user, data["cloud"], CloudAction.OPERATE)
+        if data["kind"] not in READ_ONLY_KINDS and not data["confirm"]:
+            raise ValidationError({"confirm": f'{data["kind"]} changes {cloud.slug}: send "confirm": true'})
+        try:
+            job = services.launch_job(
+                request.user,
+                cloud,
+                data["kind"],
+                params=data["params"],
+                limit=data["limit"],
+                priority=data["priority"],
+                backend=data["backend"],
+            )
+        except DjangoValidationError as exc:
+            raise _as_drf(exc) from None
+        job = self.get_queryset().prefetch_related("steps", "host_summaries").get(pk=job.pk)
+        return Response(JobDetailSerializer(job).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={202: JobSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Cancel a queued job, or stop a running one within two seconds."""
+        job = get_job_for(request.user, int(pk), CloudAction.OPERATE)
+        try:
+            job = services.cancel_job(request.user, job)
+        except DjangoValidationError as exc:
+            raise _as_drf(exc) from None
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={202: JobSerializer})
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        """Queue a failed, lost or canceled job again from the step that did not finish."""
+        job = get_job_for(request.user, int(pk), CloudAction.OPERATE)
+        try:
+            job = services.resume_job(request.user, job)
+        except DjangoValidationError as exc:
+            raise _as_drf(exc) from None
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "after", OpenApiTypes.INT, description="return events with seq greater than this"
+            ),
+            OpenApiParameter(
+                "limit", OpenApiTypes.INT, description=f"at most this many (≤ {MAX_EVENTS_PAGE})"
+            ),
+        ],
+        responses={
+            200: inline_serializer(
+                "EventPage",
+                {
+                    "events": EventSerializer(many=True),
+                    "next_after": serializers.IntegerField(allow_null=True),
+                },
+            )
+        },
+    )
+    @action(detail=True, methods=["get"])
+    def events(self, request, pk=None):
+        """Events in order, after a position (keyset on seq; never counts)."""
+        job = get_job_for(request.user, int(pk))
+        after, limit = _int(request, "after", 0), min(_int(request, "limit", 1000), MAX_EVENTS_PAGE)
+        rows = list(Event.objects.filter(job=job, seq__gt=after).order_by("seq")[: limit + 1])
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Response(
+            {
+                "events": EventSerializer(rows, many=True).data,
+                "next_after": rows[-1].seq if more else None,
+            }
+        )
+
+
+def _int(request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError({name: "must be an integer"}) from None
+    if value < 0:
+        raise ValidationError({name: "must not be negative"})
+    return value

@@ -1,0 +1,200 @@
+"""Running a job in a worker: its steps in order, through the runner, with control and history.
+
+This is the only place where Django meets the runner: it builds the runner's
+plain description of the cloud, hands each step to ``runner.execute.run_step``
+with the event sink, a cancel check and a heartbeat, and records what happened.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from runner.backends import CloudContext, StepInput, backend_for
+from runner.execute import run_step
+
+from apps.audit.services import record
+from apps.catalog.models import Release
+from apps.clouds.models import Cloud, CloudState, ReleaseChange
+from apps.clouds.services import cloud_inventory, cloud_passwords, parse_yaml_mapping, secret_values
+from apps.jobs.live import publish
+from apps.jobs.models import Job, JobState, Step, StepState
+from apps.jobs.services import bump_heartbeat, transition
+from apps.jobs.sink import JobEventSink
+
+log = logging.getLogger(__name__)
+POLL_SECONDS = 0.5
+UPGRADE_KINDS = {"upgrade", "ffu", "cell-rollout"}
+
+
+class JobControl:
+    """Heartbeat and cancel check for one running job, throttled to one query pair per poll."""
+
+    def __init__(self, job_id: int):
+        self.job_id = job_id
+        self._next = 0.0
+        self._cancel = False
+
+    def poll(self) -> bool:
+        now = time.monotonic()
+        if now >= self._next:
+            self._next = now + POLL_SECONDS
+            alive = bump_heartbeat(self.job_id)
+            self._cancel = not alive or Job.objects.filter(pk=self.job_id, cancel_requested=True).exists()
+        return self._cancel
+
+    def heartbeat(self) -> None:
+        self.poll()
+
+
+def cloud_context(cloud: Cloud) -> CloudContext:
+    """The runner's plain view of a cloud: inventory, variables, secrets, where its lab lives."""
+    return CloudContext(
+        slug=cloud.slug,
+        inventory=cloud_inventory(cloud),
+        globals=parse_yaml_mapping(cloud.globals_yml, "globals_yml"),
+        passwords=cloud_passwords(cloud),
+        secrets=secret_values(cloud),
+        release=cloud.release.series if cloud.release_id else None,
+        distro=cloud.distro,
+        distro_version=cloud.distro_version,
+        var_dir=Path(settings.VAR_DIR),
+    )
+
+
+def execute_job(job_id: int, *, worker: str) -> None:
+    """Run the remaining steps of the job's current attempt, then settle the job's state."""
+    job = Job.objects.select_related("cloud", "cloud__release").get(pk=job_id)
+    if job.state != JobState.RUNNING:
+        log.info("job %s is %s, not running; nothing to do", job_id, job.state)
+        return
+    Job.objects.filter(pk=job_id).update(worker=worker, heartbeat_at=timezone.now())
+    publish(job_id, {"kind": "job", "state": job.state, "worker": worker})
+    cloud = job.cloud
+    if job.kind in UPGRADE_KINDS:
+        Cloud.objects.filter(pk=cloud.pk).update(state=CloudState.UPGRADING)
+
+    control = JobControl(job_id)
+    backend = backend_for(job.backend)
+    context = cloud_context(cloud)
+    run_root = Path(settings.VAR_DIR) / "runs" / f"job-{job_id}" / f"attempt-{job.attempt}"
+    outcome, failed_step = JobState.SUCCEEDED, None
+    steps = list(job.steps.filter(attempt=job.attempt).order_by("position"))
+    for index, step in enumerate(steps):
+        if control.poll():
+            outcome = JobState.CANCELED
+            _skip(steps[index:], StepState.CANCELED)
+            break
+        status = _run_step(job, step, backend, context, run_root, control)
+        if status == "successful":
+            if step.completes_release:
+                _release_reached(job, step.completes_release)
+                context = cloud_context(Cloud.objects.select_related("release").get(pk=cloud.pk))
+            continue
+        outcome = JobState.CANCELED if status == "canceled" else JobState.FAILED
+        failed_step = step
+        _skip(steps[index + 1 :], StepState.SKIPPED)
+        break
+    _finish(job, outcome, failed_step)
+    shutil.rmtree(run_root, ignore_errors=True)
+
+
+def _run_step(
+    job: Job, step: Step, backend, context: CloudContext, run_root: Path, control: JobControl
+) -> str:
+    Step.objects.filter(pk=step.pk).update(state=StepState.RUNNING, started_at=timezone.now())
+    Job.objects.filter(pk=job.pk).update(current_step=step.position, current_task="")
+    publish(job.pk, {"kind": "step", "id": step.pk, "position": step.position, "state": StepState.RUNNING})
+    spec = backend.step_spec(
+        context,
+        StepInput(
+            action=step.action,
+            playbook=step.playbook,
+            extra_vars=step.extra_vars,
+            limit=step.limit,
+            tags=step.tags,
+        ),
+        run_root / f"step-{step.ordinal}",
+    )
+    try:
+        result = run_step(
+            spec, sink=JobEventSink(job, step), should_cancel=control.poll, heartbeat=control.heartbeat
+        )
+        status, rc = result.status, result.rc
+    except Exception as exc:
+        log.exception("step %s of job %s failed to run", step.pk, job.pk)
+        status, rc = "error", None
+        Job.objects.filter(pk=job.pk).update(result=f"Step {step.name!r} could not run: {exc}"[:1000])
+    state = {"successful": StepState.SUCCEEDED, "canceled": StepState.CANCELED}.get(status, StepState.FAILED)
+    Step.objects.filter(pk=step.pk).update(state=state, rc=rc, finished_at=timezone.now())
+    publish(job.pk, {"kind": "step", "id": step.pk, "position": step.position, "state": state, "rc": rc})
+    return status
+
+
+def _skip(steps: list[Step], state: str) -> None:
+    Step.objects.filter(pk__in=[s.pk for s in steps], state=StepState.PENDING).update(state=state)
+
+
+@transaction.atomic
+def _release_reached(job: Job, series: str) -> None:
+    """A step that completes a release (deploy, an upgrade hop) succeeded: record the cloud's new release."""
+    cloud = Cloud.objects.select_for_update().select_related("release").get(pk=job.cloud_id)
+    release = Release.objects.get(series=series)
+    previous = cloud.release
+    if previous == release:
+        return
+    cloud.release = release
+    cloud.save(update_fields=["release", "updated_at"])
+    ReleaseChange.objects.create(cloud=cloud, from_release=previous, to_release=release, job_id=job.pk)
+    record(
+        job.requested_by,
+        "cloud.release_changed",
+        cloud,
+        detail={"from": previous.series if previous else None, "to": series, "job": job.pk},
+    )
+
+
+def _finish(job: Job, outcome: str, failed_step: Step | None) -> None:
+    job.refresh_from_db()
+    if job.state not in (JobState.RUNNING, JobState.CANCELING):
+        return  # the reaper already decided (lost)
+    if outcome == JobState.SUCCEEDED:
+        result = f"All {job.steps.filter(attempt=job.attempt).count()} steps succeeded."
+    elif outcome == JobState.CANCELED:
+        result = (
+            "Canceled by an operator; finished steps are kept. Resume to continue from the canceled step."
+        )
+    else:
+        result = (
+            (
+                f"Step {failed_step.position} ({failed_step.name}) failed"
+                + (f" with rc {failed_step.rc}" if failed_step and failed_step.rc is not None else "")
+                + ". See the failed hosts below; fix the cause, then resume from this step."
+            )
+            if failed_step
+            else "Failed."
+        )
+        failed_step.refresh_from_db() if failed_step else None
+    with transaction.atomic():
+        if not transition(job, outcome, finished_at=timezone.now(), result=job.result or result):
+            return
+        cloud_state = _cloud_state_after(job, outcome)
+        if cloud_state:
+            Cloud.objects.filter(pk=job.cloud_id).update(state=cloud_state)
+        record(job.requested_by, f"job.{outcome}", job, detail={"attempt": job.attempt})
+    publish(job.pk, {"kind": "job", "state": outcome, "result": job.result})
+
+
+def _cloud_state_after(job: Job, outcome: str) -> str | None:
+    if not job.mutating:
+        return None
+    if outcome == JobState.SUCCEEDED and job.kind in UPGRADE_KINDS | {"deploy", "rollback", "reconfigure"}:
+        return CloudState.DEPLOYED
+    if outcome == JobState.FAILED and job.cloud.release_id:
+        return CloudState.DEGRADED
+    return None

@@ -1,0 +1,49 @@
+from django import forms
+
+from apps.catalog.models import Release
+from apps.jobs.models import READ_ONLY_KINDS, JobKind
+
+
+class JobLaunchForm(forms.Form):
+    """Launch a job on a cloud. Mutating kinds need the confirmation box ticked."""
+
+    kind = forms.ChoiceField(choices=JobKind.choices)
+    target_release = forms.ModelChoiceField(
+        Release.objects.all(),
+        required=False,
+        to_field_name="series",
+        help_text="upgrade, fast-forward upgrade and cell rollout: the release to reach",
+    )
+    release = forms.ModelChoiceField(
+        Release.objects.all(),
+        required=False,
+        to_field_name="series",
+        help_text="deploy: the release to deploy; rollback: the release the backup was taken on",
+    )
+    canary = forms.CharField(required=False, help_text="cell rollout: the cell to upgrade first")
+    backup_type = forms.ChoiceField(
+        choices=[("full", "full"), ("incremental", "incremental")], required=False
+    )
+    backup = forms.CharField(required=False, help_text="restore and rollback: the backup to bring back")
+    limit = forms.CharField(required=False, help_text="cells or hosts, comma-separated")
+    priority = forms.IntegerField(initial=0, min_value=-100, max_value=100)
+    confirm = forms.BooleanField(required=False, label="I understand this changes the cloud")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("kind") and data["kind"] not in READ_ONLY_KINDS and not data.get("confirm"):
+            self.add_error("confirm", f"{data['kind']} changes the cloud: tick the box to confirm.")
+        return data
+
+    def params(self) -> dict:
+        data = self.cleaned_data
+        params = {}
+        for key in ("target_release", "release"):
+            if data.get(key):
+                params[key] = data[key].series
+        for key in ("canary", "backup"):
+            if data.get(key):
+                params[key] = data[key].strip()
+        if data["kind"] == "backup":
+            params["backup_type"] = data.get("backup_type") or "full"
+        return params

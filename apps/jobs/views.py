@@ -1,0 +1,120 @@
+"""Job pages: the queue, one job with its steps, hosts and log, launch, cancel, resume, download."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from apps.clouds.permissions import CloudAction, can, get_cloud_for
+from apps.jobs import services
+from apps.jobs.forms import JobLaunchForm
+from apps.jobs.models import ACTIVE_STATES, Event, JobState
+from apps.jobs.permissions import get_job_for, jobs_for
+
+LOG_CHUNK = 2000
+
+
+def job_list(request: HttpRequest) -> HttpResponse:
+    jobs = jobs_for(request.user).select_related("cloud", "requested_by")
+    active = list(jobs.filter(state__in=[*ACTIVE_STATES, JobState.QUEUED]).order_by("-priority", "id"))
+    recent = list(jobs.exclude(state__in=[*ACTIVE_STATES, JobState.QUEUED]).order_by("-id")[:50])
+    return render(request, "jobs/job_list.html", {"active": active, "recent": recent})
+
+
+def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = get_job_for(request.user, job_id)
+    steps = list(job.steps.order_by("attempt", "position"))
+    current = [s for s in steps if s.attempt == job.attempt]
+    done = sum(1 for s in current if s.state == "succeeded")
+    return render(
+        request,
+        "jobs/job_detail.html",
+        {
+            "job": job,
+            "steps": steps,
+            "current_steps": current,
+            "done": done,
+            "hosts": job.host_summaries.all(),
+            "can_operate": can(request.user, CloudAction.OPERATE, job.cloud),
+            "ws_path": f"/ws/jobs/{job.pk}/",
+        },
+    )
+
+
+def job_launch(request: HttpRequest, slug: str) -> HttpResponse:
+    cloud = get_cloud_for(request.user, slug, CloudAction.OPERATE)
+    form = JobLaunchForm(request.POST or None, initial={"kind": request.GET.get("kind", "prechecks")})
+    if request.method == "POST" and form.is_valid():
+        try:
+            job = services.launch_job(
+                request.user,
+                cloud,
+                form.cleaned_data["kind"],
+                params=form.params(),
+                limit=form.cleaned_data.get("limit") or "",
+                priority=form.cleaned_data.get("priority") or 0,
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(
+                request, f"Job #{job.pk} ({job.get_kind_display()}) queued with {job.steps.count()} steps."
+            )
+            return redirect("job-detail", job_id=job.pk)
+    return render(request, "jobs/job_launch.html", {"form": form, "cloud": cloud})
+
+
+@require_POST
+def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = get_job_for(request.user, job_id, CloudAction.OPERATE)
+    try:
+        services.cancel_job(request.user, job)
+        messages.success(request, f"Cancel requested for job #{job.pk}; it stops within two seconds.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("job-detail", job_id=job.pk)
+
+
+@require_POST
+def job_resume(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = get_job_for(request.user, job_id, CloudAction.OPERATE)
+    try:
+        services.resume_job(request.user, job)
+        messages.success(request, f"Job #{job.pk} queued again from the step that did not finish.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("job-detail", job_id=job.pk)
+
+
+def job_log(request: HttpRequest, job_id: int) -> StreamingHttpResponse:
+    """The full plain-text log of a job, streamed in keyset chunks (no ANSI colour codes)."""
+    job = get_job_for(request.user, job_id)
+
+    def lines():
+        after = 0
+        while True:
+            chunk = list(
+                Event.objects.filter(job=job, seq__gt=after)
+                .order_by("seq")
+                .values_list("seq", "stdout")[:LOG_CHUNK]
+            )
+            if not chunk:
+                return
+            for seq, stdout in chunk:
+                if stdout:
+                    yield _strip_ansi(stdout) + "\n"
+            after = chunk[-1][0]
+
+    response = StreamingHttpResponse(lines(), content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="ferry-job-{job.pk}.log"'
+    return response
+
+
+def _strip_ansi(text: str) -> str:
+    import re
+
+    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)

@@ -1,0 +1,93 @@
+"""The planner: legal hops, fast-forward paths, staged cell rollouts, refusals that name the field."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from runner.planner import PlanError, PlanRequest, ReleaseInfo, legal_hops, plan, upgrade_path
+
+SERIES = ["2023.1", "2023.2", "2024.1", "2024.2", "2025.1", "2025.2", "2026.1", "2026.2", "2027.1"]
+RELEASES = [ReleaseInfo(s, s.endswith(".1")) for s in SERIES]
+
+
+def request(kind, current="2025.1", **params):
+    return PlanRequest(kind=kind, releases=RELEASES, current_release=current, cells=["cell1", "cell2"],
+                       cell_groups={"cell1": "cell1", "cell2": "cell2"}, params=params)
+
+
+def test_legal_hops_are_next_release_or_next_slurp():
+    assert legal_hops(RELEASES, "2025.1") == ["2025.2", "2026.1"]
+    assert legal_hops(RELEASES, "2025.2") == ["2026.1"]
+
+
+def test_fast_forward_takes_slurp_skips():
+    assert upgrade_path(RELEASES, "2023.1", "2026.1") == ["2024.1", "2025.1", "2026.1"]
+    assert upgrade_path(RELEASES, "2023.2", "2025.2") == ["2024.1", "2025.1", "2025.2"]
+
+
+@given(st.integers(0, len(SERIES) - 2), st.data())
+def test_every_fast_forward_hop_is_legal_and_reaches_the_target(start, data):
+    end = data.draw(st.integers(start + 1, len(SERIES) - 1))
+    path = upgrade_path(RELEASES, SERIES[start], SERIES[end])
+    here = SERIES[start]
+    for hop in path:
+        assert hop in legal_hops(RELEASES, here)
+        here = hop
+    assert here == SERIES[end]
+
+
+def test_downgrade_is_refused_with_the_reason():
+    with pytest.raises(PlanError) as refused:
+        plan(request("upgrade", target_release="2024.1"))
+    assert refused.value.field == "target_release" and "downgrades do not exist" in refused.value.message
+
+
+def test_upgrade_refuses_more_than_one_hop_and_points_to_ffu():
+    with pytest.raises(PlanError, match="fast-forward upgrade through 2025.1 → 2026.1"):
+        plan(request("upgrade", current="2024.2", target_release="2026.1"))
+
+
+def test_upgrade_hop_follows_kollas_procedure():
+    steps = plan(request("upgrade", target_release="2026.1"))
+    assert [s.action for s in steps] == [
+        "mariadb-backup", "pull", "prechecks", "upgrade", "post-deploy", "validate-config", "check",
+    ]
+    upgrade = steps[3]
+    assert upgrade.playbook == "site.yml" and upgrade.extra_vars["kolla_action"] == "upgrade"
+    assert upgrade.extra_vars["kolla_serial"] == 0 and upgrade.completes_release == "2026.1"
+
+
+def test_ffu_is_a_chain_of_full_upgrades():
+    steps = plan(request("ffu", current="2024.1", target_release="2026.1"))
+    assert [s.completes_release for s in steps if s.completes_release] == ["2025.1", "2026.1"]
+    assert len(steps) == 14
+
+
+def test_cell_rollout_goes_canary_first_then_the_other_cells():
+    steps = plan(request("cell-rollout", target_release="2025.2", canary="cell2"))
+    tagged = [(s.tags, s.limit) for s in steps if s.tags]
+    assert tagged == [
+        ("nova-bootstrap", ""), ("nova-api-upgrade", ""), ("nova-cell-upgrade", "cell2"),
+        ("nova-cell-upgrade", "cell1"), ("nova-reload,nova-online-data-migrations", ""),
+    ]
+
+
+def test_unknown_canary_is_refused():
+    with pytest.raises(PlanError) as refused:
+        plan(request("cell-rollout", target_release="2025.2", canary="cell9"))
+    assert refused.value.field == "canary"
+
+
+def test_backup_and_restore_steps():
+    assert plan(request("backup", backup_type="incremental"))[0].extra_vars["mariadb_backup_type"] == "incremental"
+    with pytest.raises(PlanError) as refused:
+        plan(request("restore"))
+    assert refused.value.field == "backup"
+
+
+def test_deploy_of_an_undeployed_cloud_needs_a_release():
+    with pytest.raises(PlanError) as refused:
+        plan(request("deploy", current=None))
+    assert refused.value.field == "release"
+    steps = plan(request("deploy", current=None, release="2025.1"))
+    assert steps[0].playbook == "kolla-host.yml" and steps[3].completes_release == "2025.1"
