@@ -72,15 +72,13 @@ def step(
     completes: str = "",
     **extra: Any,
 ) -> PlannedStep:
-    """A step for a kolla-ansible ``action`` at ``release``, with the variables kolla's CLI adds."""
+    """A step for a kolla-ansible ``action`` at ``release``.
+
+    The action's own variables (``kolla_action``, ``kolla_serial``…) are the
+    backend's business: it adds them exactly as kolla-ansible's CLI does.
+    """
     extra_vars: dict[str, Any] = {}
-    if action in SITE_ACTIONS:
-        playbook = "site.yml"
-        extra_vars["kolla_action"] = action
-        if action in {"upgrade", "reconfigure"}:
-            extra_vars["kolla_serial"] = 0
-    else:
-        playbook = OTHER_PLAYBOOKS[action]
+    playbook = "site.yml" if action in SITE_ACTIONS else OTHER_PLAYBOOKS[action]
     if release:
         extra_vars["openstack_release"] = release
     extra_vars.update(extra)

@@ -64,6 +64,7 @@ def cloud_context(cloud: Cloud) -> CloudContext:
         distro=cloud.distro,
         distro_version=cloud.distro_version,
         var_dir=Path(settings.VAR_DIR),
+        globals_text=cloud.globals_yml,
     )
 
 
@@ -81,7 +82,10 @@ def execute_job(job_id: int, *, worker: str) -> None:
 
     control = JobControl(job_id)
     backend = backend_for(job.backend)
+    # Failure injection and pacing for the lab (lab_fail, lab_unreachable, lab_slow_seconds…).
+    lab_vars = {k: v for k, v in job.params.items() if k.startswith("lab_")}
     context = cloud_context(cloud)
+    context.lab_vars = lab_vars
     run_root = Path(settings.VAR_DIR) / "runs" / f"job-{job_id}" / f"attempt-{job.attempt}"
     outcome, failed_step = JobState.SUCCEEDED, None
     steps = list(job.steps.filter(attempt=job.attempt).order_by("position"))
@@ -95,6 +99,7 @@ def execute_job(job_id: int, *, worker: str) -> None:
             if step.completes_release:
                 _release_reached(job, step.completes_release)
                 context = cloud_context(Cloud.objects.select_related("release").get(pk=cloud.pk))
+                context.lab_vars = lab_vars
             continue
         outcome = JobState.CANCELED if status == "canceled" else JobState.FAILED
         failed_step = step

@@ -11,8 +11,14 @@ RELEASES = [ReleaseInfo(s, s.endswith(".1")) for s in SERIES]
 
 
 def request(kind, current="2025.1", **params):
-    return PlanRequest(kind=kind, releases=RELEASES, current_release=current, cells=["cell1", "cell2"],
-                       cell_groups={"cell1": "cell1", "cell2": "cell2"}, params=params)
+    return PlanRequest(
+        kind=kind,
+        releases=RELEASES,
+        current_release=current,
+        cells=["cell1", "cell2"],
+        cell_groups={"cell1": "cell1", "cell2": "cell2"},
+        params=params,
+    )
 
 
 def test_legal_hops_are_next_release_or_next_slurp():
@@ -50,11 +56,17 @@ def test_upgrade_refuses_more_than_one_hop_and_points_to_ffu():
 def test_upgrade_hop_follows_kollas_procedure():
     steps = plan(request("upgrade", target_release="2026.1"))
     assert [s.action for s in steps] == [
-        "mariadb-backup", "pull", "prechecks", "upgrade", "post-deploy", "validate-config", "check",
+        "mariadb-backup",
+        "pull",
+        "prechecks",
+        "upgrade",
+        "post-deploy",
+        "validate-config",
+        "check",
     ]
     upgrade = steps[3]
-    assert upgrade.playbook == "site.yml" and upgrade.extra_vars["kolla_action"] == "upgrade"
-    assert upgrade.extra_vars["kolla_serial"] == 0 and upgrade.completes_release == "2026.1"
+    assert upgrade.playbook == "site.yml" and upgrade.action == "upgrade"
+    assert upgrade.extra_vars["openstack_release"] == "2026.1" and upgrade.completes_release == "2026.1"
 
 
 def test_ffu_is_a_chain_of_full_upgrades():
@@ -67,8 +79,11 @@ def test_cell_rollout_goes_canary_first_then_the_other_cells():
     steps = plan(request("cell-rollout", target_release="2025.2", canary="cell2"))
     tagged = [(s.tags, s.limit) for s in steps if s.tags]
     assert tagged == [
-        ("nova-bootstrap", ""), ("nova-api-upgrade", ""), ("nova-cell-upgrade", "cell2"),
-        ("nova-cell-upgrade", "cell1"), ("nova-reload,nova-online-data-migrations", ""),
+        ("nova-bootstrap", ""),
+        ("nova-api-upgrade", ""),
+        ("nova-cell-upgrade", "cell2"),
+        ("nova-cell-upgrade", "cell1"),
+        ("nova-reload,nova-online-data-migrations", ""),
     ]
 
 
@@ -79,7 +94,10 @@ def test_unknown_canary_is_refused():
 
 
 def test_backup_and_restore_steps():
-    assert plan(request("backup", backup_type="incremental"))[0].extra_vars["mariadb_backup_type"] == "incremental"
+    assert (
+        plan(request("backup", backup_type="incremental"))[0].extra_vars["mariadb_backup_type"]
+        == "incremental"
+    )
     with pytest.raises(PlanError) as refused:
         plan(request("restore"))
     assert refused.value.field == "backup"
