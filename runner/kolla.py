@@ -226,7 +226,7 @@ _ACTIONS: dict[str, _Action] = {
 #: The kolla-ansible actions `build_invocation` knows.
 ACTIONS: tuple[str, ...] = tuple(_ACTIONS)
 
-_SIMPLE_VALUE = re.compile(r"[^\s'\"\\={}\[\]]*")
+_SIMPLE_VALUE = re.compile(r"[^\s'\"\\]*")
 
 
 @dataclass(frozen=True)

@@ -151,7 +151,9 @@ class ReleaseChange(models.Model):
     """One entry of a cloud's upgrade history: the release it reached, through which job."""
 
     cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="release_changes")
-    from_release = models.ForeignKey(Release, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    from_release = models.ForeignKey(
+        Release, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     to_release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="+")
     job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     at = models.DateTimeField(auto_now_add=True)

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import logging
 import shutil
-import time
+import threading
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.utils import timezone
-from runner.backends import CloudContext, StepInput, backend_for
-from runner.execute import run_step
 
 from apps.audit.services import record
 from apps.catalog.models import Release
@@ -26,30 +24,51 @@ from apps.jobs.live import publish
 from apps.jobs.models import Job, JobState, Step, StepState
 from apps.jobs.services import bump_heartbeat, transition
 from apps.jobs.sink import JobEventSink
+from runner.backends import CloudContext, StepInput, backend_for
+from runner.execute import run_step
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
 UPGRADE_KINDS = {"upgrade", "ffu", "cell-rollout"}
 
 
-class JobControl:
-    """Heartbeat and cancel check for one running job, throttled to one query pair per poll."""
+class JobControl(threading.Thread):
+    """A thread that beats the job's heartbeat and reads its cancel flag every ``POLL_SECONDS``.
+
+    It runs beside ansible-runner so that a busy or slow step never starves
+    the heartbeat (the reaper would call the job lost); ``poll`` only reads
+    the flag it keeps.
+    """
 
     def __init__(self, job_id: int):
+        super().__init__(name=f"job-{job_id}-control", daemon=True)
         self.job_id = job_id
-        self._next = 0.0
-        self._cancel = False
+        self.cancel = threading.Event()
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self._halt.is_set():
+                try:
+                    alive = bump_heartbeat(self.job_id)
+                    if not alive or Job.objects.filter(pk=self.job_id, cancel_requested=True).exists():
+                        self.cancel.set()
+                except DatabaseError:
+                    log.warning("heartbeat of job %s failed; retrying", self.job_id, exc_info=True)
+                    close_old_connections()
+                self._halt.wait(POLL_SECONDS)
+        finally:
+            connection.close()
 
     def poll(self) -> bool:
-        now = time.monotonic()
-        if now >= self._next:
-            self._next = now + POLL_SECONDS
-            alive = bump_heartbeat(self.job_id)
-            self._cancel = not alive or Job.objects.filter(pk=self.job_id, cancel_requested=True).exists()
-        return self._cancel
+        return self.cancel.is_set()
 
     def heartbeat(self) -> None:
-        self.poll()
+        """Called by the runner; the thread does the beating."""
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=5)
 
 
 def cloud_context(cloud: Cloud) -> CloudContext:
@@ -81,12 +100,37 @@ def execute_job(job_id: int, *, worker: str) -> None:
         Cloud.objects.filter(pk=cloud.pk).update(state=CloudState.UPGRADING)
 
     control = JobControl(job_id)
+    control.start()
+    try:
+        _run_steps(job, control)
+    except Exception as exc:
+        log.exception("job %s broke off", job_id)
+        _give_up(job, exc)
+    finally:
+        control.stop()
+
+
+def _give_up(job: Job, exc: Exception) -> None:
+    """An error in Ferry itself (not in Ansible): fail the job, say why, keep what ran."""
+    job.refresh_from_db()
+    Step.objects.filter(job=job, attempt=job.attempt, state=StepState.RUNNING).update(
+        state=StepState.FAILED, finished_at=timezone.now()
+    )
+    if job.state in (JobState.RUNNING, JobState.CANCELING):
+        message = f"Ferry could not go on: {type(exc).__name__}: {exc}. Resume once the cause is fixed."
+        if transition(job, JobState.FAILED, finished_at=timezone.now(), result=message[:1000]):
+            record(job.requested_by, "job.failed", job, detail={"error": str(exc)[:500]})
+            publish(job.pk, {"kind": "job", "state": JobState.FAILED, "result": job.result})
+
+
+def _run_steps(job: Job, control: JobControl) -> None:
+    cloud = job.cloud
     backend = backend_for(job.backend)
     # Failure injection and pacing for the lab (lab_fail, lab_unreachable, lab_slow_seconds…).
     lab_vars = {k: v for k, v in job.params.items() if k.startswith("lab_")}
     context = cloud_context(cloud)
     context.lab_vars = lab_vars
-    run_root = Path(settings.VAR_DIR) / "runs" / f"job-{job_id}" / f"attempt-{job.attempt}"
+    run_root = Path(settings.VAR_DIR) / "runs" / f"job-{job.pk}" / f"attempt-{job.attempt}"
     outcome, failed_step = JobState.SUCCEEDED, None
     steps = list(job.steps.filter(attempt=job.attempt).order_by("position"))
     for index, step in enumerate(steps):
@@ -148,7 +192,7 @@ def _skip(steps: list[Step], state: str) -> None:
 @transaction.atomic
 def _release_reached(job: Job, series: str) -> None:
     """A step that completes a release (deploy, an upgrade hop) succeeded: record the cloud's new release."""
-    cloud = Cloud.objects.select_for_update().select_related("release").get(pk=job.cloud_id)
+    cloud = Cloud.objects.select_for_update(of=("self",)).select_related("release").get(pk=job.cloud_id)
     release = Release.objects.get(series=series)
     previous = cloud.release
     if previous == release:

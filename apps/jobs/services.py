@@ -94,6 +94,7 @@ def launch_job(
     entry point both read-only and mutating launches go through.
     """
     params = dict(params or {})
+    cloud = Cloud.objects.select_related("release").get(pk=cloud.pk)  # plan against its current release
     if backend not in Backend.values:
         raise ValidationError({"backend": f"unknown backend {backend!r}; one of {', '.join(Backend.values)}"})
     limit = _validate_limit(cloud, limit)

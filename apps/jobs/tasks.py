@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 from celery import shared_task
+from celery.signals import worker_ready
+
+from runner.orphans import end_orphaned_steps
+
+
+@worker_ready.connect
+def _end_steps_of_dead_workers(**_: object) -> None:
+    """A worker starting on a machine ends the Ansible processes a dead worker left there."""
+    end_orphaned_steps()
 
 
 @shared_task(name="ferry.jobs.dispatch", ignore_result=True)
@@ -36,5 +45,7 @@ def reap_jobs() -> list[int]:
     from apps.jobs.services import dispatch, reap_lost_jobs
 
     lost = reap_lost_jobs()
+    if lost:
+        end_orphaned_steps()
     dispatch()
     return lost

@@ -4,6 +4,7 @@ from apps.jobs import views
 
 urlpatterns = [
     path("", views.job_list, name="job-list"),
+    path("active/", views.active_jobs, name="job-active"),
     path("<int:job_id>/", views.job_detail, name="job-detail"),
     path("<int:job_id>/cancel/", views.job_cancel, name="job-cancel"),
     path("<int:job_id>/resume/", views.job_resume, name="job-resume"),

@@ -17,6 +17,15 @@ from apps.jobs.permissions import get_job_for, jobs_for
 LOG_CHUNK = 2000
 
 
+def active_jobs(request: HttpRequest) -> HttpResponse:
+    """The running and queued jobs, as an htmx partial the dashboard refreshes every two seconds."""
+    jobs = jobs_for(request.user).select_related("cloud", "requested_by")
+    active = list(jobs.filter(state__in=[*ACTIVE_STATES, JobState.QUEUED]).order_by("-priority", "id"))
+    return render(
+        request, "jobs/_job_table.html", {"jobs": active, "empty": "Nothing runs or waits right now."}
+    )
+
+
 def job_list(request: HttpRequest) -> HttpResponse:
     jobs = jobs_for(request.user).select_related("cloud", "requested_by")
     active = list(jobs.filter(state__in=[*ACTIVE_STATES, JobState.QUEUED]).order_by("-priority", "id"))
@@ -104,7 +113,7 @@ def job_log(request: HttpRequest, job_id: int) -> StreamingHttpResponse:
             )
             if not chunk:
                 return
-            for seq, stdout in chunk:
+            for _seq, stdout in chunk:
                 if stdout:
                     yield _strip_ansi(stdout) + "\n"
             after = chunk[-1][0]

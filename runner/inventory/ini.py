@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from runner.inventory.model import (
+    NAME,
     SPECIAL_GROUPS,
     Inventory,
     InventoryError,
@@ -33,6 +34,9 @@ VARS_EXTENSIONS = (".yml", ".yaml", ".json")
 _SECTION = re.compile(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:#.*)?$")
 _GROUP_LINE = re.compile(r"^([^:\]\s]+)\s*(?:#.*)?$")
 _RANGE = re.compile(r"\[[^\]]*\]")
+# Printable ASCII without quotes, backslashes or comments: shlex would only split on blanks.
+_PLAIN_LINE = re.compile(r"[\t\x20-\x7e]*").fullmatch
+_SHELL_SPECIAL = re.compile(r"['\"\\#]").search
 
 
 def _expand_range(pattern: str, line: int) -> list[str]:
@@ -74,7 +78,10 @@ def _expand_range(pattern: str, line: int) -> list[str]:
 
 def _parse_host_line(text: str, line: int) -> tuple[list[str], dict[str, str]]:
     try:
-        tokens = shlex.split(text, comments=True)
+        if _PLAIN_LINE(text) and not _SHELL_SPECIAL(text):
+            tokens = text.split()  # same tokens as shlex, which is ten times slower
+        else:
+            tokens = shlex.split(text, comments=True)
     except ValueError as exc:
         raise InventoryError(f"cannot split host line ({exc}): {text}", line, text) from None
     if not tokens:
@@ -214,7 +221,7 @@ def _vars_files(directory: Path, name: str) -> list[Path]:
     return []
 
 
-def _load_vars_dir(directory: Path, kind: str) -> dict[str, dict[str, Any]]:
+def _load_vars_dir(directory: Path, kind: str, known: set[str]) -> dict[str, dict[str, Any]]:
     if not directory.is_dir():
         return {}
     names = []
@@ -226,12 +233,27 @@ def _load_vars_dir(directory: Path, kind: str) -> dict[str, dict[str, Any]]:
             names.append(name)
     loaded: dict[str, dict[str, Any]] = {}
     for name in names:
-        check_name(name, kind, None)
-        merged: dict[str, Any] = {}
-        for file in _vars_files(directory, name):
-            merged.update(_load_yaml(file))
-        loaded[name] = merged
+        files = _vars_files(directory, name)
+        if name in known:
+            loaded[name] = _merge(files)
+            continue
+        # Ansible reads the vars of inventory groups and hosts only, so other files (a README,
+        # notes.txt, an unreadable leftover) change nothing. Readable ones are kept, so that
+        # Inventory.cells() can name a cell whose group the inventory lacks.
+        if Path(name).suffix or not NAME.fullmatch(name):
+            continue
+        try:
+            loaded[name] = _merge(files)
+        except InventoryError:
+            continue
     return loaded
+
+
+def _merge(files: list[Path]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for file in files:
+        merged.update(_load_yaml(file))
+    return merged
 
 
 def _find_inventory_file(directory: Path) -> Path:
@@ -272,13 +294,15 @@ def parse_inventory(path: Path) -> Inventory:
     return Inventory(
         hosts=hosts,
         groups=groups,
-        group_vars=_load_vars_dir(file.parent / "group_vars", "group"),
-        host_vars=_load_vars_dir(file.parent / "host_vars", "host"),
+        group_vars=_load_vars_dir(file.parent / "group_vars", "group", {*groups, *SPECIAL_GROUPS}),
+        host_vars=_load_vars_dir(file.parent / "host_vars", "host", set(hosts)),
     )
 
 
 def _host_line(host: str, variables: dict[str, str]) -> str:
-    return " ".join([host, *(shlex.quote(f"{key}={value}") for key, value in variables.items())])
+    # Ansible splits host lines like a POSIX shell, so quoting the value gives it back verbatim.
+    tokens = [f"{key}={shlex.quote(value) if value else ''}" for key, value in variables.items()]
+    return " ".join([host, *tokens])
 
 
 def _dump_vars(directory: Path, table: dict[str, dict[str, Any]]) -> None:
@@ -306,11 +330,14 @@ def render_inventory(inv: Inventory, out_dir: Path) -> Path:
     lines = ["# Written by Ferry from its model of the cloud; changes here are overwritten."]
     lines += [_host_line(host, variables) for host, variables in inv.hosts.items()]
     for group in inv.groups.values():
-        lines += ["", f"[{group.name}]", *group.hosts]
+        # A [name] header is what defines a group, unless [name:children] does or it is `all`
+        # or `ungrouped`, which always exist.
+        if group.hosts or not (group.children or (group.vars and group.name in SPECIAL_GROUPS)):
+            lines += ["", f"[{group.name}]", *group.hosts]
         if group.children:
-            lines += [f"[{group.name}:children]", *group.children]
+            lines += ["", f"[{group.name}:children]", *group.children]
         if group.vars:
-            lines += [f"[{group.name}:vars]", *(f"{key}={value}" for key, value in group.vars.items())]
+            lines += ["", f"[{group.name}:vars]", *(f"{key}={value}" for key, value in group.vars.items())]
     target = out_dir / "inventory"
     target.write_text("\n".join(lines) + "\n", encoding="utf-8")
     _dump_vars(out_dir / "group_vars", inv.group_vars)

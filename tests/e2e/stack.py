@@ -75,6 +75,7 @@ class Stack:
             PATH=f"{BIN}{os.pathsep}{environ.get('PATH', '')}",
             PYTHONUNBUFFERED="1",
             SESSION_COOKIE_SECURE="0",  # plain http on loopback
+            FERRY_HEARTBEAT_TIMEOUT="12",  # with the reaper every 5 s: lost within 17 s
         )
         if self._db_name:
             environ["DATABASE_URL"] = _with_path(self.database_url, "/" + self._db_name)
@@ -97,23 +98,34 @@ class Stack:
             "web", [BIN / "daphne", "-b", "127.0.0.1", "-p", str(self.port), "portal.asgi:application"]
         )
         if self.production:
-            celery = [BIN / "celery", "-A", "portal"]
-            self._spawn(
-                "worker",
-                [
-                    *celery,
-                    "worker",
-                    "-l",
-                    "INFO",
-                    "-n",
-                    f"e2e-{self.port}@%h",
-                    "--concurrency",
-                    str(self.worker_concurrency),
-                ],
-            )
-            self._spawn("beat", [*celery, "beat", "-l", "INFO", "-s", str(self.var_dir / "beat-schedule")])
+            self.start_worker()
+            self._spawn("beat", [BIN / "celery", "-A", "portal", "beat", "-l", "INFO"])
         self.wait_healthy()
         return self
+
+    def start_worker(self) -> None:
+        """Start (or start again) the separate ``celery worker`` process."""
+        self._spawn(
+            "worker",
+            [
+                BIN / "celery",
+                "-A",
+                "portal",
+                "worker",
+                "-l",
+                "INFO",
+                "-n",
+                f"e2e-{self.port}@%h",
+                "--concurrency",
+                str(self.worker_concurrency),
+            ],
+        )
+
+    def kill_worker(self) -> None:
+        """SIGKILL the worker and its pool: what a crash or the OOM killer does."""
+        proc = self.processes.pop("worker")
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
 
     def stop(self) -> None:
         for proc in self.processes.values():
@@ -194,7 +206,7 @@ class Stack:
 
     # --- internals ------------------------------------------------------------
     def _spawn(self, name: str, argv: list) -> None:
-        log = open(self.var_dir / f"{name}.log", "w")  # noqa: SIM115  (kept open for the child)
+        log = open(self.var_dir / f"{name}.log", "a")  # noqa: SIM115  (kept open for the child)
         self.processes[name] = subprocess.Popen(
             [str(a) for a in argv],
             env=self.env(),

@@ -6,95 +6,256 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('catalog', '0002_shipped_catalog'),
+        ("catalog", "0002_shipped_catalog"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Cloud',
+            name="Cloud",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.CharField(max_length=63, unique=True, validators=[django.core.validators.RegexValidator('^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$', 'use 1-63 lower-case letters, digits and dashes, not starting or ending with a dash (a DNS label)')])),
-                ('region', models.CharField(default='RegionOne', max_length=63)),
-                ('description', models.CharField(blank=True, max_length=200)),
-                ('distro', models.CharField(choices=[('rocky', 'Rocky Linux'), ('ubuntu', 'Ubuntu'), ('debian', 'Debian')], default='rocky', max_length=16)),
-                ('distro_version', models.CharField(default='10', max_length=16)),
-                ('arch', models.CharField(choices=[('x86_64', 'x86_64'), ('aarch64', 'aarch64')], default='x86_64', max_length=16)),
-                ('container_engine', models.CharField(choices=[('docker', 'Docker'), ('podman', 'Podman')], default='docker', max_length=16)),
-                ('state', models.CharField(choices=[('planned', 'planned'), ('deployed', 'deployed'), ('upgrading', 'upgrading'), ('degraded', 'degraded')], default='planned', max_length=16)),
-                ('globals_yml', models.TextField(blank=True, default='', verbose_name='globals.yml')),
-                ('passwords_encrypted', models.TextField(blank=True, default='', editable=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('release', models.ForeignKey(blank=True, help_text='current release; empty before the first deploy', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='clouds', to='catalog.release')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "slug",
+                    models.CharField(
+                        max_length=63,
+                        unique=True,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
+                                "use 1-63 lower-case letters, digits and dashes, not starting or ending with a dash (a DNS label)",
+                            )
+                        ],
+                    ),
+                ),
+                ("region", models.CharField(default="RegionOne", max_length=63)),
+                ("description", models.CharField(blank=True, max_length=200)),
+                (
+                    "distro",
+                    models.CharField(
+                        choices=[("rocky", "Rocky Linux"), ("ubuntu", "Ubuntu"), ("debian", "Debian")],
+                        default="rocky",
+                        max_length=16,
+                    ),
+                ),
+                ("distro_version", models.CharField(default="10", max_length=16)),
+                (
+                    "arch",
+                    models.CharField(
+                        choices=[("x86_64", "x86_64"), ("aarch64", "aarch64")],
+                        default="x86_64",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "container_engine",
+                    models.CharField(
+                        choices=[("docker", "Docker"), ("podman", "Podman")], default="docker", max_length=16
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("planned", "planned"),
+                            ("deployed", "deployed"),
+                            ("upgrading", "upgrading"),
+                            ("degraded", "degraded"),
+                        ],
+                        default="planned",
+                        max_length=16,
+                    ),
+                ),
+                ("globals_yml", models.TextField(blank=True, default="", verbose_name="globals.yml")),
+                ("passwords_encrypted", models.TextField(blank=True, default="", editable=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "release",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="current release; empty before the first deploy",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="clouds",
+                        to="catalog.release",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['slug'],
+                "ordering": ["slug"],
             },
         ),
         migrations.CreateModel(
-            name='Cell',
+            name="Cell",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=63, validators=[django.core.validators.RegexValidator('^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$', 'use 1-63 lower-case letters, digits and dashes, not starting or ending with a dash (a DNS label)')])),
-                ('group', models.CharField(help_text='the inventory group that holds the cell', max_length=128)),
-                ('variables', models.JSONField(blank=True, default=dict)),
-                ('cloud', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='cells', to='clouds.cloud')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "name",
+                    models.CharField(
+                        max_length=63,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
+                                "use 1-63 lower-case letters, digits and dashes, not starting or ending with a dash (a DNS label)",
+                            )
+                        ],
+                    ),
+                ),
+                (
+                    "group",
+                    models.CharField(help_text="the inventory group that holds the cell", max_length=128),
+                ),
+                ("variables", models.JSONField(blank=True, default=dict)),
+                (
+                    "cloud",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="cells", to="clouds.cloud"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['cloud', 'name'],
+                "ordering": ["cloud", "name"],
             },
         ),
         migrations.CreateModel(
-            name='InventoryGroup',
+            name="InventoryGroup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=128)),
-                ('position', models.PositiveIntegerField(default=0, help_text='order in the inventory file')),
-                ('children', models.JSONField(blank=True, default=list)),
-                ('inline_vars', models.JSONField(blank=True, default=dict, help_text='[group:vars] of the inventory')),
-                ('group_vars', models.JSONField(blank=True, default=dict, help_text='group_vars/<group>.yml')),
-                ('declared', models.BooleanField(default=True, help_text='a section of the inventory, not only group_vars')),
-                ('cloud', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='groups', to='clouds.cloud')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=128)),
+                ("position", models.PositiveIntegerField(default=0, help_text="order in the inventory file")),
+                ("children", models.JSONField(blank=True, default=list)),
+                (
+                    "inline_vars",
+                    models.JSONField(blank=True, default=dict, help_text="[group:vars] of the inventory"),
+                ),
+                (
+                    "group_vars",
+                    models.JSONField(blank=True, default=dict, help_text="group_vars/<group>.yml"),
+                ),
+                (
+                    "declared",
+                    models.BooleanField(
+                        default=True, help_text="a section of the inventory, not only group_vars"
+                    ),
+                ),
+                (
+                    "cloud",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="groups", to="clouds.cloud"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['cloud', 'position', 'name'],
+                "ordering": ["cloud", "position", "name"],
             },
         ),
         migrations.CreateModel(
-            name='Host',
+            name="Host",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=255)),
-                ('address', models.CharField(blank=True, help_text='ansible_host', max_length=255)),
-                ('position', models.PositiveIntegerField(default=0)),
-                ('variables', models.JSONField(blank=True, default=dict, help_text='other variables of its inventory line')),
-                ('host_vars', models.JSONField(blank=True, default=dict, help_text='host_vars/<host>.yml')),
-                ('state', models.CharField(choices=[('active', 'active'), ('maintenance', 'maintenance'), ('degraded', 'degraded')], default='active', max_length=16)),
-                ('facts', models.JSONField(blank=True, default=dict)),
-                ('facts_updated_at', models.DateTimeField(blank=True, null=True)),
-                ('cell', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='hosts', to='clouds.cell')),
-                ('cloud', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='hosts', to='clouds.cloud')),
-                ('groups', models.ManyToManyField(blank=True, related_name='hosts', to='clouds.inventorygroup')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=255)),
+                ("address", models.CharField(blank=True, help_text="ansible_host", max_length=255)),
+                ("position", models.PositiveIntegerField(default=0)),
+                (
+                    "variables",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="other variables of its inventory line"
+                    ),
+                ),
+                ("host_vars", models.JSONField(blank=True, default=dict, help_text="host_vars/<host>.yml")),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("active", "active"),
+                            ("maintenance", "maintenance"),
+                            ("degraded", "degraded"),
+                        ],
+                        default="active",
+                        max_length=16,
+                    ),
+                ),
+                ("facts", models.JSONField(blank=True, default=dict)),
+                ("facts_updated_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "cell",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="hosts",
+                        to="clouds.cell",
+                    ),
+                ),
+                (
+                    "cloud",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="hosts", to="clouds.cloud"
+                    ),
+                ),
+                (
+                    "groups",
+                    models.ManyToManyField(blank=True, related_name="hosts", to="clouds.inventorygroup"),
+                ),
             ],
             options={
-                'ordering': ['cloud', 'position', 'name'],
+                "ordering": ["cloud", "position", "name"],
             },
         ),
         migrations.CreateModel(
-            name='ReleaseChange',
+            name="ReleaseChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(auto_now_add=True)),
-                ('cloud', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='release_changes', to='clouds.cloud')),
-                ('from_release', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='catalog.release')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "cloud",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="release_changes",
+                        to="clouds.cloud",
+                    ),
+                ),
+                (
+                    "from_release",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="catalog.release",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['cloud', '-at', '-id'],
+                "ordering": ["cloud", "-at", "-id"],
             },
         ),
     ]

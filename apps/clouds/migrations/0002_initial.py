@@ -5,36 +5,43 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('catalog', '0002_shipped_catalog'),
-        ('clouds', '0001_initial'),
-        ('jobs', '0001_initial'),
+        ("catalog", "0002_shipped_catalog"),
+        ("clouds", "0001_initial"),
+        ("jobs", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='releasechange',
-            name='job',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='jobs.job'),
+            model_name="releasechange",
+            name="job",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="jobs.job",
+            ),
         ),
         migrations.AddField(
-            model_name='releasechange',
-            name='to_release',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='catalog.release'),
+            model_name="releasechange",
+            name="to_release",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="+", to="catalog.release"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='cell',
-            constraint=models.UniqueConstraint(fields=('cloud', 'name'), name='one_cell_name_per_cloud'),
+            model_name="cell",
+            constraint=models.UniqueConstraint(fields=("cloud", "name"), name="one_cell_name_per_cloud"),
         ),
         migrations.AddConstraint(
-            model_name='inventorygroup',
-            constraint=models.UniqueConstraint(fields=('cloud', 'name'), name='one_group_name_per_cloud'),
+            model_name="inventorygroup",
+            constraint=models.UniqueConstraint(fields=("cloud", "name"), name="one_group_name_per_cloud"),
         ),
         migrations.AddConstraint(
-            model_name='host',
-            constraint=models.UniqueConstraint(fields=('cloud', 'name'), name='one_host_name_per_cloud'),
+            model_name="host",
+            constraint=models.UniqueConstraint(fields=("cloud", "name"), name="one_host_name_per_cloud"),
         ),
     ]

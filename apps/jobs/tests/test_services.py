@@ -75,7 +75,10 @@ def test_dispatch_respects_slots_and_priority(operator, admin_user, no_worker, s
 
     settings.FERRY_JOB_SLOTS = 2
     clouds = [cloud_services.create_cloud(admin_user, slug=f"c{i}", release="2025.1") for i in range(4)]
-    jobs = [services.launch_job(operator, c, "prechecks", priority=p) for c, p in zip(clouds, [0, 5, 1, 5])]
+    jobs = [
+        services.launch_job(operator, c, "prechecks", priority=p)
+        for c, p in zip(clouds, [0, 5, 1, 5], strict=True)
+    ]
     assert services.dispatch() == [jobs[1].pk, jobs[3].pk]
     assert services.dispatch() == []  # no slot free
     Job.objects.filter(pk=jobs[1].pk).update(state=JobState.SUCCEEDED)

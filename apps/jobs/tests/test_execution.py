@@ -1,0 +1,124 @@
+"""Jobs run for real: the lab backend, real ansible-playbook, events stored and redacted, history kept.
+
+These call the worker's code synchronously in the test process; the same code
+in a separate Celery worker process is driven by tests/e2e/test_jobs_production.py.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.conf import settings
+
+from apps.clouds import services as cloud_services
+from apps.clouds.models import ReleaseChange
+from apps.jobs import services
+from apps.jobs.execution import execute_job
+from apps.jobs.models import Event, HostSummary, Job, JobState
+from runner import lab
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SMALL = """
+[control]
+ctl01
+[network]
+ctl01
+[monitoring]
+ctl01
+[storage]
+ctl01
+[compute]
+cmp01
+cmp02
+"""
+PASSWORDS = "database_password: Db-Pa55-Never-Shown\nkeystone_admin_password: Ks-Pa55-Never-Shown\n"
+
+
+@pytest.fixture
+def lab_cloud(catalog, tmp_path, settings):
+    settings.FERRY_VAR_DIR = str(tmp_path)
+    settings.VAR_DIR = tmp_path
+    inventory = tmp_path / "inventory"
+    inventory.write_text(SMALL)
+    cloud = cloud_services.create_cloud(
+        None, slug="small", passwords_yml=PASSWORDS, globals_yml='kolla_base_distro: "rocky"\n'
+    )
+    cloud_services.import_inventory_path(None, cloud, inventory)
+    return cloud
+
+
+def run(job: Job) -> Job:
+    started = services.dispatch()
+    assert job.pk in started
+    execute_job(job.pk, worker="test-worker")
+    job.refresh_from_db()
+    return job
+
+
+def test_deploy_then_upgrade_records_history_every_event_and_hides_passwords(lab_cloud, operator, no_worker):
+    deploy = run(services.launch_job(operator, lab_cloud, "deploy", params={"release": "2025.1"}))
+    assert deploy.state == JobState.SUCCEEDED, deploy.result
+    upgrade = run(services.launch_job(operator, lab_cloud, "upgrade", params={"target_release": "2025.2"}))
+    assert upgrade.state == JobState.SUCCEEDED, upgrade.result
+
+    lab_cloud.refresh_from_db()
+    assert lab_cloud.release.series == "2025.2" and lab_cloud.state == "deployed"
+    history = list(
+        ReleaseChange.objects.filter(cloud=lab_cloud)
+        .order_by("id")
+        .values_list("from_release__series", "to_release__series")
+    )
+    assert history == [(None, "2025.1"), ("2025.1", "2025.2")]
+    root = settings.VAR_DIR / "lab" / "small"
+    assert lab.read_host_state(root, "cmp01")["release"] == "2025.2"
+
+    for step in upgrade.steps.all():
+        counters = list(Event.objects.filter(step=step).order_by("counter").values_list("counter", flat=True))
+        assert counters == list(range(1, len(counters) + 1)), f"gap or duplicate in {step.name}"
+        assert step.event_count == len(counters) > 0
+    assert upgrade.event_count == Event.objects.filter(job=upgrade).count()
+    assert set(HostSummary.objects.filter(job=upgrade).values_list("host", flat=True)) >= {
+        "ctl01",
+        "cmp01",
+        "cmp02",
+    }
+
+    # The cloud's passwords reach Ansible but never the stored (or streamed) output.
+    stored = "".join(
+        e.stdout + json.dumps(e.event_data) for e in Event.objects.filter(job__in=[deploy, upgrade])
+    )
+    assert "Pa55-Never-Shown" not in stored
+    assert "********" in stored  # the lab did print them: they were masked, not absent
+
+
+def test_failed_step_then_resume_from_it_keeps_the_first_attempt(lab_cloud, operator, no_worker):
+    root = settings.VAR_DIR / "lab" / "small"
+    lab.prepare_lab(root, ["ctl01", "cmp01", "cmp02"])
+    lab.set_health(root, "cmp02", "degraded", "disk full")
+    job = run(services.launch_job(operator, lab_cloud, "deploy", params={"release": "2025.1"}))
+    assert job.state == JobState.FAILED
+    assert "Step 2 (Prechecks) failed" in job.result
+    assert HostSummary.objects.get(job=job, host="cmp02").failed >= 1
+
+    lab.set_health(root, "cmp02", "healthy")
+    services.resume_job(operator, job)
+    job = run(job)
+    assert job.state == JobState.SUCCEEDED, job.result
+    assert list(job.steps.order_by("ordinal").values_list("attempt", "name", "state")) == [
+        (1, "Bootstrap servers", "succeeded"),
+        (1, "Prechecks", "failed"),
+        (1, "Pull images", "skipped"),
+        (1, "Deploy", "skipped"),
+        (1, "Post-deploy", "skipped"),
+        (1, "Check services", "skipped"),
+        (2, "Prechecks", "succeeded"),
+        (2, "Pull images", "succeeded"),
+        (2, "Deploy", "succeeded"),
+        (2, "Post-deploy", "succeeded"),
+        (2, "Check services", "succeeded"),
+    ]
+    assert Event.objects.filter(job=job, step__attempt=1).exists()  # the first attempt's output stays
+    lab_cloud.refresh_from_db()
+    assert lab_cloud.release.series == "2025.1"

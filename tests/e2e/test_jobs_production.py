@@ -1,0 +1,143 @@
+"""The job engine in production shape: API → PostgreSQL → Redis → a separate Celery worker → Ansible.
+
+Covers a lab job run to the end by the worker process, cancel that leaves no
+process behind, and a worker killed mid-job: the reaper marks the job lost,
+a new worker ends the orphaned Ansible processes, and resume finishes the job.
+"""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import psutil
+import pytest
+
+from runner.process import TOKEN_ENV
+
+pytestmark = pytest.mark.production
+
+INVENTORY = b"[control]\nctl01\n[network]\nctl01\n[monitoring]\nctl01\n[compute]\ncmp01\ncmp02\n"
+
+
+@pytest.fixture(scope="module")
+def stack(production_stack):
+    admin = production_stack.login("admin")
+    response = admin.post(
+        "/api/clouds/", json={"slug": "e2e", "passwords_yml": "database_password: E2e-Secret-99\n"}
+    )
+    assert response.status_code == 201, response.text
+    response = admin.post(
+        "/api/clouds/e2e/import-inventory/",
+        files={"inventory": ("multinode", INVENTORY)},
+        data={"release": "2025.1"},
+    )
+    assert response.status_code == 200, response.text
+    operator = production_stack.login("operator")
+    job = launch(operator, kind="deploy", confirm=True)
+    done = wait_for(operator, job["id"], {"succeeded", "failed"}, timeout=300)
+    assert done["state"] == "succeeded", operator.get(f"/jobs/{job['id']}/log.txt").text[-3000:]
+    return production_stack
+
+
+def wait_for(client: httpx.Client, job_id: int, states: set[str], timeout: float = 180) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/jobs/{job_id}/").json()
+        if job["state"] in states:
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not reach {states}; last: {job['state']} {job['result']}")
+
+
+def step_processes() -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if TOKEN_ENV in proc.environ() and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, OSError):
+            continue
+    return found
+
+
+def wait_for_processes(present: bool, timeout: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if bool(step_processes()) == present:
+            return time.monotonic() - started
+        time.sleep(0.05)
+    raise AssertionError(
+        f"step processes {'never appeared' if present else 'still running'}: {step_processes()}"
+    )
+
+
+def launch(client: httpx.Client, **body) -> dict:
+    response = client.post("/api/jobs/", json={"cloud": "e2e", **body})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_worker_process_runs_a_lab_job_and_stores_every_event(stack):
+    operator = stack.login("operator")
+    job = launch(operator, kind="prechecks")
+    done = wait_for(operator, job["id"], {"succeeded", "failed"})
+    assert done["state"] == "succeeded", operator.get(f"/jobs/{job['id']}/log.txt").text[-3000:]
+    assert done["worker"].startswith("e2e-")
+    events, after = [], 0
+    while after is not None:
+        page = operator.get(f"/api/jobs/{job['id']}/events/", params={"after": after, "limit": 500}).json()
+        events += page["events"]
+        after = page["next_after"]
+    assert [e["counter"] for e in events] == list(range(1, len(events) + 1))
+    assert len(events) == done["event_count"] > 10
+    log = operator.get(f"/jobs/{job['id']}/log.txt").text
+    assert "PLAY RECAP" in log and "E2e-Secret-99" not in log
+
+
+def test_cancel_stops_the_job_and_leaves_no_process(stack):
+    operator = stack.login("operator")
+    job = launch(operator, kind="prechecks", params={"lab_slow_seconds": 120})
+    wait_for(operator, job["id"], {"running"})
+    wait_for_processes(present=True, timeout=60)
+    time.sleep(1.0)  # well into the slow task
+    asked = time.monotonic()
+    assert operator.post(f"/api/jobs/{job['id']}/cancel/").status_code == 202
+    done = wait_for(operator, job["id"], {"canceled", "failed", "succeeded"}, timeout=30)
+    took = time.monotonic() - asked
+    assert done["state"] == "canceled", done["result"]
+    wait_for_processes(present=False, timeout=5)
+    print(f"cancel took {took:.2f} s from the request to the canceled state")
+    assert took < 5
+
+
+def test_killed_worker_job_is_reaped_lost_then_resumed(stack):
+    operator = stack.login("operator")
+    job = launch(operator, kind="reconfigure", params={"lab_slow_seconds": 6}, confirm=True)
+    running = wait_for(operator, job["id"], {"running"})
+    wait_for_processes(present=True, timeout=60)
+    stack.kill_worker()
+    killed = time.monotonic()
+    # The reaper is a periodic task, so some worker must be alive to run it: start the next one.
+    stack.start_worker()
+    lost = wait_for(operator, job["id"], {"lost"}, timeout=40)
+    assert time.monotonic() - killed < 30
+    assert "resume" in lost["result"] and running["worker"] in lost["result"]
+    wait_for_processes(present=False, timeout=30)  # the new worker ended the orphaned Ansible processes
+
+    assert operator.post(f"/api/jobs/{job['id']}/resume/").status_code == 202
+    done = wait_for(operator, job["id"], {"succeeded", "failed"}, timeout=240)
+    assert done["state"] == "succeeded", done["result"]
+    assert done["attempt"] == 2
+    states = [(s["attempt"], s["state"]) for s in done["steps"]]
+    assert (1, "lost") in states and states[-1] == (2, "succeeded")
+
+
+def test_two_simultaneous_mutating_jobs_never_run_together(stack):
+    operator = stack.login("operator")
+    first = launch(operator, kind="reconfigure", confirm=True)
+    second = launch(operator, kind="reconfigure", confirm=True)
+    a = wait_for(operator, first["id"], {"succeeded", "failed"}, timeout=300)
+    b = wait_for(operator, second["id"], {"succeeded", "failed"}, timeout=300)
+    spans = sorted([(a["started_at"], a["finished_at"]), (b["started_at"], b["finished_at"])])
+    assert spans[0][1] <= spans[1][0], f"mutating jobs overlapped: {spans}"
