@@ -28,7 +28,7 @@ function addEvents(batch) {
     if (!e.stdout) continue;
     for (const text of e.stdout.split("\n")) {
       const plain = text.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "");
-      lines.push({ seq: e.seq, html: ansi.ansi_to_html(text), text: (plain + " " + (e.host || "") + " " + (e.task || "")).toLowerCase() });
+      lines.push({ seq: e.seq, html: ansi.ansi_to_html(text), plain, text: (plain + " " + (e.host || "") + " " + (e.task || "")).toLowerCase() });
       if (view) { if (matches(lines.length - 1)) view.push(lines.length - 1); }
     }
   }
