@@ -57,6 +57,9 @@ def cloud_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "host_total": sum(c.host_count for c in cells) + api_hosts,
             "flagged": [line for line in lines if line.flagged],
             "can_admin": can(request.user, CloudAction.ADMINISTER, cloud),
+            "can_operate": can(request.user, CloudAction.OPERATE, cloud),
+            "jobs": cloud.jobs.select_related("cloud", "requested_by").order_by("-id")[:10],
+            "history": cloud.release_changes.select_related("from_release", "to_release").order_by("-id")[:20],
         },
     )
 
