@@ -1,0 +1,322 @@
+"""Running one playbook step through ansible-runner, streaming its events, cancelling it cleanly.
+
+``run_step`` runs ansible-playbook in the calling thread, in a fresh private data directory that is
+deleted afterwards. Each event is redacted and queued for the sink, which a background thread
+feeds in order and at least once (see ``runner.events``). Cancellation, timeout and the end of the
+step all end the step's entire process tree (see ``runner.process``).
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime
+import json
+import logging
+import os
+import shlex
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ansible_runner.config.runner import RunnerConfig
+from ansible_runner.runner import Runner
+
+from runner.events import EventBatcher, EventDeliveryError, Sink
+from runner.process import TOKEN_ENV, children_with_token, kill_step
+from runner.redact import Redactor
+
+log = logging.getLogger(__name__)
+
+__all__ = ["EventDeliveryError", "StepResult", "StepSpec", "run_step"]
+
+STATUSES = ("successful", "failed", "canceled", "timeout", "error")
+STATS_KEYS = ("changed", "dark", "failures", "ignored", "ok", "processed", "rescued", "skipped")
+# ansible-runner polls the cancel callback every pexpect_timeout seconds (5 by default).
+POLL_SECONDS = 0.1
+HEARTBEAT_SECONDS = 0.5
+RUNNER_SETTINGS = {
+    "pexpect_timeout": POLL_SECONDS,
+    "suppress_output_file": True,
+    "suppress_ansible_output": True,
+}
+
+
+@dataclass
+class StepSpec:
+    """Everything needed to run one ansible-playbook invocation.
+
+    ``inventory`` is a path (``Path``, or a ``str`` naming an existing file or directory), inventory
+    text (any other ``str``), or a list of those. ``extra_vars_files`` are passed as ``-e @file`` in
+    order, before ``extra_vars`` (which therefore win). ``env`` is added to the worker's environment.
+    ``secrets`` are masked in every event. Private data directories are created under ``run_dir``
+    (default: the system temporary directory). ``bin_dir`` is where ``ansible-playbook`` is found
+    (default: this virtualenv's ``bin``), e.g. a kolla-ansible virtualenv's.
+    """
+
+    playbook: str | Path
+    project_dir: str | Path | None = None
+    inventory: str | Path | Sequence[str | Path] | None = None
+    extra_vars: dict[str, Any] = field(default_factory=dict)
+    extra_vars_files: Sequence[str | Path] = ()
+    limit: str | None = None
+    tags: str | Sequence[str] | None = None
+    skip_tags: str | Sequence[str] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    secrets: Sequence[str] = ()
+    run_dir: str | Path | None = None
+    forks: int | None = None
+    verbosity: int = 0
+    timeout: float | None = None
+    bin_dir: str | Path | None = None
+
+
+@dataclass
+class StepResult:
+    """How a step ended. ``stats`` is the ``playbook_on_stats`` data (ok, failures, dark, ... per host)."""
+
+    status: str
+    rc: int
+    started: datetime.datetime
+    finished: datetime.datetime
+    stats: dict[str, Any]
+    events: int = 0
+    error: str | None = None
+
+    @property
+    def duration(self) -> float:
+        """Wall time of the step in seconds."""
+        return (self.finished - self.started).total_seconds()
+
+    def hosts_with(self, kind: str) -> list[str]:
+        """Hosts counted under ``kind`` in the stats (e.g. ``failures``, ``dark`` for unreachable)."""
+        return sorted(h for h, n in (self.stats.get(kind) or {}).items() if n)
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def _as_csv(value: str | Sequence[str] | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value or None
+    return ",".join(value) or None
+
+
+def _inventory_args(spec: StepSpec, private: Path) -> list[str] | None:
+    if spec.inventory is None:
+        return None
+    items = [spec.inventory] if isinstance(spec.inventory, str | Path) else list(spec.inventory)
+    paths = []
+    for index, item in enumerate(items):
+        if isinstance(item, Path) or ("\n" not in item and os.path.exists(item)):
+            paths.append(str(Path(item).resolve()))
+            continue
+        path = private / "inventory" / f"hosts{index}"
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        path.write_text(item)
+        path.chmod(0o600)
+        paths.append(str(path))
+    return paths
+
+
+def _runner_config(spec: StepSpec, private: Path, token: str) -> RunnerConfig:
+    playbook = Path(spec.playbook).resolve()
+    project_dir = Path(spec.project_dir).resolve() if spec.project_dir else playbook.parent
+    env = {str(k): str(v) for k, v in spec.env.items()}
+    bins = [str(Path(sys.executable).parent)]
+    if spec.bin_dir:
+        bins.insert(0, str(Path(spec.bin_dir).resolve()))
+    env["PATH"] = os.pathsep.join([*bins, env.get("PATH") or os.environ.get("PATH", "")])
+    env[TOKEN_ENV] = token
+    if spec.extra_vars:
+        # A file keeps the values (passwords) out of the process list.
+        extravars = private / "env" / "extravars"
+        extravars.parent.mkdir(mode=0o700, exist_ok=True)
+        extravars.write_text(json.dumps(spec.extra_vars, default=str))
+        extravars.chmod(0o600)
+    # ansible-runner only keeps settings it reads from env/settings (a settings argument is dropped
+    # when that file is missing).
+    settings = private / "env" / "settings"
+    settings.parent.mkdir(mode=0o700, exist_ok=True)
+    settings.write_text(json.dumps(RUNNER_SETTINGS))
+    cmdline = " ".join(f"-e @{shlex.quote(str(Path(f).resolve()))}" for f in spec.extra_vars_files)
+    if spec.skip_tags:
+        cmdline = f"{cmdline} --skip-tags {shlex.quote(_as_csv(spec.skip_tags) or '')}".strip()
+    config = RunnerConfig(
+        private_data_dir=str(private),
+        playbook=str(playbook),
+        project_dir=str(project_dir),
+        inventory=_inventory_args(spec, private),
+        limit=spec.limit or None,
+        tags=_as_csv(spec.tags),
+        forks=spec.forks,
+        verbosity=spec.verbosity or None,
+        envvars=env,
+        cmdline=cmdline or None,
+        quiet=True,
+        ident=token,
+        # ansible-runner's default is a jsonfile fact cache inside the private directory, which is
+        # deleted after the step: disk I/O for nothing. Any other value leaves fact caching to the
+        # project's own Ansible configuration.
+        fact_cache_type="project",
+    )
+    config.prepare()
+    return config
+
+
+class _Step:
+    """State shared by ansible-runner's callbacks during one ``run_step``."""
+
+    def __init__(
+        self,
+        spec: StepSpec,
+        token: str,
+        batcher: EventBatcher,
+        should_cancel: Callable[[], bool],
+        heartbeat: Callable[[], None] | None,
+    ) -> None:
+        self.spec = spec
+        self.token = token
+        self.batcher = batcher
+        self.redactor = Redactor(spec.secrets)
+        self.should_cancel = should_cancel
+        self.heartbeat = heartbeat
+        self.started = time.monotonic()
+        self.last_beat = 0.0
+        self.stopped: str | None = None
+        self.stats: dict[str, Any] = {}
+        self.count = 0
+        self.last_counter = 0
+        self.tail: collections.deque[str] = collections.deque(maxlen=20)
+
+    def beat(self) -> None:
+        """Call the heartbeat if one is due; its failures are logged, never raised."""
+        if self.heartbeat is None:
+            return
+        now = time.monotonic()
+        if now - self.last_beat < HEARTBEAT_SECONDS:
+            return
+        self.last_beat = now
+        try:
+            self.heartbeat()
+        except Exception:
+            log.exception("step heartbeat failed")
+
+    def on_event(self, event: dict[str, Any]) -> bool:
+        """ansible-runner's event handler: redact, remember stats, queue. False: write no artifact."""
+        try:
+            event = self.redactor.event(event)
+        except Exception:
+            log.exception("could not redact event %s; delivering it without content", event.get("counter"))
+            event = {k: event.get(k) for k in ("uuid", "counter", "event", "created")}
+            event.update(stdout="", event_data={})
+        if event.get("event") == "playbook_on_stats":
+            data = event.get("event_data") or {}
+            self.stats = {k: data.get(k) or {} for k in STATS_KEYS}
+        elif event.get("event") == "verbose" and event.get("stdout"):
+            self.tail.append(str(event["stdout"]))
+        self.count += 1
+        self.last_counter = event.get("counter") or self.last_counter
+        self.batcher.add(event)
+        return False
+
+    def poll(self) -> bool:
+        """ansible-runner's cancel callback, called every POLL_SECONDS: heartbeat, cancel, timeout."""
+        self.beat()
+        try:
+            cancel = bool(self.should_cancel())
+        except Exception:
+            log.exception("should_cancel failed; the step goes on")
+            cancel = False
+        timed_out = bool(self.spec.timeout) and time.monotonic() - self.started > (self.spec.timeout or 0)
+        if not (cancel or timed_out):
+            return False
+        self.stopped = "canceled" if cancel else "timeout"
+        self.kill()
+        return True
+
+    def kill(self) -> list[int]:
+        """End every process of the step."""
+        roots = [p.pid for p in children_with_token(self.token)]
+        return kill_step(self.token, roots)
+
+
+def run_step(
+    spec: StepSpec,
+    *,
+    sink: Sink,
+    should_cancel: Callable[[], bool],
+    heartbeat: Callable[[], None] | None = None,
+    on_sink_thread_exit: Callable[[], None] | None = None,
+    delivery_timeout: float = 600.0,
+    max_batch: int = 500,
+    max_delay: float = 0.05,
+) -> StepResult:
+    """Run one playbook step to its end and deliver all of its events to ``sink``.
+
+    ``sink`` receives lists of redacted events in counter order, from a background thread; if it
+    raises, the same batch is offered again (with backoff) until it returns. ``should_cancel`` and
+    ``heartbeat`` are called from the calling thread, about every 0.1 s and at least every second.
+    On cancel (or ``spec.timeout``) the whole process tree is ended within about a second.
+
+    Returns once every event was delivered; raises ``EventDeliveryError`` if the sink still fails
+    ``delivery_timeout`` seconds after the playbook ended. The exception carries the events not
+    delivered (``undelivered``) and the step's ``result``; the step's processes are gone and its
+    private directory is removed either way.
+    """
+    token = uuid.uuid4().hex
+    base = Path(spec.run_dir) if spec.run_dir else Path(tempfile.gettempdir())
+    base.mkdir(parents=True, exist_ok=True)
+    private = Path(tempfile.mkdtemp(prefix="step-", dir=base))
+    batcher = EventBatcher(
+        sink, max_batch=max_batch, max_delay=max_delay, on_thread_exit=on_sink_thread_exit
+    ).start()
+    step = _Step(spec, token, batcher, should_cancel, heartbeat)
+    started = _now()
+    status, rc, error = "error", -1, None
+    try:
+        step.beat()
+        try:
+            config = _runner_config(spec, private, token)
+            runner = Runner(config, event_handler=step.on_event, cancel_callback=step.poll)
+            runner_status, runner_rc = runner.run()
+            rc = runner_rc if isinstance(runner_rc, int) else -1
+            if step.stopped:
+                status = step.stopped
+            elif runner_status == "successful":
+                status = "successful"
+            elif step.stats:
+                status = "failed"
+            else:
+                status = "error"
+                error = "\n".join(step.tail) or f"ansible-playbook ended with rc {rc} before running any play"
+        except Exception as exc:
+            log.exception("step failed to run")
+            status, error = "error", f"{type(exc).__name__}: {exc}"
+        finally:
+            leftovers = step.kill()
+            if leftovers and not step.stopped:
+                log.warning("ended %d processes the step left behind: %s", len(leftovers), leftovers)
+        result = StepResult(
+            status=status,
+            rc=rc,
+            started=started,
+            finished=_now(),
+            stats=step.stats,
+            events=step.count,
+            error=error,
+        )
+        try:
+            batcher.close(delivery_timeout, tick=step.beat)
+        except EventDeliveryError as exc:
+            exc.result = result
+            raise
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+    return result

@@ -1,0 +1,216 @@
+"""lab_host: host-level lab operations (facts, prechecks, bootstrap, health, destroy, post-deploy)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+from ansible.errors import AnsibleConnectionFailure
+
+
+def _load_labaction() -> Any:
+    name = "ferry_lab_labaction"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "lab_utils" / "labaction.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+labaction = _load_labaction()
+core = labaction.core
+
+
+class ActionModule(labaction.LabAction):
+    """Host-level operations of the lab; ``op`` selects one."""
+
+    _requires_connection = True
+
+    def op_gather(self, ctx: Any, args: dict[str, Any]) -> dict[str, Any]:
+        """Reach the host and describe it: its services, groups to join, containers and release."""
+        if not ctx.hd.root.is_dir():
+            raise AnsibleConnectionFailure(f"lab host directory {ctx.hd.root} does not exist (host is down)")
+        # Goes through the host's connection, so a host made unreachable is reported as such.
+        self._low_level_execute_command("true", sudoable=False)
+
+        services = core.host_services(
+            ctx.host,
+            ctx.groups,
+            cell_conductor_group=ctx.var("nova_cell_conductor_group"),
+            cell_novncproxy_group=ctx.var("nova_cell_novncproxy_group"),
+        )
+        projects = list(dict.fromkeys(s.project for s in services))
+        groups = [f"lab_project_{p}" for p in projects]
+        db_hosts = ctx.mariadb_hosts()
+        if ctx.host in db_hosts:
+            groups.append("lab_mariadb")
+            if ctx.host == db_hosts[0]:
+                groups.append("lab_mariadb_primary")
+        deployment = ctx.groups.get("deployment") or ctx.groups.get("control") or []
+        if deployment and deployment[0] == ctx.host:
+            groups.append("lab_post_deploy")
+        containers = ctx.hd.containers()
+        releases = core.container_releases(containers)
+        health = ctx.hd.health() or {}
+        target = str(args.get("target_release") or "")
+        if target and ctx.action in ("upgrade", "deploy", "reconfigure"):
+            self._check_release_change(ctx, releases, target, db_hosts)
+        return {
+            "ansible_facts": {
+                "lab_host_services": [
+                    {"name": s.name, "project": s.project, "image": s.image, "stage": s.stage, "conf": s.conf}
+                    for s in services
+                ],
+                "lab_host_projects": projects,
+                "lab_host_groups": groups,
+                "lab_host_containers": sorted(containers),
+                "lab_host_release": releases[0] if releases else None,
+                "lab_host_health": health.get("status"),
+                "lab_nova_cell_database": core.cell_database(ctx.var("nova_cell_name")),
+                "lab_databases": {p: list(dbs) for p, dbs in core.PROJECT_DATABASES.items()},
+            }
+        }
+
+    def _check_release_change(self, ctx: Any, releases: list[str], target: str, db_hosts: list[str]) -> None:
+        core.release_index(target)
+        if ctx.action == "upgrade":
+            for current in releases:
+                problem = core.hop_problem(current, target)
+                if problem:
+                    raise core.LabError(f"refusing to upgrade {ctx.host}: {problem}")
+        elif ctx.action in ("deploy", "prechecks"):
+            older = [r for r in releases if core.release_index(r) < core.release_index(target)]
+            if older and ctx.action == "deploy":
+                raise core.LabError(
+                    f"{ctx.host} runs {older[0]}; deploying {target} over it is an upgrade: run upgrade"
+                )
+            for current in older:
+                problem = core.hop_problem(current, target)
+                if problem:
+                    raise core.LabError(f"{ctx.host}: {problem}")
+            if any(core.release_index(r) > core.release_index(target) for r in releases):
+                self._check_database_not_newer(ctx, target, db_hosts)
+        elif ctx.action == "reconfigure":
+            other = [r for r in releases if r != target]
+            if other:
+                raise core.LabError(
+                    f"{ctx.host} runs {other[0]} but openstack_release is {target}: "
+                    "reconfigure keeps the release (use upgrade)"
+                )
+
+    def _check_database_not_newer(self, ctx: Any, target: str, db_hosts: list[str]) -> None:
+        if not db_hosts:
+            return
+        data = core.read_json(core.HostDir(ctx.lab_root, db_hosts[0]).data_file) or {}
+        for name, db in sorted((data.get("databases") or {}).items()):
+            schema = db.get("schema")
+            if schema in core.SERIES and core.release_index(schema) > core.release_index(target):
+                raise core.LabError(
+                    f"database {name} has schema {schema}, newer than {target}: downgrades do not exist, "
+                    f"restore a backup taken at {target} before deploying it"
+                )
+
+    def op_precheck(self, ctx: Any, args: dict[str, Any]) -> dict[str, Any]:
+        """The host-level prechecks: bootstrapped, healthy, and a legal release change."""
+        ctx.pause()
+        ctx.check_injected()
+        host_info = core.read_json(ctx.hd.host_file, {}) or {}
+        if not host_info.get("bootstrapped"):
+            raise core.LabError(f"{ctx.host} has no container engine: run bootstrap-servers first")
+        health = ctx.hd.health() or {}
+        if health.get("status") not in (None, "healthy"):
+            reason = health.get("reason") or "no reason recorded"
+            raise core.LabError(f"{ctx.host} is {health.get('status')} ({reason}): repair it first")
+        releases = core.container_releases(ctx.hd.containers())
+        target = str(args.get("target_release") or "")
+        if target:
+            self._check_release_change(ctx, releases, target, ctx.mariadb_hosts())
+        current = ", ".join(releases) or "nothing deployed"
+        return {"msg": f"{ctx.host} passed prechecks ({current} -> {target})"}
+
+    def op_package(self, ctx: Any, args: dict[str, Any]) -> dict[str, Any]:
+        """Install one package of bootstrap-servers (recorded in host.json)."""
+        ctx.pause()
+        ctx.check_injected()
+        info = core.read_json(ctx.hd.host_file, {}) or {}
+        packages = info.setdefault("packages", [])
+        name = str(args["name"])
+        if name in packages:
+            return {"changed": False}
+        packages.append(name)
+        core.write_json(ctx.hd.host_file, info)
+        return {"changed": True}
+
+    def op_bootstrap(self, ctx: Any, args: dict[str, Any]) -> dict[str, Any]:
+        """Finish bootstrap-servers: the container engine is there and /etc/kolla exists."""
+        ctx.check_injected()
+        info = core.read_json(ctx.hd.host_file, {}) or {}
+        wanted = {
+            "bootstrapped": True,
+            "container_engine": str(args.get("container_engine", "docker")),
+            "distro": str(args.get("distro", "")),
+        }
+        changed = any(info.get(k) != v for k, v in wanted.items())
+        if changed:
+            info.update(wanted, bootstrapped_at=core.now_iso())
+            core.write_json(ctx.hd.host_file, info)
+        ctx.hd.kolla_dir.mkdir(parents=True, exist_ok=True)
+        return {"changed": changed}
+
+    def op_record(self, ctx: Any, args: dict[str, Any]) -> dict[str, Any]:
+        """Mark the host healthy after an action that left it running as configured."""
+        health = ctx.hd.health() or {}
+        if health.get("status") == "healthy":
+            return {"changed": False}
+        ctx.hd.set_health("healthy", f"{ctx.action} succeeded")
+        return {"changed": True}
+
+    def op_destroy(self, ctx: Any, args: dict[str, Any]) -> dict[str, Any]:
+        """Remove what destroy removes: containers, configuration, volumes, images, health."""
+        ctx.check_injected()
+        changed = False
+        for path in (ctx.hd.containers_dir, ctx.hd.kolla_dir, ctx.hd.volumes_dir, ctx.hd.images_file):
+            changed = core.remove_tree(path) or changed
+        changed = core.remove_tree(ctx.hd.health_file) or changed
+        return {"changed": changed}
+
+    def op_post_deploy(self, ctx: Any, args: dict[str, Any]) -> dict[str, Any]:
+        """Write admin-openrc.sh and clouds.yaml, once keystone runs."""
+        ctx.pause()
+        ctx.check_injected()
+        controls = ctx.groups.get("control") or []
+        running = [
+            h
+            for h in controls
+            if (core.read_json(core.HostDir(ctx.lab_root, h).container_file("keystone")) or {}).get("state")
+            == "running"
+        ]
+        if not running:
+            raise core.LabError("keystone is not running on any control host: deploy first")
+        url = str(args["auth_url"])
+        password = str(args["password"])
+        region = str(args.get("region", "RegionOne"))
+        openrc = (
+            "# Ansible managed\n"
+            "export OS_PROJECT_DOMAIN_NAME='Default'\nexport OS_USER_DOMAIN_NAME='Default'\n"
+            "export OS_PROJECT_NAME='admin'\nexport OS_USERNAME='admin'\n"
+            f"export OS_PASSWORD='{password}'\nexport OS_AUTH_URL='{url}'\n"
+            f"export OS_REGION_NAME='{region}'\nexport OS_IDENTITY_API_VERSION='3'\n"
+        )
+        clouds = (
+            "clouds:\n  kolla-admin:\n    auth:\n"
+            f"      auth_url: {url}\n      username: admin\n      password: '{password}'\n"
+            "      project_name: admin\n      domain_name: Default\n"
+            f"    region_name: {region}\n"
+        )
+        changed = False
+        for name, text in (("admin-openrc.sh", openrc), ("clouds.yaml", clouds)):
+            path = ctx.hd.kolla_dir / name
+            if not path.exists() or path.read_text() != text:
+                core.write_text(path, text)
+                changed = True
+        return {"changed": changed, "files": [str(ctx.hd.kolla_dir / "admin-openrc.sh")]}

@@ -1,0 +1,384 @@
+"""The lab's model of a kolla host: directory layout, state files, releases and services.
+
+Loaded by file path from the lab action plugins (which run inside ansible-playbook) and from
+``runner/lab.py`` (which runs in Ferry), so it only uses the standard library.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# (series, name, SLURP) oldest first, as in DESIGN.md.
+RELEASES: tuple[tuple[str, str, bool], ...] = (
+    ("2015.2", "liberty", False),
+    ("2016.1", "mitaka", False),
+    ("2016.2", "newton", False),
+    ("2017.1", "ocata", False),
+    ("2017.2", "pike", False),
+    ("2018.1", "queens", False),
+    ("2018.2", "rocky", False),
+    ("2019.1", "stein", False),
+    ("2019.2", "train", False),
+    ("2020.1", "ussuri", False),
+    ("2020.2", "victoria", False),
+    ("2021.1", "wallaby", False),
+    ("2021.2", "xena", False),
+    ("2022.1", "yoga", False),
+    ("2022.2", "zed", False),
+    ("2023.1", "antelope", True),
+    ("2023.2", "bobcat", False),
+    ("2024.1", "caracal", True),
+    ("2024.2", "dalmatian", False),
+    ("2025.1", "epoxy", True),
+    ("2025.2", "flamingo", False),
+    ("2026.1", "gazpacho", True),
+    ("2026.2", "hibiscus", False),
+    ("2027.1", "indri", True),
+)
+SERIES = tuple(r[0] for r in RELEASES)
+SLURP = frozenset(r[0] for r in RELEASES if r[2])
+
+
+class LabError(Exception):
+    """A lab operation refused or failed; the message is shown as the task's failure."""
+
+
+def release_index(series: str) -> int:
+    """Position of a release series in RELEASES, or LabError for an unknown one."""
+    try:
+        return SERIES.index(str(series))
+    except ValueError:
+        raise LabError(f"unknown OpenStack release {series!r}") from None
+
+
+def legal_targets(current: str) -> list[str]:
+    """Releases one legal upgrade hop away from ``current``: N+1, and the next SLURP from a SLURP."""
+    i = release_index(current)
+    targets = list(SERIES[i + 1 : i + 2])
+    if current in SLURP:
+        nxt = next((s for s in SERIES[i + 1 :] if s in SLURP), None)
+        if nxt and nxt not in targets:
+            targets.append(nxt)
+    return targets
+
+
+def hop_problem(current: str, target: str) -> str | None:
+    """Why going from ``current`` to ``target`` is not a legal upgrade, or None when it is (or a no-op)."""
+    ci, ti = release_index(current), release_index(target)
+    if ci == ti:
+        return None
+    if ti < ci:
+        return (
+            f"{target} is older than the running {current}: downgrades do not exist, "
+            "restore a database backup taken at that release instead"
+        )
+    if target in legal_targets(current):
+        return None
+    legal = " or ".join(legal_targets(current)) or "none"
+    return (
+        f"{current} -> {target} is not a legal upgrade hop (from {current} the next hop is {legal}); "
+        "a longer jump is a fast-forward upgrade through every hop"
+    )
+
+
+def release_from_tag(tag: str) -> str:
+    """The release series an image tag such as ``2025.1-rocky-9`` belongs to."""
+    series = str(tag).split("-", 1)[0]
+    release_index(series)
+    return series
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file's content."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 16), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def now_iso() -> str:
+    """The current UTC time as ISO 8601, as stored in state files."""
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="microseconds")
+
+
+def read_json(path: Path, default: Any = None) -> Any:
+    """A JSON file's content, or ``default`` when the file does not exist."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        return default
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Atomically replace ``path`` with ``data`` as JSON."""
+    write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def write_text(path: Path, text: str) -> None:
+    """Atomically replace ``path`` with ``text``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def locked(lab_root: str | os.PathLike[str], name: str) -> Iterator[None]:
+    """Serialise writers of shared lab state (the MariaDB cluster) across forks and processes."""
+    lock_dir = Path(lab_root) / ".locks"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_dir / f"{name}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class HostDir:
+    """Paths inside one lab host's directory, ``<lab_root>/<inventory_hostname>/``."""
+
+    def __init__(self, lab_root: str | os.PathLike[str], host: str) -> None:
+        self.lab_root = Path(lab_root)
+        self.host = host
+        self.root = self.lab_root / host
+        self.host_file = self.root / "host.json"
+        self.health_file = self.root / "health.json"
+        self.images_file = self.root / "images.json"
+        self.containers_dir = self.root / "containers"
+        self.kolla_dir = self.root / "etc" / "kolla"
+        self.volumes_dir = self.root / "volumes"
+        self.data_file = self.volumes_dir / "mariadb" / "ibdata1"
+        self.backup_dir = self.volumes_dir / "mariadb_backup"
+
+    def container_file(self, name: str) -> Path:
+        """The JSON file that stands for one container."""
+        return self.containers_dir / f"{name}.json"
+
+    def config_dir(self, service: str) -> Path:
+        """``etc/kolla/<service>``: the configuration a service's container reads."""
+        return self.kolla_dir / service
+
+    def containers(self) -> dict[str, dict[str, Any]]:
+        """Every container on the host, by name."""
+        if not self.containers_dir.is_dir():
+            return {}
+        found = {}
+        for path in sorted(self.containers_dir.glob("*.json")):
+            data = read_json(path)
+            if isinstance(data, dict):
+                found[path.stem] = data
+        return found
+
+    def config_checksum(self, service: str) -> str | None:
+        """sha256 over a service's configuration files (names and content), None if it has none."""
+        directory = self.config_dir(service)
+        if not directory.is_dir():
+            return None
+        digest = hashlib.sha256()
+        for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+            digest.update(str(path.relative_to(directory)).encode())
+            digest.update(b"\0")
+            digest.update(path.read_bytes())
+            digest.update(b"\0")
+        return digest.hexdigest()
+
+    def health(self) -> dict[str, Any] | None:
+        """``health.json``: {"status": "healthy"|"degraded", "reason": ...}, None if never set."""
+        return read_json(self.health_file)
+
+    def set_health(self, status: str, reason: str = "") -> None:
+        """Write ``health.json``."""
+        write_json(self.health_file, {"status": status, "reason": reason, "updated": now_iso()})
+
+    def backups(self) -> list[dict[str, Any]]:
+        """MariaDB backups on this host, oldest first (their ``meta.json`` plus ``name``)."""
+        if not self.backup_dir.is_dir():
+            return []
+        found = []
+        for path in sorted(self.backup_dir.iterdir()):
+            meta = read_json(path / "meta.json")
+            if isinstance(meta, dict):
+                found.append({**meta, "name": path.name})
+        return found
+
+
+def container_releases(containers: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Distinct releases the given containers run, oldest first."""
+    releases = {c.get("release") for c in containers.values() if c.get("release") in SERIES}
+    return sorted(releases, key=release_index)
+
+
+@dataclass(frozen=True)
+class Service:
+    """A kolla container a host runs when it belongs to ``role`` (or to the inventory group of that name)."""
+
+    name: str
+    project: str
+    image: str
+    role: str
+    # nova only: "api" services upgrade with nova-api-upgrade, "cell" ones with nova-cell-upgrade.
+    stage: str = ""
+    conf: str = ""
+
+
+# In kolla's deploy order; ``role`` is resolved by ``host_services``.
+SERVICES: tuple[Service, ...] = (
+    Service("haproxy", "loadbalancer", "haproxy", "loadbalancer", conf="haproxy.cfg"),
+    Service("keepalived", "loadbalancer", "keepalived", "loadbalancer", conf="keepalived.conf"),
+    Service("mariadb", "mariadb", "mariadb-server", "mariadb", conf="galera.cnf"),
+    Service("memcached", "memcached", "memcached", "control", conf="memcached.conf"),
+    Service("rabbitmq", "rabbitmq", "rabbitmq", "control", conf="rabbitmq.conf"),
+    Service("keystone", "keystone", "keystone", "control", conf="keystone.conf"),
+    Service("glance-api", "glance", "glance-api", "control", conf="glance-api.conf"),
+    Service("cinder-api", "cinder", "cinder-api", "control", conf="cinder.conf"),
+    Service("cinder-scheduler", "cinder", "cinder-scheduler", "control", conf="cinder.conf"),
+    Service("cinder-volume", "cinder", "cinder-volume", "storage", conf="cinder.conf"),
+    Service("cinder-backup", "cinder", "cinder-backup", "storage", conf="cinder.conf"),
+    Service("placement-api", "placement", "placement-api", "control", conf="placement.conf"),
+    Service(
+        "openvswitch-db-server", "openvswitch", "openvswitch-db-server", "openvswitch", conf="ovsdb.conf"
+    ),
+    Service(
+        "openvswitch-vswitchd", "openvswitch", "openvswitch-vswitchd", "openvswitch", conf="vswitchd.conf"
+    ),
+    Service("nova-api", "nova", "nova-api", "control", stage="api", conf="nova.conf"),
+    Service("nova-scheduler", "nova", "nova-scheduler", "control", stage="api", conf="nova.conf"),
+    Service("nova-conductor", "nova", "nova-conductor", "control", stage="api", conf="nova.conf"),
+    Service(
+        "nova-cell-conductor", "nova", "nova-conductor", "cell-conductor", stage="cell", conf="nova.conf"
+    ),
+    Service("nova-novncproxy", "nova", "nova-novncproxy", "cell-novncproxy", stage="cell", conf="nova.conf"),
+    Service("nova-libvirt", "nova", "nova-libvirt", "compute", stage="cell", conf="libvirtd.conf"),
+    Service("nova-ssh", "nova", "nova-ssh", "compute", stage="cell", conf="sshd_config"),
+    Service("nova-compute", "nova", "nova-compute", "compute", stage="cell", conf="nova.conf"),
+    Service("neutron-server", "neutron", "neutron-server", "control", conf="neutron.conf"),
+    Service(
+        "neutron-openvswitch-agent",
+        "neutron",
+        "neutron-openvswitch-agent",
+        "openvswitch",
+        conf="neutron.conf",
+    ),
+    Service("neutron-dhcp-agent", "neutron", "neutron-dhcp-agent", "network", conf="neutron.conf"),
+    Service("neutron-l3-agent", "neutron", "neutron-l3-agent", "network", conf="neutron.conf"),
+    Service("neutron-metadata-agent", "neutron", "neutron-metadata-agent", "network", conf="neutron.conf"),
+    Service("horizon", "horizon", "horizon", "control", conf="local_settings"),
+    Service("prometheus-server", "prometheus", "prometheus-v2-server", "monitoring", conf="prometheus.yml"),
+    Service("grafana", "grafana", "grafana", "monitoring", conf="grafana.ini"),
+)
+SERVICES_BY_NAME = {s.name: s for s in SERVICES}
+PROJECTS: tuple[str, ...] = tuple(dict.fromkeys(s.project for s in SERVICES))
+# Databases each project's bootstrap (db sync) owns; nova's cell databases are per cell.
+PROJECT_DATABASES: dict[str, tuple[str, ...]] = {
+    "keystone": ("keystone",),
+    "glance": ("glance",),
+    "cinder": ("cinder",),
+    "placement": ("placement",),
+    "nova": ("nova_api", "nova_cell0"),
+    "neutron": ("neutron",),
+    "grafana": ("grafana",),
+}
+# Roles that are not an inventory group of the same name.
+_CELL_ROLES = {"cell-conductor", "cell-novncproxy"}
+
+
+def cell_database(cell_name: str | None) -> str:
+    """The database of a nova cell: ``nova_<cell>``, or ``nova`` for the unnamed default cell."""
+    return f"nova_{cell_name}" if cell_name else "nova"
+
+
+def mariadb_hosts(groups: Mapping[str, Iterable[str]]) -> list[str]:
+    """Hosts of the MariaDB cluster: the ``mariadb`` group when the inventory has one, else ``control``."""
+    if groups.get("mariadb"):
+        return list(groups["mariadb"])
+    return list(groups.get("control", []))
+
+
+def host_services(
+    host: str,
+    groups: Mapping[str, Iterable[str]],
+    *,
+    cell_conductor_group: str | None = None,
+    cell_novncproxy_group: str | None = None,
+) -> list[Service]:
+    """The services ``host`` runs, in deploy order.
+
+    A service whose name is an inventory group (kolla's service groups, e.g. ``nova-compute``) runs on
+    that group's hosts; otherwise its role decides: the group named like the role when the inventory
+    has a non-empty one, else a fallback (``loadbalancer``: network, else control; ``mariadb``: control;
+    ``openvswitch``: network and compute), and for cell services the cell's conductor/console proxy
+    group from the host's ``nova_cell_*_group`` variables (default: control).
+    """
+    members = {name: set(hosts) for name, hosts in groups.items()}
+
+    def in_role(role: str) -> bool:
+        if role == "cell-conductor":
+            return host in members.get(cell_conductor_group or "control", set())
+        if role == "cell-novncproxy":
+            group = cell_novncproxy_group or cell_conductor_group or "control"
+            return host in members.get(group, set())
+        if members.get(role):
+            return host in members[role]
+        if role == "loadbalancer":
+            return host in (members.get("network") or members.get("control") or set())
+        if role == "mariadb":
+            return host in members.get("control", set())
+        if role == "openvswitch":
+            return host in members.get("network", set()) | members.get("compute", set())
+        return False
+
+    chosen = []
+    for service in SERVICES:
+        if service.role not in _CELL_ROLES and service.name in members:
+            runs = host in members[service.name]
+        else:
+            runs = in_role(service.role)
+        if runs:
+            chosen.append(service)
+    return chosen
+
+
+def plain(value: Any) -> Any:
+    """A copy of ``value`` with Ansible's tagged/lazy containers turned into plain JSON types."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [plain(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    return str(value)
+
+
+def remove_tree(path: Path) -> bool:
+    """Remove a file or directory tree; True if something was there."""
+    if path.is_dir():
+        shutil.rmtree(path)
+        return True
+    if path.exists():
+        path.unlink()
+        return True
+    return False

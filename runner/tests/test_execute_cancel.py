@@ -1,0 +1,88 @@
+"""Cancelling a running step ends it within two seconds and leaves no process behind."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+
+from runner.process import TOKEN_ENV, kill_step, processes_with_token
+from runner.tests.lab_fixtures import Collector, new_cloud
+
+
+def sleepers_of_this_process() -> list[psutil.Process]:
+    found = []
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            if proc.cmdline()[:2] == ["sleep", "300"]:
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
+
+
+def test_cancel_ends_the_whole_tree_within_two_seconds(tmp_path: Path) -> None:
+    cloud = new_cloud(tmp_path)
+    requested: list[float] = []
+    tokens: set[str] = set()
+    sleeper_pids: set[int] = set()
+    sessions: set[int] = set()
+
+    def should_cancel() -> bool:
+        if not requested:
+            sleepers = sleepers_of_this_process()
+            # Wait until the slow task runs on several hosts, each in its own session.
+            if len(sleepers) >= 4:
+                for proc in sleepers:
+                    tokens.add(proc.environ()[TOKEN_ENV])
+                    sleeper_pids.add(proc.pid)
+                sessions.update(os.getsid(p.pid) for p in sleepers)
+                requested.append(time.monotonic())
+        return bool(requested)
+
+    sink = Collector()
+    started = time.monotonic()
+    result, _ = cloud.run(
+        "site.yml", action="deploy", slow_seconds=300, sink=sink, should_cancel=should_cancel
+    )
+    returned = time.monotonic()
+
+    assert result.status == "canceled"
+    assert requested, "the slow task never started"
+    # ansible-core's workers call setsid(): killing one process group could not end them all.
+    assert len(sessions) >= 2
+    assert returned - requested[0] < 2.0
+    assert returned - started < 60
+    [token] = tokens
+    assert processes_with_token(token) == []
+    leftovers = []
+    for proc in psutil.process_iter():
+        try:
+            ours = proc.pid in sleeper_pids or proc.environ().get(TOKEN_ENV) == token
+            if ours and proc.status() != psutil.STATUS_ZOMBIE:
+                leftovers.append(proc.cmdline())
+        except psutil.Error:
+            continue
+    assert leftovers == []
+    # Everything Ansible said before the cancel was delivered, in order.
+    assert sink.counters == list(range(1, len(sink.events) + 1))
+    assert any(e["event_data"].get("task") == "Waiting on slow hosts" for e in sink.of("runner_on_start"))
+
+
+def test_kill_step_finds_processes_that_left_the_tree() -> None:
+    token = uuid.uuid4().hex
+    env = {**os.environ, TOKEN_ENV: token}
+    # A double fork: the sleep is re-parented away from this process and sits in its own session.
+    subprocess.run(["setsid", "sh", "-c", "sleep 300 & exit 0"], env=env, check=True)
+    deadline = time.monotonic() + 5
+    while not processes_with_token(token) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [orphan] = processes_with_token(token)
+    assert orphan.ppid() != os.getpid()
+    killed = kill_step(token)
+    assert orphan.pid in killed
+    assert processes_with_token(token) == []
