@@ -46,8 +46,10 @@ def timed(fn: Callable[[], object], runs: int) -> list[float]:
 
 
 def summary(times: list[float]) -> str:
-    return f"median {statistics.median(times):.3f} s (min {min(times):.3f}, max {max(times):.3f}, n={len(times)})"
+    median = statistics.median(times)
+    return f"median {median:.3f} s (min {min(times):.3f}, max {max(times):.3f}, n={len(times)})"
 
 
 def machine() -> str:
-    return f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}"
+    python = f"{platform.python_implementation()} {platform.python_version()}"
+    return f"{python}, {os.cpu_count()} cores, {platform.machine()}"

@@ -20,24 +20,42 @@ from bench.common import machine, scratch_database, summary, timed
 def write_inventory(root: Path, hosts: int, cells: int) -> Path:
     """A kolla-style cells inventory: 3 API controllers, 2 network nodes, cells of 1 conductor + computes."""
     per_cell = hosts // cells
-    lines = ["[control]", *(f"ctl{i:02d} ansible_host=10.0.0.{i}" for i in range(1, 4)),
-             "[network]", "net01", "net02", "[monitoring]", "ctl01", "[storage]", "ctl02",
-             "[deployment]", "localhost ansible_connection=local", "[compute:children]"]
+    lines = [
+        "[control]",
+        *(f"ctl{i:02d} ansible_host=10.0.0.{i}" for i in range(1, 4)),
+        "[network]",
+        "net01",
+        "net02",
+        "[monitoring]",
+        "ctl01",
+        "[storage]",
+        "ctl02",
+        "[deployment]",
+        "localhost ansible_connection=local",
+        "[compute:children]",
+    ]
     lines += [f"cell{c:02d}-compute" for c in range(cells)]
     group_vars = root / "group_vars"
     group_vars.mkdir(parents=True)
     for c in range(cells):
         name = f"cell{c:02d}"
         lines += [f"[{name}-control]", f"{name}-cond ansible_host=10.{c + 1}.0.1", f"[{name}-compute]"]
-        lines += [f"{name}-cmp{i:03d} ansible_host=10.{c + 1}.{i // 250}.{i % 250 + 2}" for i in range(per_cell - 1)]
+        lines += [
+            f"{name}-cmp{i:03d} ansible_host=10.{c + 1}.{i // 250}.{i % 250 + 2}" for i in range(per_cell - 1)
+        ]
         lines += [f"[{name}:children]", f"{name}-control", f"{name}-compute"]
         (group_vars / name).write_text(
             f"nova_cell_name: {name}\nnova_cell_compute_group: {name}-compute\n"
             f"nova_cell_conductor_group: {name}-control\nnova_cell_novncproxy_group: {name}-control\n"
             f"nova_novncproxy_port: {6080 + c}\n"
         )
-    for service, parent in [("nova-compute", "compute"), ("nova-libvirt", "compute"), ("nova-api", "control"),
-                            ("neutron-openvswitch-agent", "compute"), ("neutron-server", "control")]:
+    for service, parent in [
+        ("nova-compute", "compute"),
+        ("nova-libvirt", "compute"),
+        ("nova-api", "control"),
+        ("neutron-openvswitch-agent", "compute"),
+        ("neutron-server", "control"),
+    ]:
         lines += [f"[{service}:children]", parent]
     (root / "inventory").write_text("\n".join(lines) + "\n")
     return root

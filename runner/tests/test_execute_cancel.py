@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
 
 import psutil
 
+from runner.execute import StepResult, StepSpec, run_step
 from runner.process import TOKEN_ENV, kill_step, processes_with_token
 from runner.tests.lab_fixtures import Collector, new_cloud
 
@@ -86,3 +88,41 @@ def test_kill_step_finds_processes_that_left_the_tree() -> None:
     killed = kill_step(token)
     assert orphan.pid in killed
     assert processes_with_token(token) == []
+
+
+def test_cancelling_one_step_leaves_a_concurrent_step_alone(tmp_path: Path) -> None:
+    def book(name: str, seconds: int) -> Path:
+        path = tmp_path / f"{name}.yml"
+        path.write_text(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n"
+            f"    - ansible.builtin.command: sleep {seconds}\n"
+            "      vars: {ansible_python_interpreter: '{{ ansible_playbook_python }}'}\n"
+        )
+        return path
+
+    inventory = "h1 ansible_connection=local\nh2 ansible_connection=local\n"
+    other: dict[str, StepResult] = {}
+    thread = threading.Thread(
+        target=lambda: other.update(
+            result=run_step(
+                StepSpec(playbook=book("other", 4), inventory=inventory, run_dir=tmp_path),
+                sink=Collector(),
+                should_cancel=lambda: False,
+            )
+        )
+    )
+    thread.start()
+    started = time.monotonic()
+
+    def cancel_once_sleeping() -> bool:
+        return any(p.cmdline()[:2] == ["sleep", "300"] for p in psutil.Process().children(recursive=True))
+
+    result = run_step(
+        StepSpec(playbook=book("doomed", 300), inventory=inventory, run_dir=tmp_path),
+        sink=Collector(),
+        should_cancel=cancel_once_sleeping,
+    )
+    thread.join(30)
+    assert result.status == "canceled"
+    assert time.monotonic() - started < 20
+    assert other["result"].status == "successful"

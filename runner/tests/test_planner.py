@@ -49,7 +49,7 @@ def test_downgrade_is_refused_with_the_reason():
 
 
 def test_upgrade_refuses_more_than_one_hop_and_points_to_ffu():
-    with pytest.raises(PlanError, match="fast-forward upgrade through 2025.1 → 2026.1"):
+    with pytest.raises(PlanError, match=r"fast-forward upgrade through 2025\.1 → 2026\.1"):
         plan(request("upgrade", current="2024.2", target_release="2026.1"))
 
 

@@ -64,7 +64,7 @@ def deployed(production_stack):
         (
             "from django.contrib.auth.models import User; "
             "User.objects.filter(username='oscar').exists() or "
-        "User.objects.create_user('oscar', password='oscar-pass-1')"
+            "User.objects.create_user('oscar', password='oscar-pass-1')"
         ),
     )
     return production_stack
