@@ -27,6 +27,8 @@ def scratch_database() -> Iterator[str]:
 
     setup_test_environment()
     old_name = connection.settings_dict["NAME"]
+    if connection.vendor == "postgresql":  # never the test suite's test_<name>, which may be in use
+        connection.settings_dict.setdefault("TEST", {})["NAME"] = f"bench_{old_name}_{os.getpid()}"
     name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     try:
         yield f"{connection.vendor} ({name})"
