@@ -44,7 +44,7 @@ class Stack:
     var_dir: Path
     database_url: str | None = None  # a PostgreSQL server URL; None for embedded SQLite
     redis_url: str | None = None  # None for the embedded shape
-    redis_db: int = 9
+    redis_db: int = field(default_factory=lambda: int(os.environ.get("FERRY_E2E_REDIS_DB", "9")))
     worker_concurrency: int = 2
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
