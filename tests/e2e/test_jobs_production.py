@@ -50,11 +50,17 @@ def wait_for(client: httpx.Client, job_id: int, states: set[str], timeout: float
     raise AssertionError(f"job {job_id} did not reach {states}; last: {job['state']} {job['result']}")
 
 
-def step_processes() -> list[psutil.Process]:
+def step_processes(stack) -> list[psutil.Process]:
+    """Live Ansible processes of this stack's steps (they inherit its FERRY_VAR_DIR)."""
     found = []
     for proc in psutil.process_iter():
         try:
-            if TOKEN_ENV in proc.environ() and proc.status() != psutil.STATUS_ZOMBIE:
+            env = proc.environ()
+            if (
+                TOKEN_ENV in env
+                and env.get("FERRY_VAR_DIR") == str(stack.var_dir)
+                and proc.status() != psutil.STATUS_ZOMBIE
+            ):
                 found.append(proc)
         except (psutil.NoSuchProcess, psutil.AccessDenied, OSError):
             continue
