@@ -67,15 +67,14 @@ def step_processes(stack) -> list[psutil.Process]:
     return found
 
 
-def wait_for_processes(present: bool, timeout: float) -> float:
+def wait_for_processes(stack, present: bool, timeout: float) -> float:
     started = time.monotonic()
     while time.monotonic() - started < timeout:
-        if bool(step_processes()) == present:
+        if bool(step_processes(stack)) == present:
             return time.monotonic() - started
         time.sleep(0.05)
-    raise AssertionError(
-        f"step processes {'never appeared' if present else 'still running'}: {step_processes()}"
-    )
+    state = "never appeared" if present else "still running"
+    raise AssertionError(f"step processes {state}: {step_processes(stack)}")
 
 
 def launch(client: httpx.Client, **body) -> dict:
@@ -105,14 +104,14 @@ def test_cancel_stops_the_job_and_leaves_no_process(stack):
     operator = stack.login("operator")
     job = launch(operator, kind="prechecks", params={"lab_slow_seconds": 120})
     wait_for(operator, job["id"], {"running"})
-    wait_for_processes(present=True, timeout=60)
+    wait_for_processes(stack, present=True, timeout=60)
     time.sleep(1.0)  # well into the slow task
     asked = time.monotonic()
     assert operator.post(f"/api/jobs/{job['id']}/cancel/").status_code == 202
     done = wait_for(operator, job["id"], {"canceled", "failed", "succeeded"}, timeout=30)
     took = time.monotonic() - asked
     assert done["state"] == "canceled", done["result"]
-    wait_for_processes(present=False, timeout=5)
+    wait_for_processes(stack, present=False, timeout=5)
     print(f"cancel took {took:.2f} s from the request to the canceled state")
     assert took < 5
 
@@ -121,7 +120,7 @@ def test_killed_worker_job_is_reaped_lost_then_resumed(stack):
     operator = stack.login("operator")
     job = launch(operator, kind="reconfigure", params={"lab_slow_seconds": 6}, confirm=True)
     running = wait_for(operator, job["id"], {"running"})
-    wait_for_processes(present=True, timeout=60)
+    wait_for_processes(stack, present=True, timeout=60)
     stack.kill_worker()
     killed = time.monotonic()
     # The reaper is a periodic task, so some worker must be alive to run it: start the next one.
@@ -129,7 +128,9 @@ def test_killed_worker_job_is_reaped_lost_then_resumed(stack):
     lost = wait_for(operator, job["id"], {"lost"}, timeout=40)
     assert time.monotonic() - killed < 30
     assert "resume" in lost["result"] and running["worker"] in lost["result"]
-    wait_for_processes(present=False, timeout=30)  # the new worker ended the orphaned Ansible processes
+    wait_for_processes(
+        stack, present=False, timeout=30
+    )  # the new worker ended the orphaned Ansible processes
 
     assert operator.post(f"/api/jobs/{job['id']}/resume/").status_code == 202
     done = wait_for(operator, job["id"], {"succeeded", "failed"}, timeout=240)
