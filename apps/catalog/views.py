@@ -2,10 +2,10 @@
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 
 from apps.accounts.roles import is_member
-from apps.catalog.models import Arch, Distro, Image, ImageAvailability, Release, SupportTier
+from apps.catalog.models import Arch, Distro, Image, ImageAvailability, Release, SupportRule, SupportTier
 
 
 def _members_only(request: HttpRequest) -> None:
@@ -33,6 +33,43 @@ def support_matrix(request: HttpRequest) -> HttpResponse:
         for image in Image.objects.all()
     ]
     return render(request, "catalog/support_matrix.html", {"columns": columns, "rows": rows})
+
+
+def release_detail(request: HttpRequest, series: str) -> HttpResponse:
+    """One release: where it can be upgraded to, the clouds on it, its image tags."""
+    _members_only(request)
+    from runner.planner import ReleaseInfo, legal_hops
+
+    release = get_object_or_404(Release, series=series)
+    releases = [ReleaseInfo(s, f) for s, f in Release.objects.values_list("series", "slurp")]
+    return render(
+        request,
+        "catalog/release_detail.html",
+        {
+            "release": release,
+            "hops": legal_hops(releases, release.series),
+            "clouds": release.clouds.order_by("slug"),
+            "tags": release.image_tags.select_related("image").order_by("image__name", "distro")[:500],
+        },
+    )
+
+
+def image_detail(request: HttpRequest, name: str) -> HttpResponse:
+    """One image: its support matrix cells, its tier and its tag for every release and distro."""
+    _members_only(request)
+    image = get_object_or_404(Image, name=name)
+    return render(
+        request,
+        "catalog/image_detail.html",
+        {
+            "image": image,
+            "availability": image.availability.all(),
+            "tags": image.tags.select_related("release").order_by("-release__position", "distro"),
+            "rules": SupportRule.objects.filter(
+                subject_type__in=["image", "service"], subject__in=[image.name, image.service]
+            ).select_related("tier"),
+        },
+    )
 
 
 def tier_list(request: HttpRequest) -> HttpResponse:

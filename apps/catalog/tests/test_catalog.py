@@ -70,3 +70,15 @@ def test_support_matrix_page_shows_the_grid(client_as, viewer):
 def test_outsider_cannot_read_the_catalog(client_as, api_as, outsider):
     assert client_as(outsider).get("/catalog/releases/").status_code == 403
     assert api_as(outsider).get("/api/releases/").status_code == 403
+
+
+def test_release_page_lists_legal_hops_and_tags(client_as, viewer):
+    page = client_as(viewer).get("/catalog/releases/2025.1/").content.decode()
+    assert "2025.2" in page and "2026.1" in page  # next release, and next SLURP
+    assert "2025.1-rocky-9" in page
+
+
+def test_image_page_shows_matrix_tier_and_tags(client_as, viewer):
+    page = client_as(viewer).get("/catalog/images/nova-compute/").content.decode()
+    assert "maintained" in page and "2026.1-rocky-10" in page and "aarch64" in page
+    assert client_as(viewer).get("/catalog/images/no-such-image/").status_code == 404
