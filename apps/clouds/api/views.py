@@ -21,11 +21,8 @@ from apps.clouds.api.serializers import (
 from apps.clouds.models import Cell, Host
 from apps.clouds.permissions import CloudAction, clouds_for, get_cloud_for
 from apps.clouds.uploads import unpack_inventory_upload
+from portal.drf import as_drf_error
 from portal.permissions import ReadMembersWriteAdmins
-
-
-def _as_drf(exc: DjangoValidationError) -> ValidationError:
-    return ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages})
 
 
 class CloudViewSet(viewsets.ModelViewSet):
@@ -54,14 +51,14 @@ class CloudViewSet(viewsets.ModelViewSet):
         try:
             serializer.instance = services.create_cloud(self.request.user, **self._fields(serializer))
         except DjangoValidationError as exc:
-            raise _as_drf(exc) from None
+            raise as_drf_error(exc) from None
 
     def perform_update(self, serializer):
         cloud = get_cloud_for(self.request.user, self.kwargs["slug"], CloudAction.ADMINISTER)
         try:
             serializer.instance = services.update_cloud(self.request.user, cloud, **self._fields(serializer))
         except DjangoValidationError as exc:
-            raise _as_drf(exc) from None
+            raise as_drf_error(exc) from None
 
     def perform_destroy(self, instance):
         raise ValidationError(
@@ -92,7 +89,7 @@ class CloudViewSet(viewsets.ModelViewSet):
                     release=form.validated_data.get("release") or None,
                 )
             except DjangoValidationError as exc:
-                raise _as_drf(exc) from None
+                raise as_drf_error(exc) from None
         return Response(
             {"hosts": summary.hosts, "groups": summary.groups, "cells": summary.cells},
             status=status.HTTP_200_OK,

@@ -12,6 +12,7 @@ from apps.jobs.api.filters import JobFilterSet
 from apps.jobs.api.serializers import EventSerializer, JobDetailSerializer, JobLaunchSerializer, JobSerializer
 from apps.jobs.models import READ_ONLY_KINDS, Event
 from apps.jobs.permissions import get_job_for, jobs_for
+from portal.drf import as_drf_error
 from portal.pagination import IdCursorPagination
 
 MAX_EVENTS_PAGE = 5000
@@ -19,10 +20,6 @@ MAX_EVENTS_PAGE = 5000
 
 class NewestFirst(IdCursorPagination):
     ordering = "-id"
-
-
-def _as_drf(exc: DjangoValidationError) -> ValidationError:
-    return ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages})
 
 
 class JobViewSet(viewsets.ReadOnlyModelViewSet):
@@ -60,7 +57,7 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet):
                 backend=data["backend"],
             )
         except DjangoValidationError as exc:
-            raise _as_drf(exc) from None
+            raise as_drf_error(exc) from None
         job = self.get_queryset().prefetch_related("steps", "host_summaries").get(pk=job.pk)
         return Response(JobDetailSerializer(job).data, status=status.HTTP_201_CREATED)
 
@@ -72,7 +69,7 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet):
         try:
             job = services.cancel_job(request.user, job)
         except DjangoValidationError as exc:
-            raise _as_drf(exc) from None
+            raise as_drf_error(exc) from None
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=None, responses={202: JobSerializer})
@@ -83,7 +80,7 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet):
         try:
             job = services.resume_job(request.user, job)
         except DjangoValidationError as exc:
-            raise _as_drf(exc) from None
+            raise as_drf_error(exc) from None
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
