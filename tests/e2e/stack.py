@@ -26,6 +26,12 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
+def _redis_db() -> int:
+    """A Redis database of its own for each parallel test worker (pytest-xdist's gw0, gw1…)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    return int(os.environ.get("FERRY_E2E_REDIS_DB", "9")) + (int(worker) if worker.isdigit() else 0)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -44,7 +50,7 @@ class Stack:
     var_dir: Path
     database_url: str | None = None  # a PostgreSQL server URL; None for embedded SQLite
     redis_url: str | None = None  # None for the embedded shape
-    redis_db: int = field(default_factory=lambda: int(os.environ.get("FERRY_E2E_REDIS_DB", "9")))
+    redis_db: int = field(default_factory=lambda: _redis_db())
     worker_concurrency: int = 2
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
