@@ -172,7 +172,12 @@ def _run_step(
     )
     try:
         result = run_step(
-            spec, sink=JobEventSink(job, step), should_cancel=control.poll, heartbeat=control.heartbeat
+            spec,
+            sink=JobEventSink(job, step),
+            should_cancel=control.poll,
+            heartbeat=control.heartbeat,
+            # The sink runs in the runner's delivery thread: close that thread's connection after each step.
+            on_sink_thread_exit=connection.close,
         )
         status, rc = result.status, result.rc
     except Exception as exc:
