@@ -177,7 +177,7 @@ def _run_step(
             should_cancel=control.poll,
             heartbeat=control.heartbeat,
             # The sink runs in the runner's delivery thread: close that thread's connection after each step.
-            on_sink_thread_exit=connection.close,
+            on_sink_thread_exit=lambda: connection.close(),
         )
         status, rc = result.status, result.rc
     except Exception as exc:
