@@ -112,7 +112,9 @@ def kill_step(
         if not procs:
             break
         _signal(procs, signal.SIGSTOP)
-        procs = step_processes(token, roots) or procs
+        # Whatever forked between the first look and the stop.
+        known = {p.pid for p in procs}
+        procs += [p for p in step_processes(token, roots) if p.pid not in known]
         _signal(procs, signal.SIGTERM)
         _signal(procs, signal.SIGCONT)
         signalled.extend(p.pid for p in procs)

@@ -69,7 +69,7 @@ nova_cell_compute_group=cell1-compute
 
 def cloud_inventory(
     control: int, network: int, compute: int, *, cells: int = 1, monitoring: int = 1, storage: int = 0
-):
+) -> tuple[str, list[str]]:
     """A kolla-style inventory of a cloud of the given size; returns (ini text, host names).
 
     Compute hosts are spread over ``cells`` named cells; each cell's conductors are the control hosts.

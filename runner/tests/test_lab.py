@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
 from runner import lab
+from runner.execute import StepSpec, run_step
 from runner.tests.lab_fixtures import SMALL_CLOUD_HOSTS, Collector, LabCloud, deploy, new_cloud
 
 CONTROL = ("ctl1", "ctl2")
@@ -389,3 +391,35 @@ def test_rollback_is_a_restore_then_a_deploy_of_the_old_release(cloud: LabCloud)
     result, events = cloud.run("site.yml", action="deploy", extra={"openstack_release": "2025.1"})
     assert result.status == "successful", events.failure_messages()
     assert set(tags(cloud, "cmp1").values()) == {TAG_2025_1}
+
+
+CELLS_INVENTORY = Path(__file__).parent / "data" / "cells"
+
+
+@pytest.mark.skipif(not (CELLS_INVENTORY / "inventory").exists(), reason="no kolla cells inventory")
+def test_deploy_with_kolla_own_multinode_cells_inventory(tmp_path: Path) -> None:
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+
+    shutil.copytree(CELLS_INVENTORY, tmp_path / "cells")
+    inventory = tmp_path / "cells" / "inventory"
+    hosts = [h.name for h in InventoryManager(DataLoader(), str(inventory)).get_hosts()]
+    cloud = LabCloud(lab.prepare_lab(tmp_path / "lab", hosts), "", hosts, tmp_path / "runs")
+    for book, extra in (("kolla-host.yml", {}), ("site.yml", {"kolla_action": "deploy"})):
+        result = run_step(
+            StepSpec(
+                playbook=lab.playbook(book),
+                inventory=inventory,
+                extra_vars={**lab.lab_extra_vars(cloud.root), **extra},
+            ),
+            sink=Collector(),
+            should_cancel=lambda: False,
+        )
+        assert result.status == "successful"
+    assert set(cloud.state("cell-control02")["containers"]) == {"nova-cell-conductor", "nova-novncproxy"}
+    assert "nova-conductor" in cloud.state("control03")["containers"]
+    assert "nova-cell-conductor" not in cloud.state("control03")["containers"]
+    assert "nova-compute" in cloud.state("compute04")["containers"]
+    databases = cloud.state("control01")["mariadb"]["databases"]
+    assert databases["nova_cell1"] == databases["nova_cell2"] == "2025.1"
+    assert "/nova_cell2\n" in (cloud.root / "compute04/etc/kolla/nova-compute/nova.conf").read_text()

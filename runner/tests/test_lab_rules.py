@@ -145,3 +145,22 @@ def test_sha256_file(tmp_path: Path) -> None:
     path = tmp_path / "f"
     path.write_bytes(b"abc")
     assert lab.sha256_file(path) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_kolla_service_groups_decide_conductors() -> None:
+    kolla = {
+        "control": ["ctl1"],
+        "compute": ["cmp1"],
+        "cell-control-cell1": ["cc1"],
+        "nova-super-conductor": ["ctl1"],
+        "nova-conductor": ["cc1"],
+        "nova-novncproxy": ["cc1"],
+        "cinder-volume": ["ctl1"],
+    }
+    assert {"nova-conductor", "cinder-volume"} <= names("ctl1", kolla)
+    assert not {"nova-cell-conductor", "nova-novncproxy"} & names("ctl1", kolla)
+    assert names("cc1", kolla, cell_conductor_group="cell-control-cell1") == {
+        "nova-cell-conductor",
+        "nova-novncproxy",
+    }
+    assert names("cc1", kolla) == {"nova-cell-conductor", "nova-novncproxy"}

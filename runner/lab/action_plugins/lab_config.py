@@ -25,6 +25,11 @@ labaction = _load_labaction()
 core = labaction.core
 
 
+# Templated configuration sections, per host and section; a worker process runs all the items of one
+# host's task, so each section is templated once per task rather than once per item.
+_SECTIONS: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+
 def _merge(layers: list[Any]) -> dict[str, dict[str, Any]]:
     merged: dict[str, dict[str, Any]] = {}
     for layer in layers:
@@ -53,14 +58,35 @@ def _render_ini(sections: dict[str, dict[str, Any]]) -> str:
 class ActionModule(labaction.LabAction):
     """Configuration operations; ``op`` is ``render`` or ``validate``."""
 
+    def _layers(self, ctx: Any, project: str, service: str) -> list[Any]:
+        layers: list[Any] = [{"DEFAULT": {"log_dir": f"/var/log/kolla/{project}"}}]
+        for variable, key in (
+            ("lab_service_config", "common"),
+            ("lab_service_config", project),
+            ("lab_service_config", service),
+            ("lab_config_overrides", project),
+            ("lab_config_overrides", service),
+        ):
+            cache_key = (ctx.host, variable, key)
+            if cache_key not in _SECTIONS:
+                raw = (ctx.task_vars.get(variable) or {}).get(key) or {}
+                _SECTIONS[cache_key] = core.plain(self._templar.template(raw)) if raw else {}
+            layers.append(_SECTIONS[cache_key])
+        return layers
+
     def op_render(self, ctx: Any, args: dict[str, Any]) -> dict[str, Any]:
-        """Write the service's main config file (merged from ``layers``) and its ``config.json``."""
+        """Write the service's main config file and its ``config.json``.
+
+        The file merges, in order: ``lab_service_config``'s ``common``, project and service sections,
+        then ``lab_config_overrides``' project and service sections.
+        """
         service, conf = str(args["service"]), str(args["conf"])
+        project = str(args.get("project") or service)
         ctx.pause()
         ctx.check_injected(service)
         directory = ctx.hd.config_dir(service)
         files = {
-            conf: _render_ini(_merge(list(args.get("layers") or []))),
+            conf: _render_ini(_merge(self._layers(ctx, project, service))),
             "config.json": json.dumps(
                 {
                     "command": str(args.get("command") or service),

@@ -44,6 +44,10 @@ class ActionModule(labaction.LabAction):
             cell_novncproxy_group=ctx.var("nova_cell_novncproxy_group"),
         )
         projects = list(dict.fromkeys(s.project for s in services))
+        registry = str(args.get("registry") or "").rstrip("/")
+        default_tag = str(args.get("tag") or "")
+        # kolla's per-project tag variables (nova_tag ...) default to openstack_tag.
+        tags = {p: str(ctx.var(f"{p}_tag") or default_tag) for p in projects}
         groups = [f"lab_project_{p}" for p in projects]
         db_hosts = ctx.mariadb_hosts()
         if ctx.host in db_hosts:
@@ -62,7 +66,14 @@ class ActionModule(labaction.LabAction):
         return {
             "ansible_facts": {
                 "lab_host_services": [
-                    {"name": s.name, "project": s.project, "image": s.image, "stage": s.stage, "conf": s.conf}
+                    {
+                        "name": s.name,
+                        "project": s.project,
+                        "image": f"{registry}/{s.image}" if registry else s.image,
+                        "tag": tags[s.project],
+                        "stage": s.stage,
+                        "conf": s.conf,
+                    }
                     for s in services
                 ],
                 "lab_host_projects": projects,

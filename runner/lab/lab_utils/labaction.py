@@ -45,6 +45,7 @@ class Context:
         lab_root = var("lab_root")
         if not lab_root:
             raise core.LabError("lab_root is not set: the lab playbooks need it as an extra variable")
+        self.task_vars = task_vars
         self.lab_root = Path(lab_root)
         self.host = str(task_vars["inventory_hostname"])
         self.hd = core.HostDir(self.lab_root, self.host)

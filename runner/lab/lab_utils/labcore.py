@@ -230,7 +230,10 @@ def container_releases(containers: Mapping[str, Mapping[str, Any]]) -> list[str]
 
 @dataclass(frozen=True)
 class Service:
-    """A kolla container a host runs when it belongs to ``role`` (or to the inventory group of that name)."""
+    """A kolla container; a host runs it when it is in kolla's group for it, else by ``role``.
+
+    ``group`` is kolla's inventory group for the service (default: its name).
+    """
 
     name: str
     project: str
@@ -239,6 +242,7 @@ class Service:
     # nova only: "api" services upgrade with nova-api-upgrade, "cell" ones with nova-cell-upgrade.
     stage: str = ""
     conf: str = ""
+    group: str = ""
 
 
 # In kolla's deploy order; ``role`` is resolved by ``host_services``.
@@ -263,7 +267,15 @@ SERVICES: tuple[Service, ...] = (
     ),
     Service("nova-api", "nova", "nova-api", "control", stage="api", conf="nova.conf"),
     Service("nova-scheduler", "nova", "nova-scheduler", "control", stage="api", conf="nova.conf"),
-    Service("nova-conductor", "nova", "nova-conductor", "control", stage="api", conf="nova.conf"),
+    Service(
+        "nova-conductor",
+        "nova",
+        "nova-conductor",
+        "control",
+        stage="api",
+        conf="nova.conf",
+        group="nova-super-conductor",
+    ),
     Service(
         "nova-cell-conductor", "nova", "nova-conductor", "cell-conductor", stage="cell", conf="nova.conf"
     ),
@@ -323,20 +335,28 @@ def host_services(
 ) -> list[Service]:
     """The services ``host`` runs, in deploy order.
 
-    A service whose name is an inventory group (kolla's service groups, e.g. ``nova-compute``) runs on
-    that group's hosts; otherwise its role decides: the group named like the role when the inventory
-    has a non-empty one, else a fallback (``loadbalancer``: network, else control; ``mariadb``: control;
-    ``openvswitch``: network and compute), and for cell services the cell's conductor/console proxy
-    group from the host's ``nova_cell_*_group`` variables (default: control).
+    When the inventory has kolla's group for a service (``nova-compute``, ``nova-super-conductor``...)
+    its members run it. Otherwise the service's role decides: the group named like the role when the
+    inventory has a non-empty one, else a fallback (``loadbalancer``: network, else control;
+    ``mariadb``: control; ``openvswitch``: network and compute). Cell services run on the cell's
+    conductor and console proxy groups, named by the host's ``nova_cell_*_group`` variables (kolla's
+    defaults: ``nova-conductor`` and ``nova-novncproxy``; control when the inventory has neither).
     """
     members = {name: set(hosts) for name, hosts in groups.items()}
 
+    def cell_group(*candidates: str | None) -> set[str]:
+        for candidate in candidates:
+            if candidate and candidate in members:
+                return members[candidate]
+        return members.get("control", set())
+
     def in_role(role: str) -> bool:
         if role == "cell-conductor":
-            return host in members.get(cell_conductor_group or "control", set())
+            return host in cell_group(cell_conductor_group, "nova-conductor")
         if role == "cell-novncproxy":
-            group = cell_novncproxy_group or cell_conductor_group or "control"
-            return host in members.get(group, set())
+            return host in cell_group(
+                cell_novncproxy_group, "nova-novncproxy", cell_conductor_group, "nova-conductor"
+            )
         if members.get(role):
             return host in members[role]
         if role == "loadbalancer":
@@ -349,8 +369,9 @@ def host_services(
 
     chosen = []
     for service in SERVICES:
-        if service.role not in _CELL_ROLES and service.name in members:
-            runs = host in members[service.name]
+        group = service.group or service.name
+        if service.role not in _CELL_ROLES and group in members:
+            runs = host in members[group]
         else:
             runs = in_role(service.role)
         if runs:
