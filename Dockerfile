@@ -12,7 +12,7 @@ RUN apt-get update \
 
 COPY requirements.txt .
 RUN python -m venv .venv && .venv/bin/pip install --no-cache-dir uv==0.13.9 \
-    && .venv/bin/uv pip install --no-cache --python .venv/bin/python -r requirements.txt
+    && .venv/bin/uv pip install --no-cache --compile-bytecode --python .venv/bin/python -r requirements.txt
 
 COPY . .
 RUN SECRET_KEY=build-only .venv/bin/python manage.py collectstatic --no-input -v0 \

@@ -12,6 +12,16 @@ from tests.factories import UserFactory
 PERSONAS = ("viewer", "operator", "approver", "admin")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests import ``portal.asgi`` for its application, not for the embedded worker and beat it
+    starts in a running portal: without this, a beat thread would query the test database from
+    outside any test. Embedded-shape tests start a real portal process instead.
+    """
+    from django.conf import settings
+
+    settings.FERRY_EMBEDDED_WORKER = False
+
+
 @pytest.fixture
 def viewer(db):
     return UserFactory(username="vera-viewer", role="viewer")

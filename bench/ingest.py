@@ -1,18 +1,18 @@
 """Event ingest: synthetic ansible-runner events through EventBatcher and JobEventSink into PostgreSQL.
 
-    python -m bench.ingest [--events 100000] [--runs 5] [--hosts 50] [--batch 500] [--profile]
+    python -m bench.ingest [--events 100000] [--runs 5] [--hosts 50] [--batch 2000] [--profile]
 
 Each run hands ``--events`` events (about 1 KB each as JSON, counters 1..N, the lab's shape: see
 bench/ingest_events.py) to ``runner.events.EventBatcher`` with run_step's settings (batches of up to
-500, 50 ms), which feeds ``apps.jobs.sink.JobEventSink`` for a fresh Job/Step: one transaction per
+2,000, 50 ms), which feeds ``apps.jobs.sink.JobEventSink`` for a fresh Job/Step: one transaction per
 batch (skip stored counters, insert, host totals, current task), then the publish to the Redis
-channel layer. Timed from the first ``add`` until ``close`` returns, i.e. the last batch is committed
-and published.
+channel layer. Timed from the first ``add`` until ``close`` returns and ``live.flush`` has seen every
+publish reach Redis, i.e. the last batch is committed and published.
 
 The baseline inserts the same rows (built by the sink's own ``rows``) with a plain
 ``Event.objects.bulk_create``, one transaction per batch of the same size, in the calling thread:
-the ceiling of what a sink built on bulk_create can reach. Sink and baseline runs alternate; the
-event table is truncated before each run so every run starts from the same table.
+the ceiling of what a sink built on bulk_create can reach (the sink's first form was one). Sink and
+baseline runs alternate; the event table is truncated before each run so every run starts alike.
 
 Wall time depends on what else the machine runs, so CPU time is reported too: this process (all
 threads, including the one adding events) and the PostgreSQL backend that did the inserts, in µs per
@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from bench import ferry_env
 from bench.common import machine, scratch_database
 from bench.ingest_events import expected_totals, make_events
+from runner.events import MAX_BATCH, MAX_DELAY
 
 TARGET = 20_000
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -82,8 +83,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--hosts", type=int, default=50, help="hosts the events are spread over")
-    parser.add_argument("--batch", type=int, default=500, help="EventBatcher max_batch (run_step: 500)")
-    parser.add_argument("--delay", type=float, default=0.05, help="EventBatcher max_delay (run_step: 0.05)")
+    parser.add_argument("--batch", type=int, default=MAX_BATCH, help="EventBatcher max_batch (run_step's)")
+    parser.add_argument("--delay", type=float, default=MAX_DELAY, help="EventBatcher max_delay (run_step's)")
     parser.add_argument("--sink", default="apps.jobs.sink:JobEventSink", help="module:Class of the sink")
     parser.add_argument("--profile", action="store_true", help="cProfile the sink thread of one extra run")
     ferry_env.add_arguments(parser)
@@ -99,6 +100,7 @@ def measure(args: argparse.Namespace, database: str) -> None:
     from django.db import connection, transaction
 
     from apps.clouds.services import create_cloud
+    from apps.jobs import live
     from apps.jobs.models import Event, HostSummary, Job, JobState, Step, StepState
     from apps.jobs.sink import JobEventSink
     from runner.events import EventBatcher
@@ -146,6 +148,7 @@ def measure(args: argparse.Namespace, database: str) -> None:
         for event in events:
             batcher.add(event)
         batcher.close(600)
+        live.flush(60)  # published, not only queued for the channel layer
         run = Run(time.perf_counter() - started, time.process_time() - cpu, backend[2] - backend[1])
         run.batches = batcher.batches
         run.verdict = check(job, step)
@@ -160,7 +163,7 @@ def measure(args: argparse.Namespace, database: str) -> None:
         server, cpu, started = backend_cpu(pid), time.process_time(), time.perf_counter()
         for i in range(0, len(events), args.batch):
             with transaction.atomic():
-                Event.objects.bulk_create(rows(events[i : i + args.batch]))
+                Event.objects.bulk_create([Event(**r._asdict()) for r in rows(events[i : i + args.batch])])
         return Run(time.perf_counter() - started, time.process_time() - cpu, backend_cpu(pid) - server)
 
     def check(job: Job, step: Step) -> str:

@@ -20,6 +20,12 @@ log = logging.getLogger(__name__)
 
 Sink = Callable[[list[dict[str, Any]]], None]
 
+# A batch goes out every MAX_DELAY seconds, or sooner once MAX_BATCH events wait. At Ansible's own
+# pace (a few hundred events a second) batches are small and the delay bounds latency; in a burst,
+# or while the sink is slow, batches grow up to MAX_BATCH so each commit carries more events.
+MAX_BATCH = 2000
+MAX_DELAY = 0.05
+
 
 class EventDeliveryError(RuntimeError):
     """The sink kept failing past the final delivery deadline; ``undelivered`` holds what is left.
@@ -45,8 +51,8 @@ class EventBatcher:
         self,
         sink: Sink,
         *,
-        max_batch: int = 500,
-        max_delay: float = 0.05,
+        max_batch: int = MAX_BATCH,
+        max_delay: float = MAX_DELAY,
         retry_initial: float = 0.1,
         retry_max: float = 5.0,
         on_thread_exit: Callable[[], None] | None = None,

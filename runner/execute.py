@@ -27,7 +27,7 @@ from typing import Any
 from ansible_runner.config.runner import RunnerConfig
 from ansible_runner.runner import Runner
 
-from runner.events import EventBatcher, EventDeliveryError, Sink
+from runner.events import MAX_BATCH, MAX_DELAY, EventBatcher, EventDeliveryError, Sink
 from runner.process import TOKEN_ENV, children_with_token, kill_step
 from runner.redact import Redactor
 
@@ -255,8 +255,8 @@ def run_step(
     heartbeat: Callable[[], None] | None = None,
     on_sink_thread_exit: Callable[[], None] | None = None,
     delivery_timeout: float = 600.0,
-    max_batch: int = 500,
-    max_delay: float = 0.05,
+    max_batch: int = MAX_BATCH,
+    max_delay: float = MAX_DELAY,
 ) -> StepResult:
     """Run one playbook step to its end and deliver all of its events to ``sink``.
 

@@ -110,6 +110,11 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
     async def job_update(self, message: dict) -> None:
         payload = message["message"]
         if payload["kind"] != "events":
+            if payload["kind"] in ("step", "job"):
+                # A step or the job changed state: whatever it logged before is in the database by
+                # now, so send what this client lacks first (a message the layer dropped, or one
+                # still on its way) and the state change after it.
+                await self._send_from_database(before=None)
             await self.send_json(payload)
             return
         events = [e for e in payload["events"] if e["seq"] > self.last_seq]

@@ -20,7 +20,7 @@ from apps.audit.services import record
 from apps.catalog.models import Release
 from apps.clouds.models import Cloud, CloudState, ReleaseChange
 from apps.clouds.services import cloud_inventory, cloud_passwords, parse_yaml_mapping, secret_values
-from apps.jobs.live import publish
+from apps.jobs.live import flush, publish
 from apps.jobs.models import Job, JobState, Step, StepState
 from apps.jobs.services import bump_heartbeat, transition
 from apps.jobs.sink import JobEventSink
@@ -242,6 +242,7 @@ def _finish(job: Job, outcome: str, failed_step: Step | None) -> None:
             Cloud.objects.filter(pk=job.cloud_id).update(state=cloud_state)
         record(job.requested_by, f"job.{outcome}", job, detail={"attempt": job.attempt})
     publish(job.pk, {"kind": "job", "state": outcome, "result": job.result})
+    flush()  # the job's last messages leave before the task reports done
 
 
 def _cloud_state_after(job: Job, outcome: str) -> str | None:

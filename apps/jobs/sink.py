@@ -1,18 +1,24 @@
 """The database end of the event pipeline: store batches idempotently, keep totals, publish.
 
 The runner hands batches of redacted ansible-runner events to a
-:class:`JobEventSink`. A batch is inserted in one transaction; events already
+:class:`JobEventSink`. A batch is stored in one transaction; events already
 stored (a re-delivery after a database hiccup) are skipped, so delivery is
 at-least-once and storage exactly-once. Only events new to the database count
 toward host totals and are published, after commit.
+
+This is the hot path of every job (a few hundred events a second from Ansible,
+far more in a burst), so rows never become model instances: on PostgreSQL they
+are streamed with ``COPY``, and host totals are one upsert per batch.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
-from django.db import transaction
+import orjson
+from django.db import connection, transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
 
@@ -25,9 +31,32 @@ TASK_EVENTS = {
     "runner_on_unreachable": "unreachable",
     "runner_on_skipped": "skipped",
 }
+OUTCOMES = ("ok", "changed", "failed", "unreachable", "skipped")
 
 
-def _created(value) -> datetime | None:
+class EventRow(NamedTuple):
+    """One event as stored: the columns of ``jobs_event`` in ``COLUMNS`` order."""
+
+    job_id: int
+    step_id: int
+    counter: int
+    seq: int
+    uuid: str
+    event: str
+    host: str
+    task: str
+    play: str
+    stdout: str
+    start_line: int
+    end_line: int
+    created: datetime | None
+    event_data: dict[str, Any]
+
+
+COLUMNS = EventRow._fields
+
+
+def _created(value: Any) -> datetime | None:
     if not value:
         return None
     try:
@@ -38,8 +67,19 @@ def _created(value) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _clip(value, size: int) -> str:
-    return str(value or "")[:size]
+def _text(value: Any, size: int | None = None) -> str:
+    # PostgreSQL text cannot hold NUL; a task printing one must not wedge the pipeline.
+    text = str(value or "")
+    if size is not None:
+        text = text[:size]
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
+def _json(data: dict[str, Any]) -> str:
+    # orjson takes a sixth of json.dumps' time on a 1 KB event (1.8 µs against 10.7 µs here).
+    text = orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    # jsonb rejects the \u0000 escape.
+    return text.replace("\\u0000", "\\ufffd") if "\\u0000" in text else text
 
 
 class JobEventSink:
@@ -47,34 +87,36 @@ class JobEventSink:
 
     def __init__(self, job: Job, step: Step):
         self.job_id = job.pk
-        self.step = step
+        self.step_id = step.pk
         self.base = step.ordinal * Event.SEQ_STEP
+        self._host_rows: list[dict[str, Any]] = []
 
-    def rows(self, batch: list[dict]) -> list[Event]:
+    def rows(self, batch: list[dict[str, Any]]) -> list[EventRow]:
+        """The rows a batch of runner events is stored as."""
         rows = []
         for raw in batch:
             data = raw.get("event_data") or {}
             rows.append(
-                Event(
-                    job_id=self.job_id,
-                    step_id=self.step.pk,
-                    counter=raw["counter"],
-                    seq=self.base + raw["counter"],
-                    uuid=_clip(raw.get("uuid"), 36),
-                    event=_clip(raw.get("event"), 64),
-                    host=_clip(data.get("host") or data.get("remote_addr"), 255),
-                    task=_clip(data.get("task"), 500),
-                    play=_clip(data.get("play"), 500),
-                    stdout=raw.get("stdout") or "",
-                    start_line=raw.get("start_line") or 0,
-                    end_line=raw.get("end_line") or 0,
-                    created=_created(raw.get("created")),
-                    event_data=data,
+                EventRow(
+                    self.job_id,
+                    self.step_id,
+                    raw["counter"],
+                    self.base + raw["counter"],
+                    _text(raw.get("uuid"), 36),
+                    _text(raw.get("event"), 64),
+                    _text(data.get("host") or data.get("remote_addr"), 255),
+                    _text(data.get("task"), 500),
+                    _text(data.get("play"), 500),
+                    _text(raw.get("stdout")),
+                    raw.get("start_line") or 0,
+                    raw.get("end_line") or 0,
+                    _created(raw.get("created")),
+                    data,
                 )
             )
         return rows
 
-    def __call__(self, batch: list[dict]) -> None:
+    def __call__(self, batch: list[dict[str, Any]]) -> None:
         if not batch:
             return
         rows = self.rows(batch)
@@ -82,52 +124,81 @@ class JobEventSink:
         with transaction.atomic():
             stored = set(
                 Event.objects.filter(
-                    job_id=self.job_id,
-                    step_id=self.step.pk,
-                    counter__gte=min(counters),
-                    counter__lte=max(counters),
-                ).values_list("counter", flat=True)
+                    job_id=self.job_id, seq__gte=self.base + min(counters), seq__lte=self.base + max(counters)
+                ).values_list("seq", flat=True)
             )
-            new = [r for r in rows if r.counter not in stored]
+            new = [r for r in rows if r.seq not in stored] if stored else rows
             if not new:
                 return
-            Event.objects.bulk_create(new, ignore_conflicts=True)
-            self._update_totals(new)
-        transaction.on_commit(lambda: self._publish(new))
+            insert_events(new)
+            self._update_counts(new)
+            host_rows = upsert_host_totals(self.job_id, host_totals(new))
+        transaction.on_commit(lambda: self._publish(new, host_rows))
 
-    def _update_totals(self, new: list[Event]) -> None:
+    def _update_counts(self, new: list[EventRow]) -> None:
         top = max(r.counter for r in new)
-        Step.objects.filter(pk=self.step.pk).update(event_count=Greatest(F("event_count"), top))
+        Step.objects.filter(pk=self.step_id).update(event_count=Greatest(F("event_count"), top))
         last_task = next((r.task for r in reversed(new) if r.task), None)
-        job_update = {"event_count": F("event_count") + len(new)}
+        job_update: dict[str, Any] = {"event_count": F("event_count") + len(new)}
         if last_task:
-            job_update["current_task"] = last_task[:500]
+            job_update["current_task"] = last_task
         Job.objects.filter(pk=self.job_id).update(**job_update)
 
-        totals: dict[str, Counter] = defaultdict(Counter)
-        for row in new:
-            outcome = TASK_EVENTS.get(row.event)
-            if outcome and row.host:
-                totals[row.host][outcome] += 1
-                if outcome == "ok" and (row.event_data.get("res") or {}).get("changed"):
-                    totals[row.host]["changed"] += 1
-        if not totals:
-            return
-        HostSummary.objects.bulk_create(
-            [HostSummary(job_id=self.job_id, host=host) for host in totals], ignore_conflicts=True
-        )
-        for host, counts in totals.items():
-            HostSummary.objects.filter(job_id=self.job_id, host=host).update(
-                **{key: F(key) + value for key, value in counts.items()}
-            )
-        self._host_totals = totals
-
-    def _publish(self, new: list[Event]) -> None:
+    def _publish(self, new: list[EventRow], host_rows: list[dict[str, Any]]) -> None:
         publish(self.job_id, {"kind": "events", "events": [event_payload(r) for r in new]})
-        totals = getattr(self, "_host_totals", None)
-        if totals:
-            rows = HostSummary.objects.filter(job_id=self.job_id, host__in=list(totals)).values(
-                "host", "ok", "changed", "failed", "unreachable", "skipped"
-            )
-            publish(self.job_id, {"kind": "hosts", "hosts": list(rows)})
-            self._host_totals = None
+        if host_rows:
+            publish(self.job_id, {"kind": "hosts", "hosts": host_rows})
+
+
+def host_totals(rows: list[EventRow]) -> dict[str, Counter]:
+    """Per-host outcome counts the task events among ``rows`` add."""
+    totals: dict[str, Counter] = defaultdict(Counter)
+    for row in rows:
+        outcome = TASK_EVENTS.get(row.event)
+        if outcome and row.host:
+            totals[row.host][outcome] += 1
+            if outcome == "ok" and (row.event_data.get("res") or {}).get("changed"):
+                totals[row.host]["changed"] += 1
+    return totals
+
+
+def insert_events(rows: list[EventRow]) -> None:
+    """Insert rows known not to be stored yet (the caller holds the transaction)."""
+    table = Event._meta.db_table
+    if connection.vendor == "postgresql":
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row((*row[:-1], _json(row.event_data)))
+        return
+    # Through the same encoding as COPY, so every database stores the same data.
+    Event.objects.bulk_create(
+        [Event(**row._asdict() | {"event_data": orjson.loads(_json(row.event_data))}) for row in rows]
+    )
+
+
+def upsert_host_totals(job_id: int, totals: dict[str, Counter]) -> list[dict[str, Any]]:
+    """Add ``totals`` to the job's host summaries in one statement; returns the updated rows."""
+    if not totals:
+        return []
+    table = HostSummary._meta.db_table
+    hosts = sorted(totals)
+    columns = f"job_id, host, {', '.join(OUTCOMES)}"
+    increments = ", ".join(f"{key} = {table}.{key} + excluded.{key}" for key in OUTCOMES)
+    if connection.vendor == "postgresql":
+        # One array per column: the statement text, and so its parse, is the same for every batch.
+        source = "SELECT %s, * FROM unnest(%s::text[], " + ", ".join(["%s::int[]"] * len(OUTCOMES)) + ")"
+        params: list[Any] = [job_id, hosts, *([totals[h][key] for h in hosts] for key in OUTCOMES)]
+    else:
+        source = "VALUES " + ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(hosts))
+        params = [value for h in hosts for value in (job_id, h, *(totals[h][key] for key in OUTCOMES))]
+    sql = (
+        f"INSERT INTO {table} ({columns}) {source} "
+        f"ON CONFLICT (job_id, host) DO UPDATE SET {increments} "
+        f"RETURNING host, {', '.join(OUTCOMES)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [dict(zip(("host", *OUTCOMES), values, strict=True)) for values in cursor.fetchall()]

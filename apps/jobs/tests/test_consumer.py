@@ -140,3 +140,25 @@ async def test_a_dropped_live_message_is_backfilled_from_the_database(job, viewe
     events = await _collect(comm, until_seq=step.ordinal * 10**9 + 20)
     assert [e["counter"] for e in events] == list(range(1, 21))
     await comm.disconnect()
+
+
+async def test_a_state_change_first_sends_what_the_layer_lost(job, viewer, monkeypatch):
+    """The last batch of a step is lost: the step's state change brings it from the database first."""
+    step = await database_sync_to_async(job.steps.get)(position=1)
+    comm = _communicator(job.pk, viewer)
+    await comm.connect()
+    assert (await comm.receive_json_from())["kind"] == "snapshot"
+    assert (await comm.receive_json_from())["kind"] == "live"
+
+    import apps.jobs.sink as sink_module
+    from apps.jobs import live
+
+    monkeypatch.setattr(sink_module, "publish", lambda job_id, message: None)  # every batch lost
+    await database_sync_to_async(JobEventSink(job, step))(runner_events(1, 7))
+    await database_sync_to_async(live.publish)(job.pk, {"kind": "step", "id": step.pk, "state": "succeeded"})
+
+    events = await comm.receive_json_from(timeout=10)
+    assert events["kind"] == "events"
+    assert [e["counter"] for e in events["events"]] == list(range(1, 8))
+    assert (await comm.receive_json_from(timeout=10)) == {"kind": "step", "id": step.pk, "state": "succeeded"}
+    await comm.disconnect()

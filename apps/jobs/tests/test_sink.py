@@ -44,3 +44,22 @@ def test_current_task_follows_the_last_event(demo_cloud):
     job = make_job(demo_cloud)
     JobEventSink(job, job.steps.get(position=1))(runner_events(1, 5))
     assert Job.objects.get(pk=job.pk).current_task == "task 5"
+
+
+def test_nul_characters_are_stored_replaced_not_refused(demo_cloud):
+    """PostgreSQL text and json cannot hold NUL: a task that prints one must not wedge the pipeline."""
+    job = make_job(demo_cloud)
+    events = runner_events(1, 2, stdout="before\x00after")
+    events[1]["event_data"]["res"] = {"stdout": "a\x00b"}
+    JobEventSink(job, job.steps.get(position=1))(events)
+    first, second = Event.objects.filter(job=job).order_by("seq")
+    assert first.stdout == "before\ufffdafter"
+    assert second.event_data["res"]["stdout"] == "a\ufffdb"
+
+
+def test_event_data_reads_back_as_written(demo_cloud):
+    job = make_job(demo_cloud)
+    events = runner_events(1, 1)
+    events[0]["event_data"]["res"] = {"changed": True, "results": [{"item": "nova", "rc": 0}], "msg": None}
+    JobEventSink(job, job.steps.get(position=1))(events)
+    assert Event.objects.get(job=job).event_data == events[0]["event_data"]
