@@ -89,6 +89,7 @@ class JobEventSink:
         self.job_id = job.pk
         self.step_id = step.pk
         self.base = step.ordinal * Event.SEQ_STEP
+        self._check_stored = True
         self._host_rows: list[dict[str, Any]] = []
 
     def rows(self, batch: list[dict[str, Any]]) -> list[EventRow]:
@@ -120,20 +121,28 @@ class JobEventSink:
         if not batch:
             return
         rows = self.rows(batch)
-        counters = [r.counter for r in rows]
+        # Only a batch offered again (the last call raised, perhaps after its commit) or the first
+        # batch of this sink can hold stored events. Any other duplicate would still be refused by
+        # the unique index, and the batch then comes back here, checked.
+        check, self._check_stored = self._check_stored, True
         with transaction.atomic():
-            stored = set(
-                Event.objects.filter(
-                    job_id=self.job_id, seq__gte=self.base + min(counters), seq__lte=self.base + max(counters)
-                ).values_list("seq", flat=True)
-            )
-            new = [r for r in rows if r.seq not in stored] if stored else rows
+            new = self._not_stored(rows) if check else rows
             if not new:
+                self._check_stored = False
                 return
             insert_events(new)
             self._update_counts(new)
             host_rows = upsert_host_totals(self.job_id, host_totals(new))
         transaction.on_commit(lambda: self._publish(new, host_rows))
+        self._check_stored = False
+
+    def _not_stored(self, rows: list[EventRow]) -> list[EventRow]:
+        stored = set(
+            Event.objects.filter(
+                job_id=self.job_id, seq__gte=min(r.seq for r in rows), seq__lte=max(r.seq for r in rows)
+            ).values_list("seq", flat=True)
+        )
+        return [r for r in rows if r.seq not in stored] if stored else rows
 
     def _update_counts(self, new: list[EventRow]) -> None:
         top = max(r.counter for r in new)
@@ -163,11 +172,13 @@ def host_totals(rows: list[EventRow]) -> dict[str, Counter]:
 
 
 def insert_events(rows: list[EventRow]) -> None:
-    """Insert rows known not to be stored yet (the caller holds the transaction)."""
+    """Insert rows not stored yet (the caller holds the transaction); a duplicate raises IntegrityError."""
     table = Event._meta.db_table
     if connection.vendor == "postgresql":
+        # The raw psycopg cursor, with Django's error classes (IntegrityError...) around it.
         with (
             connection.cursor() as cursor,
+            connection.wrap_database_errors,
             cursor.cursor.copy(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN") as copy,
         ):
             for row in rows:

@@ -1,10 +1,12 @@
 """The database end of the pipeline: idempotent batches, host totals, publish after commit."""
 
 import pytest
+from django.db import IntegrityError
 
 from apps.jobs.models import Event, HostSummary, Job
 from apps.jobs.sink import JobEventSink
 from apps.jobs.tests.factories import make_job, runner_events
+from runner.events import EventBatcher
 
 pytestmark = pytest.mark.django_db
 
@@ -14,10 +16,37 @@ def test_redelivered_batches_are_stored_once(demo_cloud):
     step = job.steps.get(position=1)
     sink = JobEventSink(job, step)
     sink(runner_events(1, 50))
-    sink(runner_events(40, 80))  # a retry that overlaps what was stored
-    sink(runner_events(1, 80))
+    with pytest.raises(IntegrityError):  # an overlap nobody announced: refused whole by the index
+        sink(runner_events(40, 80))
+    sink(runner_events(40, 80))  # offered again after the failure, as the batcher does: checked
     assert list(Event.objects.filter(job=job).values_list("counter", flat=True)) == list(range(1, 81))
     assert Job.objects.get(pk=job.pk).event_count == 80
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_that_failed_after_its_commit_is_stored_once(demo_cloud):
+    """The commit went through, then the sink raised: the batcher offers the batch again."""
+
+    class FailsAfterCommit(JobEventSink):
+        published = 0
+
+        def _publish(self, new, host_rows):
+            self.published += 1
+            if self.published in (2, 4):
+                raise ConnectionError("lost after commit")
+            super()._publish(new, host_rows)
+
+    job = make_job(demo_cloud)
+    sink = FailsAfterCommit(job, job.steps.get(position=1))
+    batcher = EventBatcher(sink, max_batch=7, max_delay=0.001, retry_initial=0.001).start()
+    for event in runner_events(1, 100, host="ctl01"):
+        batcher.add(event)
+    batcher.close(30)
+    assert batcher.failures == 2
+    assert list(Event.objects.filter(job=job).values_list("counter", flat=True)) == list(range(1, 101))
+    job.refresh_from_db()
+    assert job.event_count == 100
+    assert HostSummary.objects.get(job=job, host="ctl01").ok == 100
 
 
 def test_seq_orders_events_across_steps(demo_cloud):
@@ -33,7 +62,9 @@ def test_host_totals_count_each_event_once(demo_cloud):
     job = make_job(demo_cloud)
     sink = JobEventSink(job, job.steps.get(position=1))
     sink(runner_events(1, 4, host="ctl01", changed=True))
-    sink(runner_events(3, 6, host="ctl01"))  # 3 and 4 again: not counted twice
+    with pytest.raises(IntegrityError):
+        sink(runner_events(3, 6, host="ctl01"))
+    sink(runner_events(3, 6, host="ctl01"))  # 3 and 4 again, after a failure: not counted twice
     sink(runner_events(7, 7, host="c1cmp01", event="runner_on_failed"))
     sink(runner_events(8, 8, host="c1cmp02", event="runner_on_unreachable"))
     totals = {h.host: (h.ok, h.changed, h.failed, h.unreachable) for h in HostSummary.objects.filter(job=job)}
