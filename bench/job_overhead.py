@@ -1,6 +1,7 @@
 """Overhead of a whole Ferry job over bare ansible-playbook running the same lab playbook.
 
-    python -m bench.job_overhead [--runs 5] [--kind check] [--compute 72] [--passwords 150] [--run-step]
+    python -m bench.job_overhead [--runs 5] [--kind check] [--compute 72] [--passwords 150]
+                                 [--run-step] [--callback]
 
 Setup (not timed): a scratch database on DATABASE_URL (default postgres://postgres@127.0.0.1:5432/ferry),
 the Redis channel layer at REDIS_URL (default redis://127.0.0.1:6379/0), FERRY_VAR_DIR in a temporary
@@ -23,6 +24,9 @@ Then, alternating (bare first in odd runs, Ferry first in even runs):
 (c) with ``--run-step``: ``runner.execute.run_step`` alone on the step spec Ferry would build, with a
     no-op sink: ansible-runner, redaction and batching without the database, to split the overhead.
 
+(d) with ``--callback``: the bare command with ansible-runner's event callback (``awx_display``, which
+    writes every event to a file for ansible-runner to pick up), output to /dev/null: its share.
+
 ``--kind`` must plan a single step (check or prechecks), so both sides run exactly one playbook.
 Reports the medians, min/max, the ratio of the medians, the median of per-pair ratios, CPU time of
 this process and its children, and the events each Ferry job stored (checked: counters 1..N, once).
@@ -37,6 +41,7 @@ import json
 import os
 import resource
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -112,6 +117,11 @@ def main() -> None:
         action="store_true",
         help="also time runner.execute.run_step alone (same spec, a no-op sink): the runner's share",
     )
+    parser.add_argument(
+        "--callback",
+        action="store_true",
+        help="also time the bare command with ansible-runner's event callback (awx_display) enabled",
+    )
     ferry_env.add_arguments(parser)
     args = parser.parse_args()
 
@@ -122,6 +132,8 @@ def main() -> None:
 
 
 def measure(args: argparse.Namespace, database: str, var_dir: Path) -> None:
+    import ansible_runner
+
     from apps.clouds.models import Cloud
     from apps.clouds.services import create_cloud, import_inventory_path
     from apps.jobs import services, tasks
@@ -146,14 +158,21 @@ def measure(args: argparse.Namespace, database: str, var_dir: Path) -> None:
     source = write_inventory(var_dir / "source", args.control, args.network, args.compute, args.cells)
     hosts = import_inventory_path(None, cloud, source).hosts
 
+    phases: list[tuple[float, float, float]] = []  # per timed Ferry job: before, in, after its steps
+
     def ferry_job(kind: str, params: dict | None = None) -> Job:
+        launched = time.time()
         job = services.launch_job(None, cloud, kind, params=params)
         if job.pk not in services.dispatch():
             raise SystemExit(f"job {job.pk} did not start")
         execute_job(job.pk, worker="bench")
+        ended = time.time()
         job.refresh_from_db()
         if job.state != JobState.SUCCEEDED:
             raise SystemExit(f"{kind} job {job.pk} ended {job.state}: {job.result}")
+        steps = list(job.steps.order_by("ordinal"))
+        first, last = steps[0].started_at.timestamp(), steps[-1].finished_at.timestamp()
+        phases.append((first - launched, last - first, ended - last))
         return job
 
     print(f"{hosts} hosts; deploying with a Ferry job (not timed)...", flush=True)
@@ -185,6 +204,28 @@ def measure(args: argparse.Namespace, database: str, var_dir: Path) -> None:
         if proc.returncode != 0:
             raise SystemExit(f"bare ansible-playbook failed with rc {proc.returncode}: {' '.join(command)}")
 
+    callback_events = var_dir / "callback"
+
+    def bare_with_callback() -> None:
+        """The bare command with ansible-runner's event callback, output to /dev/null (no pty, no parsing)."""
+        shutil.rmtree(callback_events, ignore_errors=True)
+        callback_events.mkdir()
+        callbacks = Path(ansible_runner.__file__).parent / "display_callback" / "callback"
+        proc = subprocess.run(
+            command,
+            cwd=spec.project_dir,
+            env={
+                **env,
+                "ANSIBLE_STDOUT_CALLBACK": "awx_display",
+                "ANSIBLE_CALLBACK_PLUGINS": str(callbacks),
+                "AWX_ISOLATED_DATA_DIR": str(callback_events),
+            },
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        if proc.returncode != 0:
+            raise SystemExit(f"ansible-playbook with the callback failed with rc {proc.returncode}")
+
     def runner_only() -> None:
         spec_dir = var_dir / "run-step"
         result = run_step(
@@ -209,6 +250,8 @@ def measure(args: argparse.Namespace, database: str, var_dir: Path) -> None:
     sides = {"bare": bare, "ferry": lambda: ferry_job(args.kind)}
     if args.run_step:
         sides["run_step"] = runner_only
+    if args.callback:
+        sides["callback"] = bare_with_callback
     # One untimed run of each (caches, imports, connections).
     for run in sides.values():
         run()
@@ -257,6 +300,16 @@ def measure(args: argparse.Namespace, database: str, var_dir: Path) -> None:
             f"(min {min(times[side]):.2f}, max {max(times[side]):.2f}); cpu median {total_cpu[side]:.2f} s "
             f"= {own:.2f} s this process + {children:.2f} s ansible-playbook and its forks"
         )
+    timed = phases[-args.runs :]
+    before, during, after = (statistics.median(p[k] for p in timed) for k in range(3))
+    print(
+        f"ferry's wall time, medians: {before:.2f} s launch → first step started (plan, dispatch, cloud "
+        f"context, inventory), {during:.2f} s in the step (ansible-runner, events stored), {after:.2f} s "
+        "after it (last events, final state, audit)"
+    )
+    if args.callback:
+        share = statistics.median(times["callback"]) / bare_median
+        print(f"ratio callback / bare (medians): {share:.3f} (ansible-runner's event callback alone)")
     if args.run_step:
         share = statistics.median(times["run_step"]) / bare_median
         print(f"ratio run_step / bare (medians): {share:.3f} (ansible-runner, redaction, batching; no DB)")

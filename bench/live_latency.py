@@ -7,8 +7,8 @@ and redis://127.0.0.1:6379/0). Method: starts Ferry in production shape with tes
 (daphne, celery worker and beat; a database of its own, Redis database ``--redis-db``). Per
 configuration a separate producer process (the worker's role, same environment as the stack) makes
 a running job and step, beats its heartbeat like the worker's JobControl thread, and feeds synthetic
-kolla-shaped events (bench/live_events.py) at a fixed rate through runner.events.EventBatcher (production
-defaults: 500 events or 50 ms) into apps.jobs.sink.JobEventSink, stamping each event's ``created``
+kolla-shaped events (bench/live_events.py) at a fixed rate through runner.events.EventBatcher (run_step's
+defaults: 2,000 events or 50 ms) into apps.jobs.sink.JobEventSink, stamping each event's ``created``
 (UTC, microseconds) as it is added. N clients logged in as operator hold ``/ws/jobs/<id>/`` open
 and take arrival − created for every event. The first ``--warmup`` seconds of events are left out.
 Each client's sequence must be every produced seq exactly once, in order.
@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import statistics
 import sys
 import time
@@ -114,7 +115,7 @@ def produce(rate: float, seconds: float, hosts: int) -> None:
 
     control = JobControl(job.pk)
     control.start()
-    batcher = EventBatcher(timed_sink).start()  # the defaults run_step uses: 500 events or 50 ms
+    batcher = EventBatcher(timed_sink).start()  # the defaults run_step uses
     events = stream(hosts)
     sent = 0
     begun_wall, begun = time.time(), time.monotonic()
@@ -242,6 +243,7 @@ def one_run(stack, headers, rate: int, n: int, args) -> dict:
         producer_lag=report["producer_lag"],
         cpu_web=(after[0] - before[0]) / wall,
         cpu_producer=report["cpu"] / wall,
+        cpu_per_event=report["cpu"] / max(1, sent),
         cpu_clients=(after[1] - before[1]) / wall,
         cpu_machine=(after[2][0] - before[2][0]) / wall,
     )
@@ -286,7 +288,10 @@ def main() -> None:
                     )
 
     print()
-    print(f"machine: {machine()}; PostgreSQL + Redis on loopback; daphne, celery worker + beat running")
+    print(
+        f"machine: {machine()}; PostgreSQL + Redis on loopback; daphne, celery worker + beat running; "
+        f"load average at the end {os.getloadavg()[0]:.1f}"
+    )
     print(
         f"method: {args.seconds:.0f} s of events per run, first {args.warmup:.0f} s left out, "
         f"{args.runs} runs per configuration, {args.hosts} hosts; figures are the median over runs "
@@ -304,8 +309,9 @@ def main() -> None:
     print()
     print(
         "where the time goes, p50 / p99 in ms (medians over runs): created → sink called (batcher) | "
-        "→ events publish begun (sink: rows, insert, host totals, commit) | → publish done (channel "
-        "layer send) | → arrival (Redis → daphne consumer → WebSocket → client); CPU in cores"
+        "→ events publish begun (sink: rows, insert, host totals, commit) | → publish returned (handed "
+        "to the publishing thread) | → arrival (channel layer send, Redis → daphne consumer → WebSocket "
+        "→ client); CPU in cores"
     )
     for (rate, n), rs in results.items():
         med = {k: statistics.median(r[k] for r in rs) for k in rs[0] if isinstance(rs[0][k], int | float)}
@@ -314,9 +320,10 @@ def main() -> None:
             for name in ("batcher", "sink_db", "publish", "delivery")
         )
         print(
-            f"{rate:>6}/s × {n:>2}: {parts}; batch {med['batch_size']:.0f} events; CPU daphne "
-            f"{med['cpu_web']:.2f}, producer {med['cpu_producer']:.2f}, clients {med['cpu_clients']:.2f}, "
-            f"whole machine {med['cpu_machine']:.2f}"
+            f"{rate:>6}/s × {n:>2}: {parts}; batch {med['batch_size']:.0f} events; producer "
+            f"{med['cpu_per_event'] * 1e6:.0f} µs CPU per event, at most {ms(med['producer_lag'])} ms behind "
+            f"schedule; CPU daphne {med['cpu_web']:.2f}, producer {med['cpu_producer']:.2f}, clients "
+            f"{med['cpu_clients']:.2f}, whole machine {med['cpu_machine']:.2f}"
         )
         for r in rs:
             if r["errors"] or not r["complete"]:

@@ -6,8 +6,8 @@ Needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL; defaults as bench.live_late
 /usr/bin/chromium (FERRY_CHROMIUM) for the page. Method: starts Ferry in production shape with
 tests.e2e.stack.Stack (daphne, celery worker and beat; its own database, Redis database
 ``--redis-db``). A child process with the stack's environment stores a succeeded job of ``--steps``
-steps holding ``--events`` synthetic kolla-shaped events (bench/live_events.py; COPY into the event
-table, host totals from them, ANALYZE), as a worker would have left it.
+steps holding ``--events`` synthetic kolla-shaped events (bench/live_events.py; through the worker's
+JobEventSink in batches of its largest size, then ANALYZE), as a worker would have left it.
 
 (a) A WebSocket client logged in as operator connects to ``/ws/jobs/<id>/?after=0`` and is timed
     from before the handshake until the event with the job's last seq arrives; every event must
@@ -20,7 +20,10 @@ table, host totals from them, ANALYZE), as a worker would have left it.
     ``ferryLog.lastSeq`` reaches the last seq (all events loaded), long tasks, JS heap. Then
     scrolling: 20 jumps of scrollTop to places across the log, each timed until the frame after
     the right lines are drawn, and 120 frames of smooth scrolling (10 lines a frame), frame gaps
-    timed. Target: first lines ≤ 300 ms.
+    timed. The page is then opened once more in the same context (assets from the HTTP cache).
+    Target: first lines ≤ 300 ms.
+
+When the server fails (e.g. closes the socket), the runs say so, with what daphne logged.
 """
 
 from __future__ import annotations
@@ -59,8 +62,9 @@ def store_job(total: int, steps: int, hosts: int) -> None:
     from apps.clouds.models import Cloud
     from apps.clouds.services import create_cloud
     from apps.jobs.models import Event, Job, JobState, Step, StepState
-    from apps.jobs.sink import TASK_EVENTS
+    from apps.jobs.sink import JobEventSink
     from bench.live_events import stream
+    from runner.events import MAX_BATCH
 
     started = time.perf_counter()
     cloud = Cloud.objects.filter(slug="replay").first() or create_cloud(None, slug="replay")
@@ -69,76 +73,40 @@ def store_job(total: int, steps: int, hosts: int) -> None:
         cloud=cloud,
         kind="deploy",
         mutating=True,
-        state=JobState.SUCCEEDED,
+        state=JobState.RUNNING,
         queued_at=begun,
         started_at=begun,
-        finished_at=begun + timedelta(hours=1),
         worker="bench",
         current_step=steps,
-        event_count=total,
-        result="All steps succeeded.",
     )
     per_step = [total // steps + (1 if i < total % steps else 0) for i in range(steps)]
-    columns = [f.column for f in Event._meta.concrete_fields if not f.primary_key]
-    fields = {f.column: f.attname for f in Event._meta.concrete_fields}
     lines = 0
     last_seq = 0
+    for ordinal, count in enumerate(per_step, start=1):
+        step = Step.objects.create(
+            job=job,
+            ordinal=ordinal,
+            position=ordinal,
+            name=f"deploy part {ordinal}",
+            action="deploy",
+            playbook="site.yml",
+            state=StepState.SUCCEEDED,
+            rc=0,
+            started_at=begun,
+            finished_at=begun,
+        )
+        # Stored by the worker's own sink (COPY, host totals, counts), in its largest batches.
+        sink = JobEventSink(job, step)
+        events = stream(hosts, created_from=begun + timedelta(minutes=ordinal))
+        for first in range(0, count, MAX_BATCH):
+            batch = [next(events) for _ in range(min(MAX_BATCH, count - first))]
+            lines += sum(e["stdout"].count("\n") + 1 for e in batch if e["stdout"])
+            sink(batch)
+        last_seq = ordinal * Event.SEQ_STEP + count
+    Job.objects.filter(pk=job.pk).update(
+        state=JobState.SUCCEEDED, finished_at=begun + timedelta(hours=1), result="All steps succeeded."
+    )
     with connection.cursor() as cursor:
-        for ordinal, count in enumerate(per_step, start=1):
-            step = Step.objects.create(
-                job=job,
-                ordinal=ordinal,
-                position=ordinal,
-                name=f"deploy part {ordinal}",
-                action="deploy",
-                playbook="site.yml",
-                state=StepState.SUCCEEDED,
-                rc=0,
-                started_at=begun,
-                finished_at=begun,
-                event_count=count,
-            )
-            base = ordinal * Event.SEQ_STEP
-            events = stream(hosts, created_from=begun + timedelta(minutes=ordinal))
-            sql = f"COPY {Event._meta.db_table} ({', '.join(columns)}) FROM STDIN"
-            with cursor.cursor.copy(sql) as copy:
-                for _ in range(count):
-                    raw = next(events)
-                    data = raw["event_data"]
-                    stdout = raw["stdout"]
-                    if stdout:
-                        lines += stdout.count("\n") + 1
-                    values = {
-                        "job_id": job.pk,
-                        "step_id": step.pk,
-                        "counter": raw["counter"],
-                        "seq": base + raw["counter"],
-                        "uuid": raw["uuid"],
-                        "event": raw["event"],
-                        "host": data.get("host", ""),
-                        "task": data.get("task", ""),
-                        "play": data.get("play", ""),
-                        "stdout": stdout,
-                        "start_line": raw["start_line"],
-                        "end_line": raw["end_line"],
-                        "created": datetime.fromisoformat(raw["created"]),
-                        "event_data": json.dumps(data),
-                    }
-                    copy.write_row([values[fields[c]] for c in columns])
-            last_seq = base + count
-        outcomes = ", ".join(
-            f"count(*) FILTER (WHERE event = '{event}') AS {outcome}"
-            for event, outcome in TASK_EVENTS.items()
-        )
-        cursor.execute(
-            f"""INSERT INTO jobs_hostsummary (job_id, host, ok, changed, failed, unreachable, skipped)
-                SELECT job_id, host, ok, changed, failed, unreachable, skipped FROM (
-                  SELECT job_id, host, {outcomes},
-                    count(*) FILTER (WHERE event = 'runner_on_ok'
-                                     AND (event_data -> 'res' ->> 'changed')::boolean) AS changed
-                  FROM {Event._meta.db_table} WHERE job_id = %s AND host <> '' GROUP BY job_id, host) t""",
-            [job.pk],
-        )
         cursor.execute(f"ANALYZE {Event._meta.db_table}")
     stored = Event.objects.filter(job=job).count()
     say(
@@ -370,8 +338,25 @@ def page_once(browser, stack, cookies: list[dict], job_id: int, last_seq: int, l
     shown = page.evaluate("window.ferryLog.lines.length")
     state = page.evaluate("document.getElementById('job-state').textContent")
     scroll = page.evaluate(SCROLL_SCRIPT)
+    page.close()
+    # The same page again in the same context: assets come from the HTTP cache, as for a returning user.
+    page = context.new_page()
+    page.add_init_script(INIT_SCRIPT % {"last": last_seq})
+    page.goto(f"{stack.base_url}/jobs/{job_id}/", wait_until="commit")
+    page.wait_for_function("window.__bench && window.__bench.firstFrame", timeout=30_000, polling=100)
+    page.wait_for_function("window.__bench.allDrawn", timeout=300_000, polling=200)
+    warm = page.evaluate("window.__bench")
     context.close()
-    return {**bench, **nav, "shown": shown, "expected_lines": lines, "state": state, **scroll}
+    return {
+        **bench,
+        **nav,
+        "shown": shown,
+        "expected_lines": lines,
+        "state": state,
+        **scroll,
+        "warm_firstFrame": warm["firstFrame"],
+        "warm_allLoaded": warm["allLoaded"],
+    }
 
 
 def percentile_of(values: list[float], q: float) -> float:
@@ -465,20 +450,41 @@ def main() -> None:
                         flush=True,
                     )
                 browser.close()
-        log = (stack.var_dir / "web.log").read_text(errors="replace").splitlines()
-        server_errors = sorted({line.split(" ", 3)[-1] for line in log if " ERROR daphne" in line})
+        server_errors = daphne_errors(stack.var_dir / "web.log")
 
     report(args, job, ws_runs, prof, page_runs, server_errors)
+
+
+def daphne_errors(path) -> list[str]:
+    """Distinct exceptions daphne logged, each with the innermost application frame it came from."""
+    lines = path.read_text(errors="replace").splitlines()
+    found = {}
+    for i, line in enumerate(lines):
+        if " ERROR daphne" not in line:
+            continue
+        frames = []
+        for following in lines[i + 1 : i + 200]:
+            if following[:4].isdigit() or following.startswith("127.0.0.1"):
+                break
+            if following.strip().startswith('File "'):
+                frames.append(following.strip())
+        ours = [f for f in frames if "/apps/" in f or "/portal/" in f]
+        where = " ← ".join(f.removeprefix("File ") for f in ([*ours[-1:], *frames[-2:]] if frames else []))
+        found.setdefault(line.split(" ", 3)[-1], where)
+    return [f"{message}  [{where}]" if where else message for message, where in sorted(found.items())]
 
 
 def report(
     args, job: dict, ws_runs: list[dict], prof: dict, page_runs: list[dict], server_errors: list[str]
 ) -> None:
     print()
-    print(f"machine: {machine()}; PostgreSQL + Redis on loopback; daphne, celery worker + beat running")
+    print(
+        f"machine: {machine()}; PostgreSQL + Redis on loopback; daphne, celery worker + beat running; "
+        f"load average at the end {os.getloadavg()[0]:.1f}"
+    )
     print(
         f"job: {job['events']:,} events over {args.steps} steps, {args.hosts} hosts, {job['lines']:,} log "
-        f"lines; stored in {job['seconds']:.1f} s (COPY)"
+        f"lines; stored in {job['seconds']:.1f} s (through JobEventSink)"
     )
     report_websocket(job, ws_runs, prof)
     report_page(page_runs)
@@ -537,12 +543,14 @@ def report_page(page_runs: list[dict]) -> None:
     print(f"    HTML response end        {spread(column('responseEnd'), 'ms', 1)}")
     print(f"    CSS + scripts loaded     {spread(column('assets'), 'ms', 1)}")
     print(f"    DOMContentLoaded         {spread(column('domContentLoaded'), 'ms', 1)}")
+    print(f"    WebSocket created        {spread(column('wsCreated'), 'ms', 1)}")
     print(f"    WebSocket opened         {spread(column('wsOpen'), 'ms', 1)}")
     firsts = [r["messages"][1][0] for r in page_runs if len(r["messages"]) > 1]
     if firsts:
         print(f"    first events message     {spread(firsts, 'ms', 1)}")
     print(f"    first log lines in DOM   {spread(column('firstLines'), 'ms', 1)}")
     print(f"    … painted (next frame)   {spread(column('firstFrame'), 'ms', 1)}")
+    print(f"    same, warm HTTP cache    {spread(column('warm_firstFrame'), 'ms', 1)}")
     print(f"    all events loaded        {seconds('allLoaded')}")
     print(f"    … drawn                  {seconds('allDrawn')}")
     print(
@@ -565,8 +573,11 @@ def report_page(page_runs: list[dict]) -> None:
     )
     shown_ok = all(r["shown"] == r["expected_lines"] for r in page_runs)
     print(f"    every log line shown: {'yes' if shown_ok else 'NO'}")
-    first = statistics.median(column("firstFrame"))
-    print(f"    target (first lines ≤ 300 ms): {'met' if first <= 300 else 'NOT met'} ({first:.0f} ms)")
+    first, warm = statistics.median(column("firstFrame")), statistics.median(column("warm_firstFrame"))
+    print(
+        f"    target (first lines ≤ 300 ms): {'met' if first <= 300 else 'NOT met'} ({first:.0f} ms cold "
+        f"cache; {warm:.0f} ms warm)"
+    )
 
 
 if __name__ == "__main__":
