@@ -9,6 +9,8 @@ a new step) the missing stretch is read back from the database first.
 
 from __future__ import annotations
 
+import json
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
@@ -16,7 +18,33 @@ from apps.jobs.live import event_payload, group_for
 from apps.jobs.models import Event, HostSummary, Job
 from apps.jobs.permissions import may_view_job
 
-REPLAY_CHUNK = 5000
+REPLAY_CHUNK = 2500
+# daphne refuses to send a WebSocket message over 1 MiB (and closes the socket with 1011); frames
+# stay well under it. Output is ASCII once JSON-encoded, so characters are bytes.
+MAX_FRAME = 900_000
+MAX_STDOUT = 200_000
+
+
+def event_frames(events: list[dict]) -> list[str]:
+    """``events`` as one or more JSON ``events`` messages, each at most ``MAX_FRAME`` long.
+
+    An event whose output alone is too large is sent with its stdout cut short and a note saying
+    so; the stored event, the API and the log download keep all of it.
+    """
+    text = json.dumps({"kind": "events", "events": events})
+    if len(text) <= MAX_FRAME:
+        return [text]
+    if len(events) == 1:
+        (event,) = events
+        stdout, keep = event.get("stdout") or "", MAX_STDOUT
+        while True:  # escapes (\u00e9...) can make each character up to six
+            note = f"\n… {len(stdout) - keep:,} more characters of output: see the full log download"
+            text = json.dumps({"kind": "events", "events": [{**event, "stdout": stdout[:keep] + note}]})
+            if len(text) <= MAX_FRAME:
+                return [text]
+            keep //= 2
+    middle = len(events) // 2
+    return event_frames(events[:middle]) + event_frames(events[middle:])
 
 
 @database_sync_to_async
@@ -102,10 +130,14 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
             events = await _events_between(self.job_id, self.last_seq, before, REPLAY_CHUNK)
             if not events:
                 return
-            await self.send_json({"kind": "events", "events": events})
-            self.last_seq = events[-1]["seq"]
+            await self._send_events(events)
             if len(events) < REPLAY_CHUNK:
                 return
+
+    async def _send_events(self, events: list[dict]) -> None:
+        for frame in event_frames(events):
+            await self.send(text_data=frame)
+        self.last_seq = events[-1]["seq"]
 
     async def job_update(self, message: dict) -> None:
         payload = message["message"]
@@ -124,5 +156,4 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
             await self._send_from_database(before=events[0]["seq"])
             events = [e for e in events if e["seq"] > self.last_seq]
         if events:
-            await self.send_json({"kind": "events", "events": events})
-            self.last_seq = events[-1]["seq"]
+            await self._send_events(events)

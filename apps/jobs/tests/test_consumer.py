@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import override_settings
 
+from apps.jobs.consumers import MAX_FRAME
 from apps.jobs.sink import JobEventSink
 from apps.jobs.tests.factories import make_job, runner_events
 from portal.asgi import application
@@ -161,4 +163,22 @@ async def test_a_state_change_first_sends_what_the_layer_lost(job, viewer, monke
     assert events["kind"] == "events"
     assert [e["counter"] for e in events["events"]] == list(range(1, 8))
     assert (await comm.receive_json_from(timeout=10)) == {"kind": "step", "id": step.pk, "state": "succeeded"}
+    await comm.disconnect()
+
+
+async def test_a_job_with_huge_output_replays_in_messages_the_server_can_send(job, viewer):
+    step = await database_sync_to_async(job.steps.get)(position=1)
+    events = runner_events(1, 3000)
+    events[10]["stdout"] = "y" * 2_500_000  # one task that printed 2.5 MB
+    await database_sync_to_async(JobEventSink(job, step))(events)
+    comm = _communicator(job.pk, viewer)
+    await comm.connect()
+    assert (await comm.receive_json_from())["kind"] == "snapshot"
+    received, sizes = [], []
+    while not received or received[-1]["seq"] < step.ordinal * 10**9 + 3000:
+        output = await comm.receive_output(timeout=10)
+        sizes.append(len(output["text"]))
+        received.extend(json.loads(output["text"])["events"])
+    assert [e["counter"] for e in received] == list(range(1, 3001))
+    assert max(sizes) <= MAX_FRAME
     await comm.disconnect()

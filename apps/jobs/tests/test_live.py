@@ -1,12 +1,14 @@
-"""Publishing: in order, without making the caller wait, and never failing the job."""
+"""Publishing: in order, without making the caller wait, and never failing the job; frame sizes."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import threading
 
 from apps.jobs import live
+from apps.jobs.consumers import MAX_FRAME, event_frames
 
 
 class SlowLayer:
@@ -87,3 +89,18 @@ def test_a_stalled_layer_blocks_the_publisher_only_up_to_the_timeout(monkeypatch
     gate.set()
     assert publisher.flush(10)
     publisher.close()
+
+
+def test_event_frames_stay_under_the_servers_message_limit():
+    events = [{"seq": n, "stdout": "x" * 700, "task": "t"} for n in range(1, 4001)]
+    frames = event_frames(events)
+    assert len(frames) > 1 and all(len(f) <= MAX_FRAME for f in frames)
+    assert [e["seq"] for f in frames for e in json.loads(f)["events"]] == list(range(1, 4001))
+
+
+def test_an_event_too_large_for_one_message_is_cut_short_with_a_note():
+    (frame,) = event_frames([{"seq": 1, "stdout": "é" * 3_000_000}])
+    assert len(frame) <= MAX_FRAME
+    stdout = json.loads(frame)["events"][0]["stdout"]
+    assert stdout.startswith("é" * 1000)
+    assert stdout.endswith("more characters of output: see the full log download")
