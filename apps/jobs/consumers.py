@@ -14,37 +14,55 @@ import json
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from apps.jobs.live import event_payload, group_for
-from apps.jobs.models import Event, HostSummary, Job
+from apps.jobs.live import group_for, stored_payloads_json
+from apps.jobs.models import HostSummary, Job
 from apps.jobs.permissions import may_view_job
 
 REPLAY_CHUNK = 2500
 # daphne refuses to send a WebSocket message over 1 MiB (and closes the socket with 1011); frames
-# stay well under it. Output is ASCII once JSON-encoded, so characters are bytes.
-MAX_FRAME = 900_000
+# stay well under it.
+MAX_FRAME = 900_000  # bytes of UTF-8
 MAX_STDOUT = 200_000
 
 
 def event_frames(events: list[dict]) -> list[str]:
-    """``events`` as one or more JSON ``events`` messages, each at most ``MAX_FRAME`` long.
+    """``events`` as one or more JSON ``events`` messages, each at most ``MAX_FRAME`` bytes."""
+    return json_frames([json.dumps(e) for e in events])
+
+
+def json_frames(encoded: list[str]) -> list[str]:
+    """``events`` messages made of already JSON-encoded events, each at most ``MAX_FRAME`` bytes.
 
     An event whose output alone is too large is sent with its stdout cut short and a note saying
     so; the stored event, the API and the log download keep all of it.
     """
-    text = json.dumps({"kind": "events", "events": events})
-    if len(text) <= MAX_FRAME:
-        return [text]
-    if len(events) == 1:
-        (event,) = events
-        stdout, keep = event.get("stdout") or "", MAX_STDOUT
-        while True:  # escapes (\u00e9...) can make each character up to six
-            note = f"\n… {len(stdout) - keep:,} more characters of output: see the full log download"
-            text = json.dumps({"kind": "events", "events": [{**event, "stdout": stdout[:keep] + note}]})
-            if len(text) <= MAX_FRAME:
-                return [text]
-            keep //= 2
-    middle = len(events) // 2
-    return event_frames(events[:middle]) + event_frames(events[middle:])
+    head, tail = '{"kind": "events", "events": [', "]}"
+    frames: list[str] = []
+    batch: list[str] = []
+    size = len(head) + len(tail)
+    for text in encoded:
+        length = len(text.encode()) + 1
+        if length + len(head) + len(tail) > MAX_FRAME:
+            text = _cut_short(json.loads(text))
+            length = len(text.encode()) + 1
+        if batch and size + length > MAX_FRAME:
+            frames.append(head + ",".join(batch) + tail)
+            batch, size = [], len(head) + len(tail)
+        batch.append(text)
+        size += length
+    if batch:
+        frames.append(head + ",".join(batch) + tail)
+    return frames
+
+
+def _cut_short(event: dict) -> str:
+    stdout, keep = event.get("stdout") or "", MAX_STDOUT
+    while True:  # escapes (\u00e9...) can make one character up to six bytes
+        note = f"\n… {len(stdout) - keep:,} more characters of output: see the full log download"
+        text = json.dumps({**event, "stdout": stdout[:keep] + note})
+        if len(text) + 64 <= MAX_FRAME:
+            return text
+        keep //= 2
 
 
 @database_sync_to_async
@@ -53,20 +71,12 @@ def _allowed(user, job_id: int) -> bool:
 
 
 @database_sync_to_async
-def _events_between(job_id: int, after: int, before: int | None, limit: int) -> list[dict]:
-    rows = Event.objects.filter(job_id=job_id, seq__gt=after)
-    if before is not None:
-        rows = rows.filter(seq__lt=before)
-    fields = ("seq", "step_id", "counter", "event", "host", "task", "stdout", "created")
-    return [event_payload(_Row(*values)) for values in rows.order_by("seq").values_list(*fields)[:limit]]
-
-
-class _Row:
-    __slots__ = ("counter", "created", "event", "host", "seq", "stdout", "step_id", "task")
-
-    def __init__(self, seq, step_id, counter, event, host, task, stdout, created):
-        self.seq, self.step_id, self.counter, self.event = seq, step_id, counter, event
-        self.host, self.task, self.stdout, self.created = host, task, stdout, created
+def _stored_frames(job_id: int, after: int, before: int | None) -> tuple[list[str], int, int]:
+    """Up to ``REPLAY_CHUNK`` stored events after ``after`` as frames; (frames, last seq, count)."""
+    rows = stored_payloads_json(job_id, after, before, REPLAY_CHUNK)
+    if not rows:
+        return [], after, 0
+    return json_frames([text for _, text in rows]), rows[-1][0], len(rows)
 
 
 @database_sync_to_async
@@ -127,11 +137,11 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
 
     async def _send_from_database(self, before: int | None) -> None:
         while True:
-            events = await _events_between(self.job_id, self.last_seq, before, REPLAY_CHUNK)
-            if not events:
-                return
-            await self._send_events(events)
-            if len(events) < REPLAY_CHUNK:
+            frames, last_seq, count = await _stored_frames(self.job_id, self.last_seq, before)
+            for frame in frames:
+                await self.send(text_data=frame)
+            self.last_seq = last_seq
+            if count < REPLAY_CHUNK:
                 return
 
     async def _send_events(self, events: list[dict]) -> None:

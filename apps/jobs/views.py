@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -11,6 +13,7 @@ from django.views.decorators.http import require_POST
 from apps.clouds.permissions import CloudAction, can, get_cloud_for
 from apps.jobs import services
 from apps.jobs.forms import JobLaunchForm
+from apps.jobs.live import stored_payloads
 from apps.jobs.models import ACTIVE_STATES, Event, JobState
 from apps.jobs.permissions import get_job_for, jobs_for
 
@@ -33,11 +36,30 @@ def job_list(request: HttpRequest) -> HttpResponse:
     return render(request, "jobs/job_list.html", {"active": active, "recent": recent})
 
 
+INITIAL_EVENTS = 200
+FIRST_SCREEN_LINES = 60
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def first_lines(events: list[dict], count: int) -> list[tuple[int, str]]:
+    """The first ``count`` log lines of ``events`` as (seq, text without ANSI escapes)."""
+    lines: list[tuple[int, str]] = []
+    for event in events:
+        if not event["stdout"]:
+            continue
+        for text in event["stdout"].split("\n"):
+            lines.append((event["seq"], ANSI_ESCAPE.sub("", text)))
+            if len(lines) == count:
+                return lines
+    return lines
+
+
 def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     job = get_job_for(request.user, job_id)
     steps = list(job.steps.order_by("attempt", "position"))
     current = [s for s in steps if s.attempt == job.attempt]
     done = sum(1 for s in current if s.state == "succeeded")
+    initial = stored_payloads(job.pk, 0, None, INITIAL_EVENTS)
     return render(
         request,
         "jobs/job_detail.html",
@@ -49,6 +71,10 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
             "hosts": job.host_summaries.all(),
             "can_operate": can(request.user, CloudAction.OPERATE, job.cloud),
             "ws_path": f"/ws/jobs/{job.pk}/",
+            # The first screen of the log comes with the page, drawn before any script runs (without
+            # colours until joblog.js takes over); the socket replays from after these events.
+            "initial_events": initial,
+            "first_lines": first_lines(initial, FIRST_SCREEN_LINES),
         },
     )
 

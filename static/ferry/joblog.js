@@ -160,4 +160,6 @@ function connect() {
 }
 
 window.ferryLog = { lines, get lastSeq() { return lastSeq; } };
+// The page brings the log's first events; the socket replays from after them.
+addEvents(JSON.parse(document.getElementById("log-initial").textContent));
 connect();

@@ -1,5 +1,7 @@
 """The jobs API and pages: launch with confirmation, permissions, event pages, log download."""
 
+import json
+
 import pytest
 
 from apps.jobs.models import Job
@@ -93,6 +95,20 @@ def test_job_page_shows_steps_and_cancel_for_operators(client_as, operator, demo
     job = make_job(demo_cloud, operator)
     page = client_as(operator).get(f"/jobs/{job.pk}/").content.decode()
     assert "step 1" in page and "Cancel job" in page and f"/ws/jobs/{job.pk}/" in page
+
+
+def test_job_page_brings_the_first_screen_of_the_log(client_as, viewer, demo_cloud):
+    job = make_job(demo_cloud)
+    step = job.steps.get(position=1)
+    JobEventSink(job, step)(runner_events(1, 300, stdout="\x1b[0;32mok: [ctl01]\x1b[0m </script><b>x</b>"))
+    page = client_as(viewer).get(f"/jobs/{job.pk}/").content.decode()
+    lines = page.split('<pre id="log-lines">')[1].split("</pre>")[0]
+    assert lines.count('<span class="line"') == 60  # drawn before any script runs, colours stripped
+    assert "ok: [ctl01] &lt;/script&gt;&lt;b&gt;x&lt;/b&gt;</span>" in lines
+    initial = page.split('<script id="log-initial" type="application/json">')[1].split("</script>")[0]
+    events = json.loads(initial)  # json_script escapes "<", so the stdout cannot end the script early
+    assert [e["counter"] for e in events] == list(range(1, 201))  # the socket replays from after 200
+    assert events[0]["stdout"].startswith("\x1b[0;32mok")
 
 
 def test_launch_form_refuses_unconfirmed_mutation(client_as, operator, demo_cloud, no_worker):

@@ -7,8 +7,12 @@ import json
 import random
 import threading
 
+import pytest
+
 from apps.jobs import live
 from apps.jobs.consumers import MAX_FRAME, event_frames
+from apps.jobs.sink import JobEventSink
+from apps.jobs.tests.factories import make_job, runner_events
 
 
 class SlowLayer:
@@ -94,13 +98,30 @@ def test_a_stalled_layer_blocks_the_publisher_only_up_to_the_timeout(monkeypatch
 def test_event_frames_stay_under_the_servers_message_limit():
     events = [{"seq": n, "stdout": "x" * 700, "task": "t"} for n in range(1, 4001)]
     frames = event_frames(events)
-    assert len(frames) > 1 and all(len(f) <= MAX_FRAME for f in frames)
+    assert len(frames) > 1 and all(len(f.encode()) <= MAX_FRAME for f in frames)
     assert [e["seq"] for f in frames for e in json.loads(f)["events"]] == list(range(1, 4001))
 
 
 def test_an_event_too_large_for_one_message_is_cut_short_with_a_note():
     (frame,) = event_frames([{"seq": 1, "stdout": "é" * 3_000_000}])
-    assert len(frame) <= MAX_FRAME
+    assert len(frame.encode()) <= MAX_FRAME
     stdout = json.loads(frame)["events"][0]["stdout"]
     assert stdout.startswith("é" * 1000)
     assert stdout.endswith("more characters of output: see the full log download")
+
+
+@pytest.mark.django_db
+def test_payloads_made_by_the_database_equal_the_live_ones(demo_cloud):
+    job = make_job(demo_cloud)
+    first, second = job.steps.order_by("position")[:2]
+    events = runner_events(1, 30, stdout='ok: [ctl01] é \x1b[0;32m"quoted"\x1b[0m </script>')
+    events[3]["created"] = "2026-11-22T10:00:00"  # no fraction of a second
+    events[4]["created"] = None
+    JobEventSink(job, first)(events)
+    JobEventSink(job, second)(runner_events(1, 5))
+    for after, before, limit in ((0, None, 100), (0, None, 7), (first.ordinal * 10**9 + 3, None, 10),
+                                 (0, second.ordinal * 10**9, 100)):  # fmt: skip
+        made = live.stored_payloads_json(job.pk, after, before, limit)
+        expected = live.stored_payloads(job.pk, after, before, limit)
+        assert [seq for seq, _ in made] == [p["seq"] for p in expected]
+        assert [json.loads(text) for _, text in made] == expected
