@@ -133,10 +133,18 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 if REDIS_URL:
+    REDIS_READ_TIMEOUT = 30
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 5000, "expiry": 60},
+            # redis-py 8 reads with a 5 s socket timeout by default, the same 5 s channels-redis
+            # blocks for in receive(): every consumer that heard nothing for 5 s crashed and its
+            # WebSocket closed. Reads may now take longer than the blocking pop.
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": REDIS_READ_TIMEOUT}],
+                "capacity": 5000,
+                "expiry": 60,
+            },
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}

@@ -7,6 +7,8 @@ a new worker ends the orphaned Ansible processes, and resume finishes the job.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 
 import httpx
@@ -150,3 +152,27 @@ def test_two_simultaneous_mutating_jobs_never_run_together(stack):
     b = wait_for(operator, second["id"], {"succeeded", "failed"}, timeout=300)
     spans = sorted([(a["started_at"], a["finished_at"]), (b["started_at"], b["finished_at"])])
     assert spans[0][1] <= spans[1][0], f"mutating jobs overlapped: {spans}"
+
+
+def test_a_quiet_job_socket_stays_open(stack):
+    """Nothing to send for longer than Redis's default read timeout (5 s): the socket stays open.
+
+    redis-py 8 gives up reading after 5 s, the time channels-redis blocks for in receive(); every
+    consumer with nothing to receive crashed and its WebSocket closed with 1011.
+    """
+    from websockets.asyncio.client import connect
+
+    operator = stack.login("operator")
+    job_id = operator.get("/api/jobs/", params={"cloud": "e2e"}).json()["results"][0]["id"]
+
+    async def watch() -> None:
+        url = f"{stack.ws_url}/ws/jobs/{job_id}/?after=0"
+        async with connect(url, additional_headers=stack.ws_headers(operator), max_size=None) as ws:
+            kinds: list[str] = []
+            while "live" not in kinds:
+                kinds.append(json.loads(await ws.recv())["kind"])
+            with pytest.raises(TimeoutError):  # nothing arrives, and nothing closes the socket
+                await asyncio.wait_for(ws.recv(), 8)
+            await asyncio.wait_for(await ws.ping(), 5)
+
+    asyncio.run(watch())
