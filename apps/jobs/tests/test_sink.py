@@ -1,7 +1,7 @@
 """The database end of the pipeline: idempotent batches, host totals, publish after commit."""
 
 import pytest
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 
 from apps.jobs.models import Event, HostSummary, Job
 from apps.jobs.sink import JobEventSink
@@ -38,7 +38,13 @@ def test_a_batch_that_failed_after_its_commit_is_stored_once(demo_cloud):
 
     job = make_job(demo_cloud)
     sink = FailsAfterCommit(job, job.steps.get(position=1))
-    batcher = EventBatcher(sink, max_batch=7, max_delay=0.001, retry_initial=0.001).start()
+    batcher = EventBatcher(
+        sink,
+        max_batch=7,
+        max_delay=0.001,
+        retry_initial=0.001,
+        on_thread_exit=lambda: connection.close(),  # the delivery thread's own connection, as execution.py
+    ).start()
     for event in runner_events(1, 100, host="ctl01"):
         batcher.add(event)
     batcher.close(30)
