@@ -9,7 +9,6 @@ import json
 import logging
 import os
 import threading
-from types import SimpleNamespace
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -142,31 +141,36 @@ def flush(timeout: float = PUBLISH_TIMEOUT) -> bool:
     return _publisher.flush(timeout)
 
 
+# The compact form of a stored event that clients draw: payload key -> attribute of the event.
+PAYLOAD = {
+    "seq": "seq",
+    "step": "step_id",
+    "counter": "counter",
+    "event": "event",
+    "host": "host",
+    "task": "task",
+    "stdout": "stdout",
+    "created": "created",
+}
+END = 2**62  # beyond every seq
+
+
 def event_payload(row: Any) -> dict:
     """The compact form of a stored event that clients draw (details come from the API)."""
-    return {
-        "seq": row.seq,
-        "step": row.step_id,
-        "counter": row.counter,
-        "event": row.event,
-        "host": row.host,
-        "task": row.task,
-        "stdout": row.stdout,
-        "created": row.created.isoformat() if row.created else None,
-    }
+    return _with_iso_created({key: getattr(row, attribute) for key, attribute in PAYLOAD.items()})
 
 
-PAYLOAD_FIELDS = ("seq", "step_id", "counter", "event", "host", "task", "stdout", "created")
+def _with_iso_created(payload: dict) -> dict:
+    payload["created"] = payload["created"].isoformat() if payload["created"] else None
+    return payload
 
 
 def stored_payloads(job_id: int, after: int, before: int | None, limit: int) -> list[dict]:
     """``event_payload`` of up to ``limit`` stored events of the job with ``after < seq < before``."""
-    rows = Event.objects.filter(job_id=job_id, seq__gt=after)
-    if before is not None:
-        rows = rows.filter(seq__lt=before)
+    rows = Event.objects.filter(job_id=job_id, seq__gt=after, seq__lt=END if before is None else before)
     return [
-        event_payload(SimpleNamespace(**dict(zip(PAYLOAD_FIELDS, values, strict=True))))
-        for values in rows.order_by("seq").values_list(*PAYLOAD_FIELDS)[:limit]
+        _with_iso_created(dict(zip(PAYLOAD, values, strict=True)))
+        for values in rows.order_by("seq").values_list(*PAYLOAD.values())[:limit]
     ]
 
 
@@ -174,20 +178,15 @@ def stored_payloads_json(job_id: int, after: int, before: int | None, limit: int
     """(seq, JSON of ``event_payload``) of the same events, the JSON made by the database when it can.
 
     Replaying a 200,000-event job is mostly this: on PostgreSQL, ``json_build_object`` writes
-    each payload in C, where Python would build a row tuple, a dict and then the JSON.
+    each payload in C, where Python would build a row, a dict and then the JSON.
     """
     if connection.vendor != "postgresql":
         return [(p["seq"], json.dumps(p)) for p in stored_payloads(job_id, after, before, limit)]
-    keys = ", ".join(f"'{key}', {column}" for key, column in zip(_PAYLOAD_KEYS, PAYLOAD_FIELDS, strict=True))
+    keys = ", ".join(f"'{key}', {column}" for key, column in PAYLOAD.items())
     sql = (
         f"SELECT seq, json_build_object({keys})::text FROM {Event._meta.db_table} "
         "WHERE job_id = %s AND seq > %s AND seq < %s ORDER BY seq LIMIT %s"
     )
-    params = [job_id, after, END if before is None else before, limit]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [job_id, after, END if before is None else before, limit])
         return cursor.fetchall()
-
-
-_PAYLOAD_KEYS = ("seq", "step", "counter", "event", "host", "task", "stdout", "created")
-END = 2**62  # beyond every seq
