@@ -9,6 +9,8 @@ processes. Every variable is listed in README.md.
 
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -211,6 +213,27 @@ if not FERRY_SECRETS_KEYS and not (DEBUG or EMBEDDED):
 FERRY_HEALTH_TIMEOUT = env_float("FERRY_HEALTH_TIMEOUT", 2.0, minimum=0.1)
 FERRY_JOB_SLOTS = env_int("FERRY_JOB_SLOTS", 4, minimum=1)
 FERRY_HEARTBEAT_TIMEOUT = env_float("FERRY_HEARTBEAT_TIMEOUT", 20.0, minimum=2.0)
+
+
+def _default_scratch_dir() -> Path:
+    # ansible-runner writes and reads back a small file for every event: on a RAM-backed
+    # filesystem that costs a twentieth of what it costs on a journaled disk that the
+    # playbook's own writes keep busy (docs/benchmarks.md).
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK):
+        return shm / f"ferry-{hashlib.sha256(str(VAR_DIR).encode()).hexdigest()[:12]}"
+    return VAR_DIR / "scratch"
+
+
+# Where each step's ansible-runner private data directory lives while the step runs (removed after
+# it). It holds the step's extra variables, passwords included: keep it private to Ferry's user.
+FERRY_SCRATCH_DIR = Path(env_str("FERRY_SCRATCH_DIR", str(_default_scratch_dir()))).resolve()
+try:
+    FERRY_SCRATCH_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+except OSError as exc:
+    raise ImproperlyConfigured(f"FERRY_SCRATCH_DIR ({FERRY_SCRATCH_DIR}) cannot be created: {exc}") from None
+if not os.access(FERRY_SCRATCH_DIR, os.W_OK | os.X_OK):
+    raise ImproperlyConfigured(f"FERRY_SCRATCH_DIR ({FERRY_SCRATCH_DIR}) is not writable by this user.")
 
 LOGGING = {
     "version": 1,

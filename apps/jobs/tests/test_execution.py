@@ -11,6 +11,7 @@ import json
 import pytest
 from django.conf import settings
 
+from apps.catalog.models import Release
 from apps.clouds import services as cloud_services
 from apps.clouds.models import ReleaseChange
 from apps.jobs import services
@@ -122,3 +123,30 @@ def test_failed_step_then_resume_from_it_keeps_the_first_attempt(lab_cloud, oper
     assert Event.objects.filter(job=job, step__attempt=1).exists()  # the first attempt's output stays
     lab_cloud.refresh_from_db()
     assert lab_cloud.release.series == "2025.1"
+
+
+def test_steps_keep_ansible_runner_files_in_the_scratch_dir_and_leave_nothing(
+    lab_cloud, operator, no_worker, tmp_path, settings, monkeypatch
+):
+    from apps.jobs import execution
+
+    settings.FERRY_SCRATCH_DIR = tmp_path / "scratch"
+    seen: list[list[str]] = []
+    real_run_step = execution.run_step
+
+    def watching_run_step(spec, *, should_cancel, **kwargs):
+        def poll():
+            if not seen:  # the step is running: where are its files (its passwords among them)?
+                seen.append(sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("extravars")))
+            return should_cancel()
+
+        return real_run_step(spec, should_cancel=poll, **kwargs)
+
+    monkeypatch.setattr(execution, "run_step", watching_run_step)
+    lab_cloud.release = Release.objects.get(series="2025.1")
+    lab_cloud.save()
+    job = run(services.launch_job(operator, lab_cloud, "prechecks"))  # fails on a lab never deployed
+    assert job.steps.get().rc is not None  # ansible-playbook ran
+    (files,) = seen
+    assert len(files) == 1 and files[0].startswith(f"scratch/job-{job.pk}/step-"), files
+    assert list((tmp_path / "scratch").iterdir()) == []
