@@ -23,8 +23,10 @@ Sink = Callable[[list[dict[str, Any]]], None]
 # A batch goes out every MAX_DELAY seconds, or sooner once MAX_BATCH events wait. At Ansible's own
 # pace (a few hundred events a second) batches are small and the delay bounds latency; in a burst,
 # or while the sink is slow, batches grow up to MAX_BATCH so each commit carries more events.
+# Every batch costs a transaction and a publish whatever its size, so the delay is as long as the
+# live latency budget allows (p99 under 250 ms, docs/benchmarks.md), not shorter.
 MAX_BATCH = 2000
-MAX_DELAY = 0.05
+MAX_DELAY = 0.1
 
 
 class EventDeliveryError(RuntimeError):

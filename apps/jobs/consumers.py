@@ -160,10 +160,11 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(payload)
             return
         events = [e for e in payload["events"] if e["seq"] > self.last_seq]
-        if not events:
-            return
-        if events[0]["seq"] != self.last_seq + 1:
+        if events and events[0]["seq"] != self.last_seq + 1:
             await self._send_from_database(before=events[0]["seq"])
             events = [e for e in events if e["seq"] > self.last_seq]
         if events:
             await self._send_events(events)
+        if payload.get("hosts"):
+            # Totals, not increments: forwarding them again after a replay is harmless.
+            await self.send_json({"kind": "hosts", "hosts": payload["hosts"]})

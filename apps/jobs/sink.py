@@ -7,8 +7,10 @@ at-least-once and storage exactly-once. Only events new to the database count
 toward host totals and are published, after commit.
 
 This is the hot path of every job (a few hundred events a second from Ansible,
-far more in a burst), so rows never become model instances: on PostgreSQL they
-are streamed with ``COPY``, and host totals are one upsert per batch.
+far more in a burst), so rows never become model instances and every batch costs
+as few round trips as it can: on PostgreSQL the rows are streamed with ``COPY``,
+then one statement updates the step's and the job's counts and the host totals;
+one message per batch carries the new events and host totals to live clients.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ TASK_EVENTS = {
     "runner_on_skipped": "skipped",
 }
 OUTCOMES = ("ok", "changed", "failed", "unreachable", "skipped")
+# Host totals as rows (job_id, host, outcomes...) from one array per column.
+UNNEST_HOSTS = "SELECT %s, * FROM unnest(%s::text[], " + ", ".join(["%s::int[]"] * len(OUTCOMES)) + ")"
 
 
 class EventRow(NamedTuple):
@@ -131,8 +135,7 @@ class JobEventSink:
                 self._check_stored = False
                 return
             insert_events(new)
-            self._update_counts(new)
-            host_rows = upsert_host_totals(self.job_id, host_totals(new))
+            host_rows = update_totals(self.job_id, self.step_id, new)
         transaction.on_commit(lambda: self._publish(new, host_rows))
         self._check_stored = False
 
@@ -144,19 +147,11 @@ class JobEventSink:
         )
         return [r for r in rows if r.seq not in stored] if stored else rows
 
-    def _update_counts(self, new: list[EventRow]) -> None:
-        top = max(r.counter for r in new)
-        Step.objects.filter(pk=self.step_id).update(event_count=Greatest(F("event_count"), top))
-        last_task = next((r.task for r in reversed(new) if r.task), None)
-        job_update: dict[str, Any] = {"event_count": F("event_count") + len(new)}
-        if last_task:
-            job_update["current_task"] = last_task
-        Job.objects.filter(pk=self.job_id).update(**job_update)
-
     def _publish(self, new: list[EventRow], host_rows: list[dict[str, Any]]) -> None:
-        publish(self.job_id, {"kind": "events", "events": [event_payload(r) for r in new]})
+        message: dict[str, Any] = {"kind": "events", "events": [event_payload(r) for r in new]}
         if host_rows:
-            publish(self.job_id, {"kind": "hosts", "hosts": host_rows})
+            message["hosts"] = host_rows
+        publish(self.job_id, message)
 
 
 def host_totals(rows: list[EventRow]) -> dict[str, Counter]:
@@ -190,26 +185,66 @@ def insert_events(rows: list[EventRow]) -> None:
     )
 
 
+def update_totals(job_id: int, step_id: int, new: list[EventRow]) -> list[dict[str, Any]]:
+    """Count newly stored rows into their step, job and host totals; returns the hosts' new totals.
+
+    The step keeps the highest counter it stored, the job how many events it stored and its latest
+    task. On PostgreSQL all of it is one statement (the caller holds the transaction).
+    """
+    top = max(r.counter for r in new)
+    last_task = next((r.task for r in reversed(new) if r.task), None)
+    totals = host_totals(new)
+    if connection.vendor != "postgresql":
+        Step.objects.filter(pk=step_id).update(event_count=Greatest(F("event_count"), top))
+        job_update: dict[str, Any] = {"event_count": F("event_count") + len(new)}
+        if last_task:
+            job_update["current_task"] = last_task
+        Job.objects.filter(pk=job_id).update(**job_update)
+        return upsert_host_totals(job_id, totals)
+    hosts = sorted(totals)
+    step_table, job_table = Step._meta.db_table, Job._meta.db_table
+    # The same statement text for every batch (host totals as one array per column, empty when the
+    # batch has no task results), so PostgreSQL parses and plans it once per connection.
+    sql = (
+        f"WITH step AS (UPDATE {step_table} SET event_count = GREATEST(event_count, %s) WHERE id = %s), "
+        f"job AS (UPDATE {job_table} SET event_count = event_count + %s, "
+        "current_task = COALESCE(%s, current_task) WHERE id = %s) "
+        + _host_upsert_sql(
+            "SELECT %s, * FROM unnest(%s::text[], " + ", ".join(["%s::int[]"] * len(OUTCOMES)) + ")"
+        )
+    )
+    params = [top, step_id, len(new), last_task, job_id, job_id, hosts]
+    params += [[totals[h][key] for h in hosts] for key in OUTCOMES]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return _host_rows(cursor.fetchall())
+
+
 def upsert_host_totals(job_id: int, totals: dict[str, Counter]) -> list[dict[str, Any]]:
     """Add ``totals`` to the job's host summaries in one statement; returns the updated rows."""
     if not totals:
         return []
-    table = HostSummary._meta.db_table
     hosts = sorted(totals)
-    columns = f"job_id, host, {', '.join(OUTCOMES)}"
-    increments = ", ".join(f"{key} = {table}.{key} + excluded.{key}" for key in OUTCOMES)
     if connection.vendor == "postgresql":
-        # One array per column: the statement text, and so its parse, is the same for every batch.
-        source = "SELECT %s, * FROM unnest(%s::text[], " + ", ".join(["%s::int[]"] * len(OUTCOMES)) + ")"
+        source = UNNEST_HOSTS
         params: list[Any] = [job_id, hosts, *([totals[h][key] for h in hosts] for key in OUTCOMES)]
     else:
         source = "VALUES " + ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(hosts))
         params = [value for h in hosts for value in (job_id, h, *(totals[h][key] for key in OUTCOMES))]
-    sql = (
-        f"INSERT INTO {table} ({columns}) {source} "
+    with connection.cursor() as cursor:
+        cursor.execute(_host_upsert_sql(source), params)
+        return _host_rows(cursor.fetchall())
+
+
+def _host_upsert_sql(source: str) -> str:
+    table = HostSummary._meta.db_table
+    increments = ", ".join(f"{key} = {table}.{key} + excluded.{key}" for key in OUTCOMES)
+    return (
+        f"INSERT INTO {table} (job_id, host, {', '.join(OUTCOMES)}) {source} "
         f"ON CONFLICT (job_id, host) DO UPDATE SET {increments} "
         f"RETURNING host, {', '.join(OUTCOMES)}"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [dict(zip(("host", *OUTCOMES), values, strict=True)) for values in cursor.fetchall()]
+
+
+def _host_rows(rows: list[tuple]) -> list[dict[str, Any]]:
+    return [dict(zip(("host", *OUTCOMES), values, strict=True)) for values in rows]

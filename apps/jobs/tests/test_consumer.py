@@ -166,6 +166,23 @@ async def test_a_state_change_first_sends_what_the_layer_lost(job, viewer, monke
     await comm.disconnect()
 
 
+async def test_live_events_come_with_the_host_totals_they_changed(job, viewer):
+    step = await database_sync_to_async(job.steps.get)(position=1)
+    comm = _communicator(job.pk, viewer)
+    await comm.connect()
+    assert (await comm.receive_json_from())["kind"] == "snapshot"
+    assert (await comm.receive_json_from())["kind"] == "live"
+    await database_sync_to_async(JobEventSink(job, step))(runner_events(1, 3, host="ctl01", changed=True))
+    events = await comm.receive_json_from(timeout=10)
+    assert [e["counter"] for e in events["events"]] == [1, 2, 3]
+    hosts = await comm.receive_json_from(timeout=10)
+    assert hosts == {
+        "kind": "hosts",
+        "hosts": [{"host": "ctl01", "ok": 3, "changed": 3, "failed": 0, "unreachable": 0, "skipped": 0}],
+    }
+    await comm.disconnect()
+
+
 async def test_a_job_with_huge_output_replays_in_messages_the_server_can_send(job, viewer):
     step = await database_sync_to_async(job.steps.get)(position=1)
     events = runner_events(1, 3000)

@@ -100,3 +100,40 @@ def test_event_data_reads_back_as_written(demo_cloud):
     events[0]["event_data"]["res"] = {"changed": True, "results": [{"item": "nova", "rc": 0}], "msg": None}
     JobEventSink(job, job.steps.get(position=1))(events)
     assert Event.objects.get(job=job).event_data == events[0]["event_data"]
+
+
+def test_one_batch_moves_step_job_and_host_totals_together(demo_cloud):
+    job = make_job(demo_cloud)
+    step = job.steps.get(position=1)
+    sink = JobEventSink(job, step)
+    sink(runner_events(1, 3, host="ctl01", changed=True))
+    no_results = runner_events(4, 5, event="playbook_on_task_start")
+    for event in no_results:
+        event["event_data"].pop("task")  # a batch without a task name keeps the current task
+    sink(no_results)
+    job.refresh_from_db()
+    step.refresh_from_db()
+    assert (job.event_count, step.event_count, job.current_task) == (5, 5, "task 3")
+    assert HostSummary.objects.get(job=job, host="ctl01").changed == 3
+
+
+def test_each_batch_is_published_once_with_its_host_totals(
+    demo_cloud, monkeypatch, django_capture_on_commit_callbacks
+):
+    from apps.jobs import sink as sink_module
+
+    sent = []
+    monkeypatch.setattr(sink_module, "publish", lambda job_id, message: sent.append(message))
+    job = make_job(demo_cloud)
+    sink = JobEventSink(job, job.steps.get(position=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        sink(runner_events(1, 2, host="ctl01"))
+        sink(runner_events(3, 3, event="playbook_on_task_start"))
+    assert [(m["kind"], [e["counter"] for e in m["events"]], m.get("hosts")) for m in sent] == [
+        (
+            "events",
+            [1, 2],
+            [{"host": "ctl01", "ok": 2, "changed": 0, "failed": 0, "unreachable": 0, "skipped": 0}],
+        ),
+        ("events", [3], None),
+    ]
