@@ -25,11 +25,12 @@ Then, alternating (bare first in odd runs, Ferry first in even runs):
     no-op sink: ansible-runner, redaction and batching without the database, to split the overhead.
 
 (d) with ``--callback``: the bare command with ansible-runner's event callback (``awx_display``, which
-    writes every event to a file for ansible-runner to pick up), output to /dev/null: its share.
+    writes every event to a file for ansible-runner to pick up, here in FERRY_SCRATCH_DIR as for Ferry's
+    steps), output to /dev/null: its share.
 
 ``--kind`` must plan a single step (check or prechecks), so both sides run exactly one playbook.
 Reports the medians, min/max, the ratio of the medians, the median of per-pair ratios, CPU time of
-this process and its children, and the events each Ferry job stored (checked: counters 1..N, once).
+this process and its children, the whole machine's busy CPU time (PostgreSQL and Redis included), and the events each Ferry job stored (checked: counters 1..N, once).
 Target: Ferry / bare ≤ 1.10.
 """
 
@@ -88,6 +89,14 @@ def cpu_seconds() -> tuple[float, float]:
     """CPU seconds used so far by this process (all threads) and by its waited-for children."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine spent busy so far, PostgreSQL and Redis included (steal excluded)."""
+    import psutil
+
+    t = psutil.cpu_times()
+    return t.user + t.nice + t.system + t.irq + t.softirq
 
 
 def other_sessions() -> int:
@@ -204,7 +213,11 @@ def measure(args: argparse.Namespace, database: str, var_dir: Path) -> None:
         if proc.returncode != 0:
             raise SystemExit(f"bare ansible-playbook failed with rc {proc.returncode}: {' '.join(command)}")
 
-    callback_events = var_dir / "callback"
+    # Both partial sides keep ansible-runner's files where Ferry's steps keep them.
+    from django.conf import settings
+
+    scratch = Path(settings.FERRY_SCRATCH_DIR)
+    callback_events = scratch / "bench-callback"
 
     def bare_with_callback() -> None:
         """The bare command with ansible-runner's event callback, output to /dev/null (no pty, no parsing)."""
@@ -227,13 +240,14 @@ def measure(args: argparse.Namespace, database: str, var_dir: Path) -> None:
             raise SystemExit(f"ansible-playbook with the callback failed with rc {proc.returncode}")
 
     def runner_only() -> None:
-        spec_dir = var_dir / "run-step"
+        step_spec = LabBackend().step_spec(
+            cloud_context(cloud),
+            StepInput(planned.action, planned.playbook, planned.extra_vars, planned.limit, planned.tags),
+            var_dir / "run-step",
+        )
+        step_spec.run_dir = scratch / "bench-run-step"
         result = run_step(
-            LabBackend().step_spec(
-                cloud_context(cloud),
-                StepInput(planned.action, planned.playbook, planned.extra_vars, planned.limit, planned.tags),
-                spec_dir,
-            ),
+            step_spec,
             sink=lambda batch: None,
             should_cancel=lambda: False,
         )
@@ -258,13 +272,16 @@ def measure(args: argparse.Namespace, database: str, var_dir: Path) -> None:
 
     times: dict[str, list[float]] = {side: [] for side in sides}
     cpu: dict[str, list[tuple[float, float]]] = {side: [] for side in sides}
+    busy: dict[str, list[float]] = {side: [] for side in sides}
     events: list[int] = []
     for i in range(args.runs):
         for side in list(sides) if i % 2 == 0 else list(reversed(sides)):
-            (own, children), started = cpu_seconds(), time.perf_counter()
+            (own, children), machine_before = cpu_seconds(), machine_busy_seconds()
+            started = time.perf_counter()
             job = sides[side]()
             times[side].append(time.perf_counter() - started)
             own_after, children_after = cpu_seconds()
+            busy[side].append(machine_busy_seconds() - machine_before)
             cpu[side].append((own_after - own, children_after - children))
             if side == "ferry":
                 events.append(check(job))
@@ -298,7 +315,8 @@ def measure(args: argparse.Namespace, database: str, var_dir: Path) -> None:
         print(
             f"{side:8s}: median {statistics.median(times[side]):.2f} s "
             f"(min {min(times[side]):.2f}, max {max(times[side]):.2f}); cpu median {total_cpu[side]:.2f} s "
-            f"= {own:.2f} s this process + {children:.2f} s ansible-playbook and its forks"
+            f"= {own:.2f} s this process + {children:.2f} s ansible-playbook and its forks; "
+            f"machine busy {statistics.median(busy[side]):.2f} s"
         )
     timed = phases[-args.runs :]
     before, during, after = (statistics.median(p[k] for p in timed) for k in range(3))
@@ -314,10 +332,11 @@ def measure(args: argparse.Namespace, database: str, var_dir: Path) -> None:
         share = statistics.median(times["run_step"]) / bare_median
         print(f"ratio run_step / bare (medians): {share:.3f} (ansible-runner, redaction, batching; no DB)")
     print(f"ratio ferry / bare (medians): {ratio:.3f}; median of per-pair ratios: {pairs:.3f}; "
-          f"cpu ratio: {total_cpu['ferry'] / total_cpu['bare']:.3f}")  # fmt: skip
+          f"cpu ratio: {total_cpu['ferry'] / total_cpu['bare']:.3f}; machine busy ratio: "
+          f"{statistics.median(busy['ferry']) / statistics.median(busy['bare']):.3f}")  # fmt: skip
     print(
         f"database connections still open after the runs: {lingering} "
-        f"({left} after a garbage collection; PostgreSQL CPU is not in the figures above)"
+        f"({left} after a garbage collection; PostgreSQL and Redis CPU are only in 'machine busy')"
     )
     print(f"target (ratio <= {TARGET:.2f}):", "met" if ratio <= TARGET else "NOT met")
 
