@@ -30,7 +30,8 @@ Then, alternating (bare first in odd runs, Ferry first in even runs):
 
 ``--kind`` must plan a single step (check or prechecks), so both sides run exactly one playbook.
 Reports the medians, min/max, the ratio of the medians, the median of per-pair ratios, CPU time of
-this process and its children, the whole machine's busy CPU time (PostgreSQL and Redis included), and the events each Ferry job stored (checked: counters 1..N, once).
+this process and its children, the whole machine's busy CPU time (PostgreSQL and Redis included),
+and the events each Ferry job stored (checked: counters 1..N, once).
 Target: Ferry / bare ≤ 1.10.
 """
 
