@@ -89,7 +89,7 @@ def test_reimport_replaces_hosts(demo_cloud, tmp_path):
     assert not demo_cloud.cells.exists()
 
 
-def test_management_commands_import_and_render(db, tmp_path):
+def test_management_commands_import_and_render(catalog, tmp_path):
     from apps.clouds.demo import DEMO_INVENTORY
 
     call_command(
