@@ -292,6 +292,9 @@ def measure(args: argparse.Namespace, database: str, var_dir: Path) -> None:
             + f"  {events[-1]} events  load {os.getloadavg()[0]:.1f}",
             flush=True,
         )
+    # The callback side's event files are never read back: nothing of the bench stays in memory.
+    shutil.rmtree(callback_events, ignore_errors=True)
+    shutil.rmtree(scratch / "bench-run-step", ignore_errors=True)
     lingering = other_sessions()
     gc.collect()
     left = other_sessions()

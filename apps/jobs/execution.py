@@ -131,7 +131,6 @@ def _run_steps(job: Job, control: JobControl) -> None:
     context = cloud_context(cloud)
     context.lab_vars = lab_vars
     run_root = Path(settings.VAR_DIR) / "runs" / f"job-{job.pk}" / f"attempt-{job.attempt}"
-    scratch = scratch_dir(job)
     outcome, failed_step = JobState.SUCCEEDED, None
     steps = list(job.steps.filter(attempt=job.attempt).order_by("position"))
     for index, step in enumerate(steps):
@@ -139,7 +138,7 @@ def _run_steps(job: Job, control: JobControl) -> None:
             outcome = JobState.CANCELED
             _skip(steps[index:], StepState.CANCELED)
             break
-        status = _run_step(job, step, backend, context, run_root, scratch, control)
+        status = _run_step(job, step, backend, context, run_root, control)
         if status == "successful":
             if step.completes_release:
                 _release_reached(job, step.completes_release)
@@ -153,7 +152,7 @@ def _run_steps(job: Job, control: JobControl) -> None:
     _finish(job, outcome, failed_step)
     shutil.rmtree(run_root, ignore_errors=True)
     # Each step removes its own private directory; this also takes what a killed worker left.
-    shutil.rmtree(scratch, ignore_errors=True)
+    shutil.rmtree(scratch_dir(job), ignore_errors=True)
 
 
 def scratch_dir(job: Job) -> Path:
@@ -162,7 +161,7 @@ def scratch_dir(job: Job) -> Path:
 
 
 def _run_step(
-    job: Job, step: Step, backend, context: CloudContext, run_root: Path, scratch: Path, control: JobControl
+    job: Job, step: Step, backend, context: CloudContext, run_root: Path, control: JobControl
 ) -> str:
     Step.objects.filter(pk=step.pk).update(state=StepState.RUNNING, started_at=timezone.now())
     Job.objects.filter(pk=job.pk).update(current_step=step.position, current_task="")
@@ -178,7 +177,7 @@ def _run_step(
         ),
         run_root / f"step-{step.ordinal}",
     )
-    spec.run_dir = scratch
+    spec.run_dir = scratch_dir(job)
     try:
         result = run_step(
             spec,

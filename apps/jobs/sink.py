@@ -208,10 +208,7 @@ def update_totals(job_id: int, step_id: int, new: list[EventRow]) -> list[dict[s
     sql = (
         f"WITH step AS (UPDATE {step_table} SET event_count = GREATEST(event_count, %s) WHERE id = %s), "
         f"job AS (UPDATE {job_table} SET event_count = event_count + %s, "
-        "current_task = COALESCE(%s, current_task) WHERE id = %s) "
-        + _host_upsert_sql(
-            "SELECT %s, * FROM unnest(%s::text[], " + ", ".join(["%s::int[]"] * len(OUTCOMES)) + ")"
-        )
+        "current_task = COALESCE(%s, current_task) WHERE id = %s) " + _host_upsert_sql(UNNEST_HOSTS)
     )
     params = [top, step_id, len(new), last_task, job_id, job_id, hosts]
     params += [[totals[h][key] for h in hosts] for key in OUTCOMES]
