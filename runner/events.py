@@ -21,12 +21,13 @@ log = logging.getLogger(__name__)
 Sink = Callable[[list[dict[str, Any]]], None]
 
 # A batch goes out every MAX_DELAY seconds, or sooner once MAX_BATCH events wait. At Ansible's own
-# pace (a few hundred events a second) batches are small and the delay bounds latency; in a burst,
-# or while the sink is slow, batches grow up to MAX_BATCH so each commit carries more events.
-# Every batch costs a transaction and a publish whatever its size; 100 ms would halve their number,
-# but took live p99 at 2,000 events/s to 247 ms of the 250 ms budget (docs/benchmarks.md).
+# pace (a few dozen to a few hundred events a second) batches are small and the delay decides how
+# many there are; in a burst, or while the sink is slow, batches grow up to MAX_BATCH so each commit
+# carries more events. Every batch costs a transaction and a publish whatever its size, about 4 ms
+# of CPU between the worker, PostgreSQL and Redis: a 2,000-event lab step made ~500 batches at
+# 50 ms and ~290 at 100 ms (docs/benchmarks.md, "Job overhead").
 MAX_BATCH = 2000
-MAX_DELAY = 0.05
+MAX_DELAY = 0.1
 
 
 class EventDeliveryError(RuntimeError):

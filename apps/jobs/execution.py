@@ -50,8 +50,7 @@ class JobControl(threading.Thread):
         try:
             while not self._halt.is_set():
                 try:
-                    alive = bump_heartbeat(self.job_id)
-                    if not alive or Job.objects.filter(pk=self.job_id, cancel_requested=True).exists():
+                    if not bump_heartbeat(self.job_id):
                         self.cancel.set()
                 except DatabaseError:
                     log.warning("heartbeat of job %s failed; retrying", self.job_id, exc_info=True)

@@ -128,6 +128,22 @@ def test_reaper_leaves_jobs_with_a_fresh_heartbeat(operator, demo_cloud, no_work
     assert Job.objects.get(pk=job.pk).state == JobState.RUNNING
 
 
+def test_heartbeat_says_stop_once_canceled_or_no_longer_active(operator, demo_cloud, no_worker):
+    job = services.launch_job(operator, demo_cloud, "reconfigure")
+    services.dispatch()
+    Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=10))
+    assert services.bump_heartbeat(job.pk) is True
+    assert timezone.now() - Job.objects.get(pk=job.pk).heartbeat_at < timedelta(seconds=5)
+
+    services.cancel_job(operator, job)  # canceling is still active: the worker beats, and stops
+    assert services.bump_heartbeat(job.pk) is False
+
+    Job.objects.filter(pk=job.pk).update(state=JobState.LOST, cancel_requested=False)
+    stale = Job.objects.get(pk=job.pk).heartbeat_at
+    assert services.bump_heartbeat(job.pk) is False
+    assert Job.objects.get(pk=job.pk).heartbeat_at == stale
+
+
 def test_resume_copies_the_remaining_steps_into_a_new_attempt(operator, demo_cloud, no_worker):
     job = services.launch_job(operator, demo_cloud, "reconfigure")
     steps = list(job.steps.order_by("position"))
