@@ -24,9 +24,10 @@ Then, alternating (bare first in odd runs, Ferry first in even runs):
 (c) with ``--run-step``: ``runner.execute.run_step`` alone on the step spec Ferry would build, with a
     no-op sink: ansible-runner, redaction and batching without the database, to split the overhead.
 
-(d) with ``--callback``: the bare command with ansible-runner's event callback (``awx_display``, which
-    writes every event to a file for ansible-runner to pick up, here in FERRY_SCRATCH_DIR as for Ferry's
-    steps), output to /dev/null: its share.
+(d) with ``--callback``: the bare command with the event callback Ferry's steps use (``awx_display`` from
+    runner/callback_plugins, each event's data in its stdout marker), output to /dev/null: its share;
+    and (e) the same with ansible-runner's own ``awx_display``, which writes every event to a file for
+    ansible-runner to pick up (here in FERRY_SCRATCH_DIR, where Ferry's steps keep ansible-runner's files).
 
 ``--kind`` must plan a single step (check or prechecks), so both sides run exactly one playbook.
 Reports the medians, min/max, the ratio of the medians, the median of per-pair ratios, CPU time of
@@ -130,7 +131,7 @@ def main() -> None:
     parser.add_argument(
         "--callback",
         action="store_true",
-        help="also time the bare command with ansible-runner's event callback (awx_display) enabled",
+        help="also time the bare command with Ferry's and with ansible-runner's own event callback",
     )
     ferry_env.add_arguments(parser)
     args = parser.parse_args()
@@ -150,7 +151,7 @@ def measure(args: argparse.Namespace, database: str, var_dir: Path) -> None:
     from apps.jobs.execution import cloud_context, execute_job
     from apps.jobs.models import Event, Job, JobState
     from runner.backends import LabBackend, StepInput
-    from runner.execute import run_step
+    from runner.execute import callback_env, run_step
 
     # No broker: the worker's code runs here, in-process.
     tasks.run_job.delay = lambda *a, **k: None
@@ -220,18 +221,19 @@ def measure(args: argparse.Namespace, database: str, var_dir: Path) -> None:
     scratch = Path(settings.FERRY_SCRATCH_DIR)
     callback_events = scratch / "bench-callback"
 
-    def bare_with_callback() -> None:
-        """The bare command with ansible-runner's event callback, output to /dev/null (no pty, no parsing)."""
+    runner_callbacks = str(Path(ansible_runner.__file__).parent / "display_callback" / "callback")
+
+    def bare_with_callback(plugins: dict[str, str]) -> None:
+        """The bare command with an event callback, output to /dev/null (no pty, no parsing)."""
         shutil.rmtree(callback_events, ignore_errors=True)
         callback_events.mkdir()
-        callbacks = Path(ansible_runner.__file__).parent / "display_callback" / "callback"
         proc = subprocess.run(
             command,
             cwd=spec.project_dir,
             env={
                 **env,
+                **plugins,
                 "ANSIBLE_STDOUT_CALLBACK": "awx_display",
-                "ANSIBLE_CALLBACK_PLUGINS": str(callbacks),
                 "AWX_ISOLATED_DATA_DIR": str(callback_events),
             },
             stdout=subprocess.DEVNULL,
@@ -266,7 +268,8 @@ def measure(args: argparse.Namespace, database: str, var_dir: Path) -> None:
     if args.run_step:
         sides["run_step"] = runner_only
     if args.callback:
-        sides["callback"] = bare_with_callback
+        sides["callback"] = lambda: bare_with_callback(callback_env(runner_callbacks))
+        sides["stock_cb"] = lambda: bare_with_callback({"ANSIBLE_CALLBACK_PLUGINS": runner_callbacks})
     # One untimed run of each (caches, imports, connections).
     for run in sides.values():
         run()
@@ -331,7 +334,9 @@ def measure(args: argparse.Namespace, database: str, var_dir: Path) -> None:
     )
     if args.callback:
         share = statistics.median(times["callback"]) / bare_median
-        print(f"ratio callback / bare (medians): {share:.3f} (ansible-runner's event callback alone)")
+        stock = statistics.median(times["stock_cb"]) / bare_median
+        print(f"ratio callback / bare (medians): {share:.3f} (Ferry's event callback alone); "
+              f"stock_cb / bare: {stock:.3f} (ansible-runner's own)")  # fmt: skip
     if args.run_step:
         share = statistics.median(times["run_step"]) / bare_median
         print(f"ratio run_step / bare (medians): {share:.3f} (ansible-runner, redaction, batching; no DB)")

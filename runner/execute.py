@@ -26,6 +26,7 @@ from typing import Any
 
 from ansible_runner.config.runner import RunnerConfig
 from ansible_runner.runner import Runner
+from ansible_runner.utils import get_callback_dir
 
 from runner.events import MAX_BATCH, MAX_DELAY, EventBatcher, EventDeliveryError, Sink
 from runner.process import TOKEN_ENV, children_with_token, kill_step
@@ -33,7 +34,7 @@ from runner.redact import Redactor
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EventDeliveryError", "StepResult", "StepSpec", "run_step"]
+__all__ = ["EventDeliveryError", "StepResult", "StepSpec", "callback_env", "run_step"]
 
 STATUSES = ("successful", "failed", "canceled", "timeout", "error")
 STATS_KEYS = ("changed", "dark", "failures", "ignored", "ok", "processed", "rescued", "skipped")
@@ -45,6 +46,11 @@ RUNNER_SETTINGS = {
     "suppress_output_file": True,
     "suppress_ansible_output": True,
 }
+# Ferry's awx_display: ansible-runner's event callback with each event's data in its stdout marker
+# instead of a file per event (see the plugin's docstring). It loads ansible-runner's own from the path
+# in FERRY_AWX_DISPLAY, since a kolla-ansible virtualenv running the step has no ansible_runner.
+CALLBACK_DIR = Path(__file__).resolve().parent / "callback_plugins"
+RUNNER_AWX_DISPLAY = Path(get_callback_dir()) / "awx_display.py"
 
 
 @dataclass
@@ -125,6 +131,18 @@ def _inventory_args(spec: StepSpec, private: Path) -> list[str] | None:
     return paths
 
 
+def callback_env(plugins: str | None = None) -> dict[str, str]:
+    """The environment that makes ansible-playbook load Ferry's awx_display before ansible-runner's.
+
+    ``plugins`` is a callback path the step already asks for (else this process's), kept after ours.
+    """
+    rest = plugins if plugins is not None else os.environ.get("ANSIBLE_CALLBACK_PLUGINS", "")
+    return {
+        "ANSIBLE_CALLBACK_PLUGINS": os.pathsep.join(filter(None, [str(CALLBACK_DIR), rest])),
+        "FERRY_AWX_DISPLAY": str(RUNNER_AWX_DISPLAY),
+    }
+
+
 def _runner_config(spec: StepSpec, private: Path, token: str) -> RunnerConfig:
     playbook = Path(spec.playbook).resolve()
     project_dir = Path(spec.project_dir).resolve() if spec.project_dir else playbook.parent
@@ -134,6 +152,7 @@ def _runner_config(spec: StepSpec, private: Path, token: str) -> RunnerConfig:
         bins.insert(0, str(Path(spec.bin_dir).resolve()))
     env["PATH"] = os.pathsep.join([*bins, env.get("PATH") or os.environ.get("PATH", "")])
     env[TOKEN_ENV] = token
+    env.update(callback_env(env.get("ANSIBLE_CALLBACK_PLUGINS")))
     if spec.extra_vars:
         # A file keeps the values (passwords) out of the process list.
         extravars = private / "env" / "extravars"

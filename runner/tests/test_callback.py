@@ -1,0 +1,165 @@
+"""Ferry's awx_display: the events ansible-runner's own callback gives, without a file per event."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+from ansible_runner.utils import OutputEventFilter, get_callback_dir
+
+from runner.execute import StepSpec, callback_env, run_step
+from runner.tests.lab_fixtures import Collector
+
+INVENTORY = "h1\nh2\n\n[all:vars]\nansible_connection=local\n"
+# One task for each kind of event: ok, items, skipped, changed, no_log, failed and ignored, a warning.
+PLAYBOOK = """\
+- hosts: all
+  gather_facts: false
+  vars:
+    ansible_python_interpreter: "{{ ansible_playbook_python }}"
+  tasks:
+    - name: Say hello
+      ansible.builtin.debug: {msg: "hello {{ inventory_hostname }}"}
+    - name: Loop
+      ansible.builtin.debug: {msg: "item {{ item }}"}
+      loop: [1, 2]
+    - name: Only on h1
+      ansible.builtin.debug: {msg: "h1 only"}
+      when: inventory_hostname == 'h1'
+    - name: Change something
+      ansible.builtin.set_fact: {fact: 1}
+      changed_when: true
+    - name: Keep a secret
+      ansible.builtin.debug: {msg: "s3cret"}
+      no_log: true
+    - name: Fail and go on
+      ansible.builtin.fail: {msg: boom}
+      ignore_errors: true
+    - name: Warn
+      ansible.builtin.debug: {msg: "{{ lookup('ansible.builtin.file', 'missing.txt', errors='warn') }}"}
+"""
+# Differ between any two runs of the same playbook.
+PER_RUN = {"uuid", "created", "pid", "parent_uuid", "runner_ident", "start", "end", "duration"}
+PER_RUN_DATA = {"playbook_uuid", "play_uuid", "task_uuid", "uuid", "start", "end", "duration"}
+VENV_PATH = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+def project(tmp_path: Path) -> tuple[Path, Path]:
+    (tmp_path / "project").mkdir()
+    book = tmp_path / "project" / "play.yml"
+    book.write_text(PLAYBOOK)
+    inventory = tmp_path / "inventory"
+    inventory.write_text(INVENTORY)
+    return book, inventory
+
+
+def comparable(event: dict[str, Any]) -> dict[str, Any]:
+    """An event without what differs between runs (uuids, times, pids)."""
+    out = {k: v for k, v in event.items() if k not in PER_RUN}
+    out["event_data"] = {k: v for k, v in (event.get("event_data") or {}).items() if k not in PER_RUN_DATA}
+    return out
+
+
+def test_events_are_those_of_ansible_runners_own_callback(tmp_path: Path) -> None:
+    book, inventory = project(tmp_path)
+    stock: list[dict[str, Any]] = []
+    (tmp_path / "stock").mkdir()
+    ansible_runner.run(
+        private_data_dir=str(tmp_path / "stock"),
+        project_dir=str(book.parent),
+        playbook=str(book),
+        inventory=str(inventory),
+        forks=1,
+        verbosity=1,
+        quiet=True,
+        envvars={"PATH": VENV_PATH},
+        event_handler=lambda event: stock.append(event) and False,
+    )
+    ferry = Collector()
+    result = run_step(
+        StepSpec(playbook=book, inventory=inventory, forks=1, verbosity=1, run_dir=tmp_path / "runs"),
+        sink=ferry,
+        should_cancel=lambda: False,
+    )
+
+    assert result.status == "successful"
+    kinds = {e["event"] for e in ferry.events}
+    assert {"runner_on_ok", "runner_item_on_ok", "runner_on_skipped", "runner_on_failed"} <= kinds
+    assert any("[WARNING]" in e["stdout"] for e in ferry.events)
+    assert any(e["event_data"].get("res", {}).get("changed") for e in ferry.of("runner_on_ok"))
+    censored = [e for e in ferry.of("runner_on_ok") if e["event_data"]["task"] == "Keep a secret"]
+    assert censored and all("s3cret" not in str(e) for e in censored)
+    assert [comparable(e) for e in ferry.events] == [comparable(e) for e in stock]
+
+
+def marker_events(stdout: str) -> list[dict[str, Any]]:
+    """The events ansible-runner's output filter reads from a playbook's output (no files merged)."""
+    events: list[dict[str, Any]] = []
+    decoder = OutputEventFilter(None, events.append, suppress_ansible_output=True)
+    decoder.write(stdout)
+    decoder.close()
+    return [e for e in events if e.get("event") != "EOF"]
+
+
+def run_playbook(tmp_path: Path, book: Path, inventory: Path, plugins: dict[str, str]) -> tuple[str, Path]:
+    data = tmp_path / f"data-{len(list(tmp_path.iterdir()))}"
+    data.mkdir()
+    env = {
+        **os.environ,
+        **plugins,
+        "PATH": VENV_PATH,
+        "ANSIBLE_STDOUT_CALLBACK": "awx_display",
+        "AWX_ISOLATED_DATA_DIR": str(data),
+    }
+    done = subprocess.run(
+        ["ansible-playbook", "-i", str(inventory), str(book)],
+        env=env,
+        cwd=book.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode in (0, 2), done.stderr
+    return done.stdout, data
+
+
+def test_each_event_travels_in_its_marker_and_no_file_is_written(tmp_path: Path) -> None:
+    book, inventory = project(tmp_path)
+    stdout, data = run_playbook(tmp_path, book, inventory, callback_env(""))
+    events = [e for e in marker_events(stdout) if e.get("event") != "verbose"]
+    assert len(events) > 30
+    for event in events:
+        assert {"event", "uuid", "created", "event_data"} <= set(event)
+    hello = [e for e in events if e["event"] == "runner_on_ok" and e["event_data"]["task"] == "Say hello"]
+    assert [e["event_data"]["res"]["msg"] for e in hello] == ["hello h1", "hello h2"]
+    assert not list(data.rglob("*")), "no file per event"
+
+    # ansible-runner's own callback leaves a file per event for ansible-runner to read back.
+    stdout, data = run_playbook(tmp_path, book, inventory, {"ANSIBLE_CALLBACK_PLUGINS": get_callback_dir()})
+    events = [e for e in marker_events(stdout) if e.get("event") != "verbose"]
+    assert all(set(e) <= {"uuid", "counter", "stdout", "start_line", "end_line"} for e in events)
+    assert len(list(data.glob("job_events/*-partial.json"))) == len(events)
+
+
+def test_kolla_ansibles_virtualenv_gives_the_same_events(tmp_path: Path, kolla_install) -> None:
+    """kolla-ansible steps run that virtualenv's ansible-playbook, which has no ansible_runner."""
+    book, inventory = project(tmp_path)
+    ours, kollas = Collector(), Collector()
+    for sink, bin_dir in ((ours, None), (kollas, kolla_install.bin)):
+        result = run_step(
+            StepSpec(playbook=book, inventory=inventory, forks=1, run_dir=tmp_path / "runs", bin_dir=bin_dir),
+            sink=sink,
+            should_cancel=lambda: False,
+        )
+        assert result.status == "successful", result.error
+    assert len(kollas.events) > 30
+    assert [comparable(e)["event_data"].keys() for e in kollas.events] == [
+        comparable(e)["event_data"].keys() for e in ours.events
+    ]
+    assert [(e["event"], e["event_data"].get("host")) for e in kollas.events] == [
+        (e["event"], e["event_data"].get("host")) for e in ours.events
+    ]
