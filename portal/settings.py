@@ -216,9 +216,7 @@ FERRY_HEARTBEAT_TIMEOUT = env_float("FERRY_HEARTBEAT_TIMEOUT", 20.0, minimum=2.0
 
 
 def _default_scratch_dir() -> Path:
-    # ansible-runner writes and reads back a small file for every event: on a RAM-backed
-    # filesystem that costs a twentieth of what it costs on a journaled disk that the
-    # playbook's own writes keep busy (docs/benchmarks.md).
+    # A RAM-backed filesystem keeps the step's passwords (its extra variables) off the disk.
     shm = Path("/dev/shm")
     if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK):
         return shm / f"ferry-{hashlib.sha256(str(VAR_DIR).encode()).hexdigest()[:12]}"

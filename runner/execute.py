@@ -46,6 +46,12 @@ RUNNER_SETTINGS = {
     "suppress_output_file": True,
     "suppress_ansible_output": True,
 }
+# ansible-runner reads the step through pexpect with no pattern but TIMEOUT and EOF, so pexpect keeps
+# everything printed since the step began (and copies it at every poll): a worker's memory would grow
+# with each step's output, by about twice its size. Every event marker begins with ESC[K; a pattern for
+# it with no answer to send lets pexpect drop what it has matched. ansible-runner still reads every byte,
+# through pexpect's logfile_read, which sees the data before any pattern does.
+DROP_READ_OUTPUT = {r"\x1b\[K": None}
 # Ferry's awx_display: ansible-runner's event callback with each event's data in its stdout marker
 # instead of a file per event (see the plugin's docstring). It loads ansible-runner's own from the path
 # in FERRY_AWX_DISPLAY, since a kolla-ansible virtualenv running the step has no ansible_runner.
@@ -180,6 +186,7 @@ def _runner_config(spec: StepSpec, private: Path, token: str) -> RunnerConfig:
         cmdline=cmdline or None,
         quiet=True,
         ident=token,
+        passwords=DROP_READ_OUTPUT,
         # ansible-runner's default is a jsonfile fact cache inside the private directory, which is
         # deleted after the step: disk I/O for nothing. Any other value leaves fact caching to the
         # project's own Ansible configuration.

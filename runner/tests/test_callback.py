@@ -135,7 +135,8 @@ def test_each_event_travels_in_its_marker_and_no_file_is_written(tmp_path: Path)
     for event in events:
         assert {"event", "uuid", "created", "event_data"} <= set(event)
     hello = [e for e in events if e["event"] == "runner_on_ok" and e["event_data"]["task"] == "Say hello"]
-    assert [e["event_data"]["res"]["msg"] for e in hello] == ["hello h1", "hello h2"]
+    # forks finish hosts in any order
+    assert sorted(e["event_data"]["res"]["msg"] for e in hello) == ["hello h1", "hello h2"]
     assert not list(data.rglob("*")), "no file per event"
 
     # ansible-runner's own callback leaves a file per event for ansible-runner to read back.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -17,6 +19,7 @@ from runner.tests.lab_fixtures import Collector, cloud_inventory, deploy, new_cl
 
 INVENTORY = "[control]\nctl1\nctl2\n\n[compute]\ncmp1\n\n[all:vars]\nansible_connection=local\n"
 SECRET = "Sup3r-s3cret-passw0rd"
+REPO = Path(__file__).resolve().parents[2]
 
 
 def playbook(tmp_path: Path, tasks: str, name: str = "play.yml") -> Path:
@@ -278,3 +281,48 @@ def test_a_twenty_host_deploy_is_about_a_thousand_events(tmp_path: Path) -> None
     assert 800 <= len(events.events) <= 2000
     assert events.counters == list(range(1, len(events.events) + 1))
     assert json.loads(json.dumps(events.events)) == events.events
+
+
+# Run in a fresh interpreter that imports nothing else, so that its peak memory is the step's.
+MEMORY_PROBE = """
+import sys
+from pathlib import Path
+from runner.execute import StepSpec, run_step
+
+def peak_kb():  # VmHWM: this process's own peak; ru_maxrss would start at the parent's
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("VmHWM:")[1].split()[0])
+
+book, inventory = Path(sys.argv[1]), sys.argv[2]
+counters = []
+before = peak_kb()
+result = run_step(
+    StepSpec(playbook=book, inventory=inventory, run_dir=book.parent.parent / "runs"),
+    sink=lambda batch: counters.extend(e["counter"] for e in batch),
+    should_cancel=lambda: False,
+)
+grown = peak_kb() - before
+print(result.status, len(counters), len(set(counters)), grown // 1024)
+"""
+
+
+def test_the_output_a_step_prints_is_not_kept_in_the_worker(tmp_path: Path) -> None:
+    # 600 events of 8 kB printed (about 10 MB through the pty, each event's data in its marker): if the
+    # pty reader kept what it read, the process would grow by some 24 MB.
+    book = playbook(
+        tmp_path,
+        "    - ansible.builtin.debug: {msg: \"{{ 'x' * 8000 }}\"}\n      loop: '{{ range(200) | list }}'\n",
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", MEMORY_PROBE, str(book), INVENTORY],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    status, delivered, unique, grown_mb = done.stdout.split()
+    assert status == "successful"
+    assert int(delivered) == int(unique) > 600, done.stdout
+    assert int(grown_mb) < 8, f"the step grew the process by {grown_mb} MB"
