@@ -11,7 +11,7 @@ from typing import Any
 import ansible_runner
 from ansible_runner.utils import OutputEventFilter, get_callback_dir
 
-from runner.execute import StepSpec, callback_env, run_step
+from runner.execute import CALLBACK_DIR, StepSpec, callback_env, run_step
 from runner.tests.lab_fixtures import Collector
 
 INVENTORY = "h1\nh2\n\n[all:vars]\nansible_connection=local\n"
@@ -164,3 +164,46 @@ def test_kolla_ansibles_virtualenv_gives_the_same_events(tmp_path: Path, kolla_i
     assert [(e["event"], e["event_data"].get("host")) for e in kollas.events] == [
         (e["event"], e["event_data"].get("host")) for e in ours.events
     ]
+
+
+# Loading the plugin wraps Ansible's Display for the whole process: a fresh interpreter does it.
+CALLARGS_PROBE = """
+import importlib.util, inspect, sys
+from ansible.utils.display import Display
+
+spec = importlib.util.spec_from_file_location("plugin", sys.argv[1])
+plugin = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(plugin)
+calls = [
+    ((None, "m"), {}),
+    ((None, "m", "red", True), {}),
+    ((None, "m"), {"log_only": True, "caplevel": 3}),
+    ((None,), {"msg": "m", "stderr": True, "newline": False}),
+    ((None, "m", "host1"), {}),
+    ((None, "m"), {"host": "h", "caplevel": 0}),
+]
+checked = 0
+for method in (Display.display, Display.verbose):
+    sig = inspect.signature(inspect.unwrap(method))
+    for args, kwargs in calls:
+        try:
+            bound = sig.bind(*args, **kwargs)
+        except TypeError:
+            continue
+        bound.apply_defaults()
+        assert plugin._callargs(sig, *args, **kwargs) == dict(bound.arguments), (method, args, kwargs)
+        checked += 1
+print(checked)
+"""
+
+
+def test_display_calls_are_read_by_name_as_inspect_binds_them() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", CALLARGS_PROBE, str(Path(CALLBACK_DIR) / "awx_display.py")],
+        env={**os.environ, **callback_env("")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) >= 8
