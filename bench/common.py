@@ -55,3 +55,22 @@ def summary(times: list[float]) -> str:
 def machine() -> str:
     python = f"{platform.python_implementation()} {platform.python_version()}"
     return f"{python}, {os.cpu_count()} cores, {platform.machine()}"
+
+
+def ratio_interval(
+    numerators: list[float], denominators: list[float], *, rounds: int = 5000
+) -> tuple[float, float]:
+    """A 90% bootstrap interval of median(numerators) / median(denominators), each side resampled.
+
+    With a handful of runs on a shared machine, this says how far the ratio of the medians could
+    move on another day's runs: a difference inside it is not one the runs can tell.
+    """
+    import random
+
+    rng = random.Random(0)
+    ratios = sorted(
+        statistics.median(rng.choices(numerators, k=len(numerators)))
+        / statistics.median(rng.choices(denominators, k=len(denominators)))
+        for _ in range(rounds)
+    )
+    return ratios[int(rounds * 0.05)], ratios[int(rounds * 0.95) - 1]

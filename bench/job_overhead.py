@@ -30,7 +30,8 @@ Then, alternating (bare first in odd runs, Ferry first in even runs):
     ansible-runner to pick up (here in FERRY_SCRATCH_DIR, where Ferry's steps keep ansible-runner's files).
 
 ``--kind`` must plan a single step (check or prechecks), so both sides run exactly one playbook.
-Reports the medians, min/max, the ratio of the medians, the median of per-pair ratios, CPU time of
+Reports the medians, min/max, the ratio of the medians with a 90% bootstrap interval (how far the runs
+leave it uncertain), the median of per-pair ratios, CPU time of
 this process and its children, the whole machine's busy CPU time (PostgreSQL and Redis included),
 and the events each Ferry job stored (checked: counters 1..N, once).
 Target: Ferry / bare ≤ 1.10.
@@ -53,7 +54,7 @@ import time
 from pathlib import Path
 
 from bench import ferry_env
-from bench.common import machine, scratch_database
+from bench.common import machine, ratio_interval, scratch_database
 
 TARGET = 1.10
 
@@ -340,7 +341,9 @@ def measure(args: argparse.Namespace, database: str, var_dir: Path) -> None:
     if args.run_step:
         share = statistics.median(times["run_step"]) / bare_median
         print(f"ratio run_step / bare (medians): {share:.3f} (ansible-runner, redaction, batching; no DB)")
-    print(f"ratio ferry / bare (medians): {ratio:.3f}; median of per-pair ratios: {pairs:.3f}; "
+    low, high = ratio_interval(times["ferry"], times["bare"])
+    print(f"ratio ferry / bare (medians): {ratio:.3f} (90% bootstrap interval {low:.3f}–{high:.3f}); "
+          f"median of per-pair ratios: {pairs:.3f}; "
           f"cpu ratio: {total_cpu['ferry'] / total_cpu['bare']:.3f}; machine busy ratio: "
           f"{statistics.median(busy['ferry']) / statistics.median(busy['bare']):.3f}")  # fmt: skip
     print(
