@@ -4,7 +4,7 @@
 
 Each run hands ``--events`` events (about 1 KB each as JSON, counters 1..N, the lab's shape: see
 bench/ingest_events.py) to ``runner.events.EventBatcher`` with run_step's settings (batches of up to
-2,000, 50 ms), which feeds ``apps.jobs.sink.JobEventSink`` for a fresh Job/Step: one transaction per
+2,000, 100 ms), which feeds ``apps.jobs.sink.JobEventSink`` for a fresh Job/Step: one transaction per
 batch (skip stored counters, insert, host totals, current task), then the publish to the Redis
 channel layer. Timed from the first ``add`` until ``close`` returns and ``live.flush`` has seen every
 publish reach Redis, i.e. the last batch is committed and published.

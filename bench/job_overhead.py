@@ -94,6 +94,20 @@ def cpu_seconds() -> tuple[float, float]:
     return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
 
 
+def run_playbook(command: list[str], **popen: object) -> tuple[int, float]:
+    """Run a command to its end: its exit status and the CPU seconds of its own process.
+
+    The process is read once it has exited and before it is reaped (a zombie keeps its times), so
+    the figure is exact and leaves out the forks, which the children's rusage holds with it.
+    """
+    import psutil
+
+    proc = subprocess.Popen(command, **popen)  # type: ignore[call-overload]
+    os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+    times = psutil.Process(proc.pid).cpu_times()
+    return proc.wait(), times.user + times.system
+
+
 def machine_busy_seconds() -> float:
     """CPU seconds the whole machine spent busy so far, PostgreSQL and Redis included (steal excluded)."""
     import psutil
@@ -209,12 +223,14 @@ def measure(args: argparse.Namespace, database: str, var_dir: Path) -> None:
         command += ["--tags", spec.tags]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
 
+    last_main: dict[str, float] = {}  # the ansible-playbook process's own CPU in a side's last run
+
     def bare() -> None:
-        proc = subprocess.run(
+        rc, last_main["bare"] = run_playbook(
             command, cwd=spec.project_dir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        if proc.returncode != 0:
-            raise SystemExit(f"bare ansible-playbook failed with rc {proc.returncode}: {' '.join(command)}")
+        if rc != 0:
+            raise SystemExit(f"bare ansible-playbook failed with rc {rc}: {' '.join(command)}")
 
     # Both partial sides keep ansible-runner's files where Ferry's steps keep them.
     from django.conf import settings
@@ -224,11 +240,11 @@ def measure(args: argparse.Namespace, database: str, var_dir: Path) -> None:
 
     runner_callbacks = str(Path(ansible_runner.__file__).parent / "display_callback" / "callback")
 
-    def bare_with_callback(plugins: dict[str, str]) -> None:
+    def bare_with_callback(side: str, plugins: dict[str, str]) -> None:
         """The bare command with an event callback, output to /dev/null (no pty, no parsing)."""
         shutil.rmtree(callback_events, ignore_errors=True)
         callback_events.mkdir()
-        proc = subprocess.run(
+        rc, last_main[side] = run_playbook(
             command,
             cwd=spec.project_dir,
             env={
@@ -240,8 +256,8 @@ def measure(args: argparse.Namespace, database: str, var_dir: Path) -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        if proc.returncode != 0:
-            raise SystemExit(f"ansible-playbook with the callback failed with rc {proc.returncode}")
+        if rc != 0:
+            raise SystemExit(f"ansible-playbook with the callback failed with rc {rc}")
 
     def runner_only() -> None:
         step_spec = LabBackend().step_spec(
@@ -269,8 +285,10 @@ def measure(args: argparse.Namespace, database: str, var_dir: Path) -> None:
     if args.run_step:
         sides["run_step"] = runner_only
     if args.callback:
-        sides["callback"] = lambda: bare_with_callback(callback_env(runner_callbacks))
-        sides["stock_cb"] = lambda: bare_with_callback({"ANSIBLE_CALLBACK_PLUGINS": runner_callbacks})
+        sides["callback"] = lambda: bare_with_callback("callback", callback_env(runner_callbacks))
+        sides["stock_cb"] = lambda: bare_with_callback(
+            "stock_cb", {"ANSIBLE_CALLBACK_PLUGINS": runner_callbacks}
+        )
     # One untimed run of each (caches, imports, connections).
     for run in sides.values():
         run()
@@ -278,6 +296,8 @@ def measure(args: argparse.Namespace, database: str, var_dir: Path) -> None:
     times: dict[str, list[float]] = {side: [] for side in sides}
     cpu: dict[str, list[tuple[float, float]]] = {side: [] for side in sides}
     busy: dict[str, list[float]] = {side: [] for side in sides}
+    main_cpu: dict[str, list[float]] = {}
+    last_main.clear()
     events: list[int] = []
     for i in range(args.runs):
         for side in list(sides) if i % 2 == 0 else list(reversed(sides)):
@@ -288,6 +308,8 @@ def measure(args: argparse.Namespace, database: str, var_dir: Path) -> None:
             own_after, children_after = cpu_seconds()
             busy[side].append(machine_busy_seconds() - machine_before)
             cpu[side].append((own_after - own, children_after - children))
+            if side in last_main:
+                main_cpu.setdefault(side, []).append(last_main.pop(side))
             if side == "ferry":
                 events.append(check(job))
         print(
@@ -332,6 +354,10 @@ def measure(args: argparse.Namespace, database: str, var_dir: Path) -> None:
         f"ferry's wall time, medians: {before:.2f} s launch → first step started (plan, dispatch, cloud "
         f"context, inventory), {during:.2f} s in the step (ansible-runner, events stored), {after:.2f} s "
         "after it (last events, final state, audit)"
+    )
+    print(
+        "CPU of the ansible-playbook process itself (which runs every callback), medians: "
+        + ", ".join(f"{side} {statistics.median(v):.2f} s" for side, v in main_cpu.items())
     )
     if args.callback:
         share = statistics.median(times["callback"]) / bare_median

@@ -8,7 +8,7 @@ and redis://127.0.0.1:6379/0). Method: starts Ferry in production shape with tes
 configuration a separate producer process (the worker's role, same environment as the stack) makes
 a running job and step, beats its heartbeat like the worker's JobControl thread, and feeds synthetic
 kolla-shaped events (bench/live_events.py) at a fixed rate through runner.events.EventBatcher (run_step's
-defaults: 2,000 events or 50 ms) into apps.jobs.sink.JobEventSink, stamping each event's ``created``
+defaults: 2,000 events or 100 ms) into apps.jobs.sink.JobEventSink, stamping each event's ``created``
 (UTC, microseconds) as it is added. N clients logged in as operator hold ``/ws/jobs/<id>/`` open
 and take arrival − created for every event. The first ``--warmup`` seconds of events are left out.
 Each client's sequence must be every produced seq exactly once, in order.

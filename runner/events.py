@@ -23,13 +23,13 @@ Sink = Callable[[list[dict[str, Any]]], None]
 # A batch goes out every MAX_DELAY seconds, or sooner once MAX_BATCH events wait. At Ansible's own
 # pace (a few dozen to a few hundred events a second) batches are small and the delay decides how
 # many there are; in a burst, or while the sink is slow, batches grow up to MAX_BATCH so each commit
-# carries more events. Every batch costs a transaction and a publish whatever its size, about 4 ms
-# of CPU between the worker, PostgreSQL and Redis: a 2,000-event lab step makes ~500 batches at
-# 50 ms, ~290 at 100 ms. 100 ms saved about 0.3 s of CPU per such step, less than the wall-time
-# noise of the overhead benchmark, and took the live p99 at 2,000 events/s × 20 clients to 228 ms
-# (189-255) of its 250 ms budget (docs/benchmarks.md): operators' output comes first.
+# carries more events. Every batch costs a transaction and a publish whatever its size: a 2,000-event
+# lab step makes ~500 batches at 50 ms, ~290 at 100 ms. On the overhead benchmark a Ferry job used
+# 2.9 s more machine CPU than run_step alone at 50 ms and 0.8 s at 100 ms, and read 1.165 x bare
+# against 1.105; at 100 ms the live p99 at 2,000 events/s x 20 clients read 228 ms of its 250 ms
+# budget (docs/benchmarks.md, "Job overhead" and "Live output latency").
 MAX_BATCH = 2000
-MAX_DELAY = 0.05
+MAX_DELAY = 0.1
 
 
 class EventDeliveryError(RuntimeError):
