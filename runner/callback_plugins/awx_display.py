@@ -17,8 +17,9 @@ for the playbook's main process, which runs every callback:
 - The wrappers of ``Display.display`` and ``Display.verbose`` read each call's arguments by name
   without ``inspect.Signature.bind``.
 
-On a 79-host lab step this took the playbook's main process from 2.6 s more CPU than with Ansible's
-default callback alone to the same (docs/benchmarks.md, "Job overhead").
+On the 79-host check of ``bench.job_overhead`` (1,945 events, medians of 11 runs) the playbook's own
+process used 9.11 s of CPU with Ansible's default callback, 10.05 s with ansible-runner's and 9.56 s
+with this one (docs/benchmarks.md, "Job overhead").
 
 This runs inside ansible-playbook, in whichever virtualenv runs the step (a kolla-ansible one too):
 it may import only the standard library and Ansible.
