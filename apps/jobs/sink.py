@@ -94,7 +94,6 @@ class JobEventSink:
         self.step_id = step.pk
         self.base = step.ordinal * Event.SEQ_STEP
         self._check_stored = True
-        self._host_rows: list[dict[str, Any]] = []
 
     def rows(self, batch: list[dict[str, Any]]) -> list[EventRow]:
         """The rows a batch of runner events is stored as."""

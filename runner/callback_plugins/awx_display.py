@@ -3,8 +3,8 @@
 ansible-runner runs every step with ``ANSIBLE_STDOUT_CALLBACK=awx_display`` and appends its own
 callback directory to ``ANSIBLE_CALLBACK_PLUGINS``; ``runner.execute`` puts this directory first, so
 Ansible loads this plugin under that name. It is ansible-runner's own callback (loaded from the file
-``FERRY_AWX_DISPLAY`` names) with two changes that leave every event as it was and make each cheaper
-for the playbook's main process, which runs every callback:
+``FERRY_AWX_DISPLAY`` names) with three changes that leave every event as it was and make each
+cheaper for the playbook's main process, which runs every callback:
 
 - ansible-runner's callback writes each event's data to a file, prints a base64 marker holding only
   the event's uuid before the event's output, and ansible-runner reads the file back and removes it.

@@ -214,7 +214,7 @@ print(checked)
 
 def test_display_calls_are_read_by_name_as_inspect_binds_them() -> None:
     done = subprocess.run(
-        [sys.executable, "-c", CALLARGS_PROBE, str(Path(CALLBACK_DIR) / "awx_display.py")],
+        [sys.executable, "-c", CALLARGS_PROBE, str(CALLBACK_DIR / "awx_display.py")],
         env={**os.environ, **callback_env("")},
         capture_output=True,
         text=True,
