@@ -13,6 +13,7 @@ import datetime
 import json
 import logging
 import os
+import re
 import shlex
 import shutil
 import sys
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import ansible_runner
 from ansible_runner.config.runner import RunnerConfig
 from ansible_runner.runner import Runner
 from ansible_runner.utils import get_callback_dir
@@ -48,10 +50,13 @@ RUNNER_SETTINGS = {
 }
 # ansible-runner reads the step through pexpect with no pattern but TIMEOUT and EOF, so pexpect keeps
 # everything printed since the step began (and copies it at every poll): a worker's memory would grow
-# with each step's output, by about twice its size. Every event marker begins with ESC[K; a pattern for
-# it with no answer to send lets pexpect drop what it has matched. ansible-runner still reads every byte,
-# through pexpect's logfile_read, which sees the data before any pattern does.
-DROP_READ_OUTPUT = {r"\x1b\[K": None}
+# with each step's output, by about twice its size. A pattern with no answer to send lets pexpect drop
+# what it has matched; ansible-runner still reads every byte, through pexpect's logfile_read, which sees
+# the data before any pattern does. The pattern is the marker that closes every event (ESC[K, the empty
+# end-of-event dict in base64, ESC[4D ESC[K): once per event, where any ESC[K would match four times,
+# and each match is a turn of ansible-runner's read loop (cancel check, liveness, a new expect).
+EVENT_END = "\x1b[Ke30=\x1b[4D\x1b[K"
+DROP_READ_OUTPUT = {re.escape(EVENT_END): None}
 # Ferry's awx_display: ansible-runner's event callback with each event's data in its stdout marker
 # instead of a file per event (see the plugin's docstring). It loads ansible-runner's own from the path
 # in FERRY_AWX_DISPLAY, since a kolla-ansible virtualenv running the step has no ansible_runner.
@@ -196,6 +201,30 @@ def _runner_config(spec: StepSpec, private: Path, token: str) -> RunnerConfig:
     return config
 
 
+class StepRunner(Runner):
+    """ansible-runner's ``Runner``, minus the file ansible-runner looks for with every event.
+
+    ``Runner.event_callback`` tries to open a file of the event's data (ansible-runner's callback
+    writes one per event) and, when the handler asks for it, writes the event out as an artifact.
+    Ferry's callback sends the whole event in its marker and ``_Step.on_event`` never asks for the
+    artifact, so for those events this does the rest of what ``Runner.event_callback`` does, without
+    the failed open. An event the marker did not carry (only a uuid: ansible-runner's own callback
+    ran the step) goes through ansible-runner's code, file and all.
+    """
+
+    def event_callback(self, event_data: dict[str, Any]) -> None:
+        if "uuid" not in event_data or "event" not in event_data or self.event_handler is None:
+            super().event_callback(event_data)
+            return
+        self.last_stdout_update = time.time()
+        event_data["runner_ident"] = str(self.config.ident)
+        event_data.setdefault("created", datetime.datetime.now(datetime.UTC).isoformat())
+        if self.event_handler(event_data):
+            raise RuntimeError("StepRunner keeps no event artifacts; the event handler must return False")
+        for plugin in ansible_runner.plugins.values():
+            plugin.event_handler(self.config, event_data)
+
+
 class _Step:
     """State shared by ansible-runner's callbacks during one ``run_step``."""
 
@@ -310,7 +339,7 @@ def run_step(
         step.beat()
         try:
             config = _runner_config(spec, private, token)
-            runner = Runner(config, event_handler=step.on_event, cancel_callback=step.poll)
+            runner = StepRunner(config, event_handler=step.on_event, cancel_callback=step.poll)
             runner_status, runner_rc = runner.run()
             rc = runner_rc if isinstance(runner_rc, int) else -1
             if step.stopped:

@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import ansible_runner
+import pytest
+from ansible_runner.config.runner import RunnerConfig
 from ansible_runner.utils import OutputEventFilter, get_callback_dir
 
-from runner.execute import CALLBACK_DIR, StepSpec, callback_env, run_step
+from runner.execute import CALLBACK_DIR, EVENT_END, StepRunner, StepSpec, callback_env, run_step
 from runner.tests.lab_fixtures import Collector
 
 INVENTORY = "h1\nh2\n\n[all:vars]\nansible_connection=local\n"
@@ -151,6 +153,8 @@ def test_each_event_travels_in_its_marker_and_no_file_is_written(tmp_path: Path)
     # forks finish hosts in any order
     assert sorted(e["event_data"]["res"]["msg"] for e in hello) == ["hello h1", "hello h2"]
     assert not list(data.rglob("*")), "no file per event"
+    # The pattern that lets pexpect drop what it read closes every event, once, and only events.
+    assert stdout.count(EVENT_END) == len(events) == stdout.count("\x1b[K") // 4
 
     # ansible-runner's own callback leaves a file per event for ansible-runner to read back.
     stdout, data = run_playbook(tmp_path, book, inventory, {"ANSIBLE_CALLBACK_PLUGINS": get_callback_dir()})
@@ -222,3 +226,31 @@ def test_display_calls_are_read_by_name_as_inspect_binds_them() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) >= 8
+
+
+def test_step_runner_hands_whole_events_over_and_reads_partial_files_for_the_rest(tmp_path: Path) -> None:
+    book, inventory = project(tmp_path)
+    config = RunnerConfig(
+        private_data_dir=str(tmp_path / "data"), playbook=str(book), inventory=str(inventory), ident="step1"
+    )
+    config.prepare()
+    handled: list[dict[str, Any]] = []
+    runner = StepRunner(config, event_handler=lambda event: handled.append(dict(event)) and False)
+    events_dir = Path(config.artifact_dir) / "job_events"
+    events_dir.mkdir(parents=True)
+
+    # Ferry's callback: the marker held the whole event; no file is looked for or written.
+    runner.event_callback({"uuid": "u1", "event": "runner_on_ok", "counter": 1, "event_data": {"host": "h1"}})
+    # ansible-runner's own callback: the marker held the uuid, the rest is in a file beside.
+    (events_dir / "u2-partial.json").write_text(json.dumps({"event": "runner_on_ok", "created": "then"}))
+    runner.event_callback({"uuid": "u2", "counter": 2, "stdout": "ok: [h2]"})
+
+    first, second = handled
+    assert first["runner_ident"] == second["runner_ident"] == "step1"
+    assert first["event_data"] == {"host": "h1"} and first["created"]
+    assert second["event"] == "runner_on_ok" and second["created"] == "then"
+    assert not list(events_dir.iterdir()), "the partial file is consumed and no artifact is written"
+
+    keeper = StepRunner(config, event_handler=lambda event: True)
+    with pytest.raises(RuntimeError, match="keeps no event artifacts"):
+        keeper.event_callback({"uuid": "u3", "event": "runner_on_ok", "counter": 3})
