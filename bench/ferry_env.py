@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
+import tempfile
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/ferry"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -23,10 +26,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def configure(args: argparse.Namespace, var_dir: str) -> None:
-    """Set the environment Django's settings read; call before ``bench.common.scratch_database``."""
+    """Set the environment Django's settings read; call before ``bench.common.scratch_database``.
+
+    Steps keep their private directories in a RAM-backed directory, as by default, made for this
+    run and removed when the process exits (the default would outlive the temporary ``var_dir``).
+    """
     os.environ["DATABASE_URL"] = args.database_url
     os.environ["REDIS_URL"] = args.redis_url
     os.environ["FERRY_VAR_DIR"] = var_dir
+    if "FERRY_SCRATCH_DIR" not in os.environ and os.access("/dev/shm", os.W_OK | os.X_OK):
+        scratch = tempfile.mkdtemp(prefix="ferry-bench-", dir="/dev/shm")
+        atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+        os.environ["FERRY_SCRATCH_DIR"] = scratch
     os.environ.setdefault("FERRY_SECRETS_KEY", "bench")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
 

@@ -76,6 +76,8 @@ class Stack:
             FERRY_SECRETS_KEY="ferry-e2e-secrets-key",
             DEBUG="0",
             FERRY_VAR_DIR=str(self.var_dir),
+            # Inside var_dir, so it goes with it (the default is a directory in /dev/shm per var dir).
+            FERRY_SCRATCH_DIR=str(self.var_dir / "scratch"),
             ALLOWED_HOSTS="127.0.0.1,localhost",
             CSRF_TRUSTED_ORIGINS=self.base_url,
             PATH=f"{BIN}{os.pathsep}{environ.get('PATH', '')}",

@@ -17,7 +17,7 @@ from tests.e2e.stack import ROOT, free_port
 def test_make_run_serves_and_ctrl_c_stops_everything(tmp_path):
     port = free_port()
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_", "SECRET_"))}
-    environ.update(PORT=str(port), FERRY_VAR_DIR=str(tmp_path))
+    environ.update(PORT=str(port), FERRY_VAR_DIR=str(tmp_path), FERRY_SCRATCH_DIR=str(tmp_path / "scratch"))
     proc = subprocess.Popen(
         ["make", "--no-print-directory", "run"],
         cwd=ROOT,
