@@ -207,7 +207,7 @@ def measure(args: argparse.Namespace, database: str, var_dir: Path) -> None:
 
     # The bare side: the very playbook, inventory and variables the lab backend builds for the step.
     cloud = Cloud.objects.select_related("release").get(pk=cloud.pk)
-    (planned,) = services.build_plan(cloud, args.kind, {})
+    _, (planned,) = services.build_plan(cloud, args.kind, {})
     spec = LabBackend().step_spec(
         cloud_context(cloud),
         StepInput(planned.action, planned.playbook, planned.extra_vars, planned.limit, planned.tags),

@@ -37,7 +37,7 @@ class CloudContext:
     distro_version: str
     var_dir: Path
     globals_text: str = ""
-    lab_vars: dict[str, Any] = field(default_factory=dict)
+    lab_vars: dict[str, Any] = field(default_factory=dict)  # a person's knobs: passed unsafe
 
 
 @dataclass
@@ -49,6 +49,7 @@ class StepInput:
     extra_vars: dict[str, Any]
     limit: str = ""
     tags: str = ""
+    user_vars: dict[str, Any] = field(default_factory=dict)
 
 
 def lab_root(context: CloudContext) -> Path:
@@ -72,7 +73,6 @@ class LabBackend:
             **context.globals,
             **context.passwords,
             **step.extra_vars,
-            **context.lab_vars,
             **lab.lab_extra_vars(root),
         }
         if step.playbook == "site.yml":
@@ -88,6 +88,7 @@ class LabBackend:
             tags=step.tags or None,
             secrets=context.secrets,
             run_dir=run_dir,
+            unsafe_vars={**step.user_vars, **context.lab_vars},
         )
 
 
@@ -109,13 +110,13 @@ class KollaAnsibleBackend:
         passwords.write_text(yaml.safe_dump(context.passwords, sort_keys=True))
         passwords.chmod(0o600)
         inventory = render_inventory(context.inventory, run_dir / "inventory")
-        user_vars = {k: v for k, v in step.extra_vars.items() if k != "mariadb_backup_type"}
+        step_vars = {k: v for k, v in step.extra_vars.items() if k != "mariadb_backup_type"}
         invocation = build_invocation(
             step.action,
             install=install,
             inventory=inventory,
             config_dir=config_dir,
-            extra_vars=user_vars,
+            extra_vars=step_vars,
             limit=step.limit or None,
             tags=step.tags or None,
             backup_type=step.extra_vars.get("mariadb_backup_type")
@@ -134,6 +135,7 @@ class KollaAnsibleBackend:
             secrets=context.secrets,
             run_dir=run_dir,
             bin_dir=install.ansible_playbook.parent,
+            unsafe_vars=dict(step.user_vars),
         )
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import ansible_runner
+import yaml
 from ansible_runner.config.runner import RunnerConfig
 from ansible_runner.runner import Runner
 from ansible_runner.utils import get_callback_dir
@@ -70,10 +71,13 @@ class StepSpec:
 
     ``inventory`` is a path (``Path``, or a ``str`` naming an existing file or directory), inventory
     text (any other ``str``), or a list of those. ``extra_vars_files`` are passed as ``-e @file`` in
-    order, before ``extra_vars`` (which therefore win). ``env`` is added to the worker's environment.
-    ``secrets`` are masked in every event. Private data directories are created under ``run_dir``
-    (default: the system temporary directory). ``bin_dir`` is where ``ansible-playbook`` is found
-    (default: this virtualenv's ``bin``), e.g. a kolla-ansible virtualenv's.
+    order, before ``extra_vars`` (which therefore win). ``unsafe_vars`` are values a person chose:
+    Ansible gets them marked ``!unsafe``, so it never templates them, and they win over
+    ``extra_vars``. ``env`` is added to the worker's environment, of which only what Ansible needs
+    passes (see ``ansible_environment``). ``secrets`` are masked in every event. Private data
+    directories are created under ``run_dir`` (default: the system temporary directory).
+    ``bin_dir`` is where ``ansible-playbook`` is found (default: this virtualenv's ``bin``), e.g. a
+    kolla-ansible virtualenv's.
     """
 
     playbook: str | Path
@@ -91,6 +95,7 @@ class StepSpec:
     verbosity: int = 0
     timeout: float | None = None
     bin_dir: str | Path | None = None
+    unsafe_vars: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -164,11 +169,11 @@ def _runner_config(spec: StepSpec, private: Path, token: str) -> RunnerConfig:
     env["PATH"] = os.pathsep.join([*bins, env.get("PATH") or os.environ.get("PATH", "")])
     env[TOKEN_ENV] = token
     env.update(callback_env(env.get("ANSIBLE_CALLBACK_PLUGINS")))
-    if spec.extra_vars:
+    if spec.extra_vars or spec.unsafe_vars:
         # A file keeps the values (passwords) out of the process list.
         extravars = private / "env" / "extravars"
         extravars.parent.mkdir(mode=0o700, exist_ok=True)
-        extravars.write_text(json.dumps(spec.extra_vars, default=str))
+        extravars.write_text(extra_vars_text(spec.extra_vars, spec.unsafe_vars))
         extravars.chmod(0o600)
     # ansible-runner only keeps settings it reads from env/settings (a settings argument is dropped
     # when that file is missing).
@@ -198,7 +203,66 @@ def _runner_config(spec: StepSpec, private: Path, token: str) -> RunnerConfig:
         fact_cache_type="project",
     )
     config.prepare()
+    config.env = ansible_environment(config.env, keep=env)
     return config
+
+
+# What ansible-playbook inherits from the worker's own environment: enough to run and to reach hosts.
+# Nothing else passes, so Ferry's database URL, broker URL and keys never reach a playbook.
+INHERITED_NAMES = frozenset(
+    {"HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TERM", "TZ", "TMPDIR", "SHELL", "SSH_AUTH_SOCK"}
+    | {"http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"}
+)
+INHERITED_PREFIXES = ("LC_", "ANSIBLE_", "RUNNER_", "AWX_")
+
+
+def ansible_environment(env: dict[str, str], keep: dict[str, str]) -> dict[str, str]:
+    """``env`` without what came from the worker's environment and is not for Ansible.
+
+    ``keep`` holds the variables the step set itself; ansible-runner's own additions are kept too
+    (they are not in the worker's environment).
+    """
+    return {
+        name: value
+        for name, value in env.items()
+        if name in keep
+        or name not in os.environ
+        or name in INHERITED_NAMES
+        or name.startswith(INHERITED_PREFIXES)
+    }
+
+
+class _Unsafe(str):
+    """Text that Ansible must take as it is: written with the ``!unsafe`` tag."""
+
+
+class _VarsDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """YAML for an extra-vars file: safe types, ``!unsafe`` text, anything else as its string."""
+
+
+_VarsDumper.add_representer(_Unsafe, lambda dumper, value: dumper.represent_scalar("!unsafe", str(value)))
+_VarsDumper.add_multi_representer(object, lambda dumper, value: dumper.represent_str(str(value)))
+
+
+def _mark_unsafe(value: Any) -> Any:
+    if isinstance(value, str):
+        return _Unsafe(value)
+    if isinstance(value, dict):
+        return {key: _mark_unsafe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mark_unsafe(item) for item in value]
+    return value
+
+
+def extra_vars_text(trusted: dict[str, Any], unsafe: dict[str, Any]) -> str:
+    """One extra-vars file: ``trusted`` as they are, then ``unsafe`` with every text marked ``!unsafe``.
+
+    Without unsafe values it is JSON (which YAML reads too), the cheaper encoding.
+    """
+    if not unsafe:
+        return json.dumps(trusted, default=str)
+    merged = {**trusted, **{key: _mark_unsafe(value) for key, value in unsafe.items()}}
+    return yaml.dump(merged, Dumper=_VarsDumper, sort_keys=False, allow_unicode=True)
 
 
 class StepRunner(Runner):

@@ -7,8 +7,11 @@ person has launched.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from runner.params import CloudFacts, Param, ParamError, clean_params
 
 
 class PlanError(ValueError):
@@ -39,6 +42,8 @@ class PlannedStep:
     limit: str = ""
     tags: str = ""
     completes_release: str = ""  # the cloud runs this release once the step succeeds
+    # Values a person chose (labels, backup names): Ansible gets them marked unsafe, never templated.
+    user_vars: dict[str, Any] = field(default_factory=dict)
 
 
 # kolla-ansible actions and the playbook each one runs.
@@ -70,6 +75,7 @@ def step(
     limit: str = "",
     tags: str = "",
     completes: str = "",
+    user: dict[str, Any] | None = None,
     **extra: Any,
 ) -> PlannedStep:
     """A step for a kolla-ansible ``action`` at ``release``.
@@ -90,6 +96,7 @@ def step(
         limit=limit,
         tags=tags,
         completes_release=completes,
+        user_vars=dict(user or {}),
     )
 
 
@@ -135,8 +142,8 @@ def upgrade_hop(target: str, backup_label: str) -> list[PlannedStep]:
             f"Back up config and database before {target}",
             "mariadb-backup",
             None,
+            user={"ferry_backup_label": backup_label},
             mariadb_backup_type="full",
-            ferry_backup_label=backup_label,
             ferry_backup_config=True,
         ),
         step(f"Pull {target} images", "pull", target),
@@ -158,111 +165,330 @@ class PlanRequest:
     cells: list[str] = field(default_factory=list)
     cell_groups: dict[str, str] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    hosts: list[str] = field(default_factory=list)
+    backend: str = ""
+
+    def facts(self) -> CloudFacts:
+        return CloudFacts(releases=[r.series for r in self.releases], cells=self.cells, hosts=self.hosts)
 
 
 def plan(request: PlanRequest) -> list[PlannedStep]:
     """The ordered steps of a job; a :class:`PlanError` naming the field if it cannot be planned."""
-    kind, params, current = request.kind, request.params, request.current_release
-    release = params.get("release") or current
-    if kind in {"prechecks", "check", "pull", "reconfigure", "stop"}:
-        _require(release, "release", f"{kind} needs the cloud's current release (it is not deployed yet)")
-        names = {
-            "prechecks": "Prechecks",
-            "check": "Check services",
-            "pull": "Pull images",
-            "reconfigure": "Reconfigure",
-            "stop": "Stop containers",
-        }
-        steps = [step(names[kind], kind, release)]
-        if kind == "reconfigure":
-            steps = [
-                step("Prechecks", "prechecks", release),
-                *steps,
-                step("Check services", "check", release),
-            ]
-        return steps
-    if kind == "deploy":
-        _require(release, "release", "choose the release to deploy")
-        if current and release != current:
-            raise PlanError(
-                "release", f"the cloud runs {current}; change releases with an upgrade, not a deploy"
-            )
-        return [
-            step("Bootstrap servers", "bootstrap-servers", release),
-            step("Prechecks", "prechecks", release),
-            step("Pull images", "pull", release),
-            step("Deploy", "deploy", release, completes=release),
-            step("Post-deploy", "post-deploy", release),
-            step("Check services", "check", release),
-        ]
-    if kind == "backup":
-        backup_type = params.get("backup_type", "full")
-        if backup_type not in {"full", "incremental"}:
-            raise PlanError("backup_type", "must be full or incremental")
-        label = params.get("label") or "manual"
-        return [
-            step(
-                f"{backup_type.capitalize()} database backup",
-                "mariadb-backup",
-                None,
-                mariadb_backup_type=backup_type,
-                ferry_backup_label=label,
-            )
-        ]
-    if kind == "restore":
-        backup = _require(params.get("backup"), "backup", "choose the backup to restore")
-        return [
-            step("Stop database", "stop", release, tags="mariadb"),
-            step(f"Restore database from {backup}", "mariadb-recovery", None, ferry_backup=backup),
-            step("Check services", "check", release),
-        ]
-    if kind in {"upgrade", "ffu", "cell-rollout"}:
-        _require(current, "release", "the cloud is not deployed yet: deploy it first")
-        target = _require(params.get("target_release"), "target_release", "choose the release to upgrade to")
-        path = upgrade_path(request.releases, current, target)
-        if kind == "upgrade" and len(path) > 1:
-            raise PlanError(
-                "target_release",
-                f"{current} → {target} is not a legal hop (next release, or next SLURP from a SLURP); "
-                f"use a fast-forward upgrade through {' → '.join(path)}",
-            )
-        if kind == "cell-rollout":
-            if len(path) > 1:
-                raise PlanError(
-                    "target_release", f"a cell rollout does one hop; {target} is {len(path)} hops away"
-                )
-            return _cell_rollout(request, current, target)
-        steps: list[PlannedStep] = []
-        for hop in path:
-            steps += upgrade_hop(hop, backup_label=f"before-{hop}")
-        return steps
-    if kind == "rollback":
-        backup = _require(params.get("backup"), "backup", "choose the pre-upgrade backup to go back to")
-        previous = _require(params.get("release"), "release", "choose the release the backup was taken on")
-        return [
-            step("Stop every service", "stop", current or previous),
-            step(f"Restore database from {backup}", "mariadb-recovery", None, ferry_backup=backup),
-            step(f"Redeploy {previous}", "deploy", previous, completes=previous),
-            step(f"Check services on {previous}", "check", previous),
-        ]
-    raise PlanError("kind", f"unknown job kind {kind!r}")
+    return plan_job(request)[1]
 
 
-def _cell_rollout(request: PlanRequest, current: str, target: str) -> list[PlannedStep]:
+def plan_job(request: PlanRequest) -> tuple[dict[str, Any], list[PlannedStep]]:
+    """The job's cleaned parameters and its steps.
+
+    The parameters are checked against the kind's declaration first, so the builders only see
+    clean values.
+    """
+    params = clean_job_params(request)
+    return params, kind_spec(request.kind).build(request, params)
+
+
+def kind_spec(kind: str) -> KindSpec:
+    """The declaration of ``kind``, or a :class:`PlanError` naming ``kind``."""
+    try:
+        return KINDS[kind]
+    except (KeyError, TypeError):
+        raise PlanError("kind", f"unknown job kind {str(kind)[:64]!r}; one of {', '.join(KINDS)}") from None
+
+
+def clean_job_params(request: PlanRequest) -> dict[str, Any]:
+    """The request's parameters checked against its kind's declaration and cleaned."""
+    spec = kind_spec(request.kind)
+    try:
+        return clean_params(spec.params, request.params, request.facts(), request.backend)
+    except ParamError as exc:
+        raise PlanError(exc.field, exc.message) from None
+
+
+def _single_action(name: str, action: str) -> Builder:
+    def build(request: PlanRequest, params: dict[str, Any]) -> list[PlannedStep]:
+        release = _current_or_chosen(request, params, f"{action} needs the cloud's current release")
+        return [step(name, action, release)]
+
+    return build
+
+
+def _current_or_chosen(request: PlanRequest, params: dict[str, Any], why: str) -> str:
+    return _require(
+        params.get("release") or request.current_release, "release", f"{why} (it is not deployed yet)"
+    )
+
+
+def _reconfigure(request: PlanRequest, params: dict[str, Any]) -> list[PlannedStep]:
+    release = _current_or_chosen(request, params, "reconfigure needs the cloud's current release")
+    return [
+        step("Prechecks", "prechecks", release),
+        step("Reconfigure", "reconfigure", release),
+        step("Check services", "check", release),
+    ]
+
+
+def _deploy(request: PlanRequest, params: dict[str, Any]) -> list[PlannedStep]:
+    current = request.current_release
+    release = _require(params.get("release") or current, "release", "choose the release to deploy")
+    if current and release != current:
+        raise PlanError("release", f"the cloud runs {current}; change releases with an upgrade, not a deploy")
+    return [
+        step("Bootstrap servers", "bootstrap-servers", release),
+        step("Prechecks", "prechecks", release),
+        step("Pull images", "pull", release),
+        step("Deploy", "deploy", release, completes=release),
+        step("Post-deploy", "post-deploy", release),
+        step("Check services", "check", release),
+    ]
+
+
+def _backup(request: PlanRequest, params: dict[str, Any]) -> list[PlannedStep]:
+    backup_type = params["backup_type"]
+    return [
+        step(
+            f"{backup_type.capitalize()} database backup",
+            "mariadb-backup",
+            None,
+            user={"ferry_backup_label": params["label"]},
+            mariadb_backup_type=backup_type,
+        )
+    ]
+
+
+def _restore(request: PlanRequest, params: dict[str, Any]) -> list[PlannedStep]:
+    backup, release = params["backup"], request.current_release
+    return [
+        step("Stop database", "stop", release, tags="mariadb"),
+        step(f"Restore database from {backup}", "mariadb-recovery", None, user={"ferry_backup": backup}),
+        step("Check services", "check", release),
+    ]
+
+
+def _upgrade_path(request: PlanRequest, params: dict[str, Any]) -> tuple[str, str, list[str]]:
+    current = _require(request.current_release, "release", "the cloud is not deployed yet: deploy it first")
+    target = params["target_release"]
+    return current, target, upgrade_path(request.releases, current, target)
+
+
+def _upgrade(request: PlanRequest, params: dict[str, Any]) -> list[PlannedStep]:
+    current, target, path = _upgrade_path(request, params)
+    if len(path) > 1:
+        raise PlanError(
+            "target_release",
+            f"{current} → {target} is not a legal hop (next release, or next SLURP from a SLURP); "
+            f"use a fast-forward upgrade through {' → '.join(path)}",
+        )
+    return upgrade_hop(target, backup_label=f"before-{target}")
+
+
+def _ffu(request: PlanRequest, params: dict[str, Any]) -> list[PlannedStep]:
+    _, _, path = _upgrade_path(request, params)
+    return [s for hop in path for s in upgrade_hop(hop, backup_label=f"before-{hop}")]
+
+
+def _rollout(request: PlanRequest, params: dict[str, Any]) -> list[PlannedStep]:
+    _, target, path = _upgrade_path(request, params)
+    if len(path) > 1:
+        raise PlanError("target_release", f"a cell rollout does one hop; {target} is {len(path)} hops away")
+    return _cell_rollout(request, params, target)
+
+
+def _rollback(request: PlanRequest, params: dict[str, Any]) -> list[PlannedStep]:
+    backup, previous = params["backup"], params["release"]
+    return [
+        step("Stop every service", "stop", request.current_release or previous),
+        step(f"Restore database from {backup}", "mariadb-recovery", None, user={"ferry_backup": backup}),
+        step(f"Redeploy {previous}", "deploy", previous, completes=previous),
+        step(f"Check services on {previous}", "check", previous),
+    ]
+
+
+Builder = Callable[[PlanRequest, dict[str, Any]], list[PlannedStep]]
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """One kind of job: what it is called, whether it changes the cloud, what it takes and refuses.
+
+    ``moves_release`` kinds mark the cloud as upgrading while they run; ``records_history`` kinds
+    write the cloud's release history when they succeed.
+    """
+
+    name: str
+    label: str
+    mutating: bool
+    params: tuple[Param, ...]
+    refuses: str
+    build: Builder
+    moves_release: bool = False
+    records_history: bool = False
+
+
+def _release_param(help_text: str, required: bool = False) -> Param:
+    return Param("release", "release", help_text, required=required)
+
+
+TARGET = Param("target_release", "release", "the release to reach", required=True)
+BACKUP_NAME = Param("backup", "name", "the backup to bring back", required=True, max_length=128)
+# Failure injection and pacing: the lab backend's knobs (runner/lab/README.md), for demos and tests.
+LAB_PARAMS = (
+    Param("lab_fail", "host-actions", "hosts whose tasks fail, per action", backend="lab"),
+    Param("lab_unreachable", "hosts", "hosts reported unreachable", backend="lab"),
+    Param("lab_slow_seconds", "number", "a real sleep at the start", maximum=3600, backend="lab"),
+    Param("lab_slow_hosts", "hosts", "the hosts that sleep (default: all)", backend="lab"),
+    Param("lab_item_delay", "number", "seconds added to every task item", maximum=60, backend="lab"),
+    Param("lab_config_overrides", "overrides", "merged into rendered config", backend="lab"),
+)
+CURRENT = _release_param("the release to run it for (default: the cloud's current release)")
+
+
+def _kind(
+    name: str,
+    label: str,
+    mutating: bool,
+    params: tuple[Param, ...],
+    refuses: str,
+    build: Builder,
+    **flags: bool,
+) -> KindSpec:
+    return KindSpec(name, label, mutating, (*params, *LAB_PARAMS), refuses, build, **flags)
+
+
+# The one table of job kinds: the models, the API, the forms and the worker all read it.
+KINDS: dict[str, KindSpec] = {
+    spec.name: spec
+    for spec in (
+        _kind(
+            "prechecks",
+            "prechecks",
+            False,
+            (CURRENT,),
+            "a cloud that is not deployed",
+            _single_action("Prechecks", "prechecks"),
+        ),
+        _kind(
+            "check",
+            "check",
+            False,
+            (CURRENT,),
+            "a cloud that is not deployed",
+            _single_action("Check services", "check"),
+        ),
+        _kind(
+            "deploy",
+            "deploy",
+            True,
+            (_release_param("the release to deploy (default: the cloud's current release)"),),
+            "a release other than the one the cloud runs (that is an upgrade)",
+            _deploy,
+            records_history=True,
+        ),
+        _kind(
+            "pull",
+            "pull images",
+            True,
+            (CURRENT,),
+            "a cloud that is not deployed",
+            _single_action("Pull images", "pull"),
+        ),
+        _kind(
+            "reconfigure",
+            "reconfigure",
+            True,
+            (CURRENT,),
+            "a cloud that is not deployed",
+            _reconfigure,
+            records_history=True,
+        ),
+        _kind(
+            "backup",
+            "database backup",
+            True,
+            (
+                Param(
+                    "backup_type",
+                    "choice",
+                    "full, or incremental on the last full",
+                    choices=("full", "incremental"),
+                    default="full",
+                ),
+                Param("label", "name", "a name to find the backup by", default="manual"),
+            ),
+            "nothing",
+            _backup,
+        ),
+        _kind(
+            "restore",
+            "database restore",
+            True,
+            (BACKUP_NAME,),
+            "a backup name that is not a plain name",
+            _restore,
+        ),
+        _kind(
+            "upgrade",
+            "upgrade",
+            True,
+            (TARGET,),
+            "downgrades, and more than one hop (use a fast-forward upgrade)",
+            _upgrade,
+            moves_release=True,
+            records_history=True,
+        ),
+        _kind(
+            "ffu",
+            "fast-forward upgrade",
+            True,
+            (TARGET,),
+            "downgrades",
+            _ffu,
+            moves_release=True,
+            records_history=True,
+        ),
+        _kind(
+            "cell-rollout",
+            "cell-by-cell upgrade with canary",
+            True,
+            (TARGET, Param("canary", "cell", "the cell to upgrade first (default: the first cell)")),
+            "more than one hop, and a cloud without cells",
+            _rollout,
+            moves_release=True,
+            records_history=True,
+        ),
+        _kind(
+            "rollback",
+            "rollback (restore and redeploy)",
+            True,
+            (BACKUP_NAME, _release_param("the release the backup was taken on", required=True)),
+            "a backup name that is not a plain name",
+            _rollback,
+            records_history=True,
+        ),
+        _kind(
+            "stop",
+            "stop containers",
+            True,
+            (CURRENT,),
+            "a cloud that is not deployed",
+            _single_action("Stop containers", "stop"),
+        ),
+    )
+}
+
+
+def _cell_rollout(request: PlanRequest, params: dict[str, Any], target: str) -> list[PlannedStep]:
     cells = list(request.cells)
     if not cells:
         raise PlanError("cells", "the cloud has no cells to roll out to; use an upgrade")
-    canary = request.params.get("canary") or cells[0]
-    if canary not in cells:
-        raise PlanError("canary", f"unknown cell {canary!r}; cells are {', '.join(cells)}")
+    canary = params.get("canary") or cells[0]
     order = [canary] + [c for c in cells if c != canary]
     steps = [
         step(
             f"Back up config and database before {target}",
             "mariadb-backup",
             None,
+            user={"ferry_backup_label": f"before-{target}"},
             mariadb_backup_type="full",
-            ferry_backup_label=f"before-{target}",
             ferry_backup_config=True,
         ),
         step(f"Pull {target} images", "pull", target),

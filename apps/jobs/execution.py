@@ -26,10 +26,11 @@ from apps.jobs.services import bump_heartbeat, transition
 from apps.jobs.sink import JobEventSink
 from runner.backends import CloudContext, StepInput, backend_for
 from runner.execute import run_step
+from runner.planner import KINDS
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
-UPGRADE_KINDS = {"upgrade", "ffu", "cell-rollout"}
+UPGRADE_KINDS = frozenset(name for name, spec in KINDS.items() if spec.moves_release)
 
 
 class JobControl(threading.Thread):
@@ -171,6 +172,7 @@ def _run_step(
             action=step.action,
             playbook=step.playbook,
             extra_vars=step.extra_vars,
+            user_vars=step.user_vars,
             limit=step.limit,
             tags=step.tags,
         ),
@@ -255,7 +257,7 @@ def _finish(job: Job, outcome: str, failed_step: Step | None) -> None:
 def _cloud_state_after(job: Job, outcome: str) -> str | None:
     if not job.mutating:
         return None
-    if outcome == JobState.SUCCEEDED and job.kind in UPGRADE_KINDS | {"deploy", "rollback", "reconfigure"}:
+    if outcome == JobState.SUCCEEDED and KINDS[job.kind].records_history:
         return CloudState.DEPLOYED
     if outcome == JobState.FAILED and job.cloud.release_id:
         return CloudState.DEGRADED

@@ -2,6 +2,7 @@ from django import forms
 
 from apps.catalog.models import Release
 from apps.jobs.models import READ_ONLY_KINDS, JobKind
+from runner.planner import KINDS
 
 
 class JobLaunchForm(forms.Form):
@@ -36,14 +37,14 @@ class JobLaunchForm(forms.Form):
         return data
 
     def params(self) -> dict:
+        """The chosen kind's own parameters from the form; fields of other kinds are left out."""
         data = self.cleaned_data
+        declared = {p.name for p in KINDS[data["kind"]].params}
         params = {}
-        for key in ("target_release", "release"):
+        for key in declared & {"target_release", "release"}:
             if data.get(key):
                 params[key] = data[key].series
-        for key in ("canary", "backup"):
+        for key in declared & {"canary", "backup", "backup_type"}:
             if data.get(key):
                 params[key] = data[key].strip()
-        if data["kind"] == "backup":
-            params["backup_type"] = data.get("backup_type") or "full"
         return params

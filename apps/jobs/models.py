@@ -5,24 +5,13 @@ from django.db import models
 from django.db.models import Q
 
 from apps.clouds.models import Cloud
+from runner.planner import KINDS
 
-
-class JobKind(models.TextChoices):
-    PRECHECKS = "prechecks", "prechecks"
-    CHECK = "check", "check"
-    DEPLOY = "deploy", "deploy"
-    PULL = "pull", "pull images"
-    RECONFIGURE = "reconfigure", "reconfigure"
-    BACKUP = "backup", "database backup"
-    RESTORE = "restore", "database restore"
-    UPGRADE = "upgrade", "upgrade"
-    FAST_FORWARD = "ffu", "fast-forward upgrade"
-    CELL_ROLLOUT = "cell-rollout", "cell-by-cell upgrade with canary"
-    ROLLBACK = "rollback", "rollback (restore and redeploy)"
-    STOP = "stop", "stop containers"
-
-
-READ_ONLY_KINDS = frozenset({JobKind.PRECHECKS, JobKind.CHECK})
+# Kinds come from the planner's one table; nothing else lists them.
+JobKind = models.TextChoices(
+    "JobKind", [(name.upper().replace("-", "_"), (name, spec.label)) for name, spec in KINDS.items()]
+)
+READ_ONLY_KINDS = frozenset(name for name, spec in KINDS.items() if not spec.mutating)
 
 
 class JobState(models.TextChoices):
@@ -137,6 +126,9 @@ class Step(models.Model):
     action = models.CharField(max_length=64, help_text="the kolla-ansible action this step plays")
     playbook = models.CharField(max_length=200)
     extra_vars = models.JSONField(default=dict, blank=True)
+    user_vars = models.JSONField(
+        default=dict, blank=True, help_text="values a person chose; Ansible gets them unsafe, never templated"
+    )
     limit = models.CharField(max_length=1000, blank=True)
     tags = models.CharField(max_length=500, blank=True)
     completes_release = models.CharField(

@@ -25,23 +25,23 @@ from apps.jobs.models import (
     TRANSITIONS,
     Backend,
     Job,
-    JobKind,
     JobState,
     SlotPool,
     Step,
     StepState,
 )
-from runner.planner import PlanError, PlannedStep, PlanRequest, ReleaseInfo, plan
+from runner.planner import PlanError, PlannedStep, PlanRequest, ReleaseInfo, plan_job
 
 log = logging.getLogger(__name__)
+MAX_LIMIT = 500  # leaves room for a step's own limit in the 1,000 characters a step stores
 
 
 class TransitionRefused(Exception):
     """A job was not in a state that allows the requested change."""
 
 
-def plan_request(cloud: Cloud, kind: str, params: dict) -> PlanRequest:
-    """The planner's view of ``cloud``: releases in order, current release, cells."""
+def plan_request(cloud: Cloud, kind: str, params: dict, backend: str = "") -> PlanRequest:
+    """The planner's view of ``cloud``: releases in order, current release, cells and hosts."""
     releases = [ReleaseInfo(series=s, slurp=f) for s, f in Release.objects.values_list("series", "slurp")]
     cells = list(cloud.cells.order_by("name").values_list("name", "group"))
     return PlanRequest(
@@ -51,15 +51,19 @@ def plan_request(cloud: Cloud, kind: str, params: dict) -> PlanRequest:
         cells=[name for name, _ in cells],
         cell_groups=dict(cells),
         params=params,
+        hosts=list(cloud.hosts.values_list("name", flat=True)),
+        backend=backend,
     )
 
 
-def build_plan(cloud: Cloud, kind: str, params: dict) -> list[PlannedStep]:
-    """Plan a job without creating anything; a ValidationError naming the field if it cannot be."""
-    if kind not in JobKind.values:
-        raise ValidationError({"kind": f"unknown job kind {kind!r}; one of {', '.join(JobKind.values)}"})
+def build_plan(cloud: Cloud, kind: str, params: dict, backend: str = "") -> tuple[dict, list[PlannedStep]]:
+    """Check the parameters and plan a job without creating anything.
+
+    Returns the cleaned parameters and the steps; a ValidationError naming the field if the job
+    cannot be planned.
+    """
     try:
-        return plan(plan_request(cloud, kind, params))
+        return plan_job(plan_request(cloud, kind, params, backend))
     except PlanError as exc:
         raise ValidationError({exc.field: exc.message}) from None
 
@@ -68,6 +72,8 @@ def _validate_limit(cloud: Cloud, limit: str) -> str:
     """A limit names cells or hosts of the cloud, comma-separated; anything else is refused."""
     if not limit:
         return ""
+    if len(limit) > MAX_LIMIT:
+        raise ValidationError({"limit": f"at most {MAX_LIMIT} characters (got {len(limit)}); limit by cells"})
     names = [part.strip() for part in limit.split(",") if part.strip()]
     cells = set(cloud.cells.values_list("name", flat=True)) | set(cloud.cells.values_list("group", flat=True))
     hosts = set(cloud.hosts.filter(name__in=names).values_list("name", flat=True))
@@ -93,12 +99,11 @@ def launch_job(
     Mutating kinds will wait for approval once approvals exist; this is the one
     entry point both read-only and mutating launches go through.
     """
-    params = dict(params or {})
     cloud = Cloud.objects.select_related("release").get(pk=cloud.pk)  # plan against its current release
     if backend not in Backend.values:
         raise ValidationError({"backend": f"unknown backend {backend!r}; one of {', '.join(Backend.values)}"})
     limit = _validate_limit(cloud, limit)
-    steps = build_plan(cloud, kind, params)
+    params, steps = build_plan(cloud, kind, params or {}, backend)
     job = Job.objects.create(
         cloud=cloud,
         kind=kind,
@@ -138,6 +143,7 @@ def _create_steps(
             action=s.action,
             playbook=s.playbook,
             extra_vars=s.extra_vars,
+            user_vars=s.user_vars,
             limit=",".join(x for x in (s.limit, limit) if x),
             tags=s.tags,
             completes_release=s.completes_release,
@@ -253,6 +259,7 @@ def resume_job(actor, job: Job) -> Job:
             action=s.action,
             playbook=s.playbook,
             extra_vars=s.extra_vars,
+            user_vars=s.user_vars,
             limit=s.limit,
             tags=s.tags,
             completes_release=s.completes_release,

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from apps.jobs.models import Backend, Event, HostSummary, Job, JobKind, Step
+from apps.jobs.services import MAX_LIMIT
 
 
 class StepSerializer(serializers.ModelSerializer):
@@ -75,15 +76,24 @@ class JobDetailSerializer(JobSerializer):
 
 
 class JobLaunchSerializer(serializers.Serializer):
-    """What an operator asks for. Mutating kinds need ``confirm: true``."""
+    """What an operator asks for. Mutating kinds need ``confirm: true``; unknown fields are refused.
 
-    cloud = serializers.SlugField()
+    ``params`` are the kind's own (see the planner's table of kinds); the service checks each one.
+    """
+
+    cloud = serializers.SlugField(max_length=64)
     kind = serializers.ChoiceField(choices=JobKind.choices)
     params = serializers.DictField(required=False, default=dict)
-    limit = serializers.CharField(required=False, allow_blank=True, default="")
+    limit = serializers.CharField(required=False, allow_blank=True, default="", max_length=MAX_LIMIT)
     priority = serializers.IntegerField(required=False, default=0, min_value=-100, max_value=100)
     backend = serializers.ChoiceField(choices=Backend.choices, required=False, default=Backend.LAB)
     confirm = serializers.BooleanField(required=False, default=False)
+
+    def validate(self, attrs: dict) -> dict:
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError({name: "unknown field" for name in unknown})
+        return attrs
 
 
 class EventSerializer(serializers.ModelSerializer):
