@@ -98,3 +98,47 @@ def demo_cloud(catalog):
     )
     services.import_inventory_path(None, cloud, DEMO_INVENTORY)
     return cloud
+
+
+@pytest.fixture
+def no_worker(monkeypatch):
+    """Record tasks that would be sent to a worker instead of sending them (unit tests only)."""
+    sent = []
+    from apps.jobs import tasks
+
+    monkeypatch.setattr(tasks.run_job, "delay", lambda job_id: sent.append(("run", job_id)))
+    monkeypatch.setattr(tasks.dispatch_jobs, "delay", lambda: sent.append(("dispatch", None)))
+    return sent
+
+
+SMALL_INVENTORY = """
+[control]
+ctl01
+[network]
+ctl01
+[monitoring]
+ctl01
+[storage]
+ctl01
+[compute]
+cmp01
+cmp02
+"""
+LAB_PASSWORDS = "database_password: Db-Pa55-Never-Shown\nkeystone_admin_password: Ks-Pa55-Never-Shown\n"
+
+
+@pytest.fixture
+def lab_cloud(catalog, tmp_path, settings):
+    """A two-compute cloud whose lab lives in this test's own directory (FERRY_VAR_DIR)."""
+    settings.FERRY_VAR_DIR = str(tmp_path)
+    settings.VAR_DIR = tmp_path
+    inventory = tmp_path / "inventory"
+    inventory.write_text(SMALL_INVENTORY)
+    cloud = services.create_cloud(
+        None,
+        slug="small",
+        passwords_yml=LAB_PASSWORDS,
+        globals_yml='kolla_base_distro: "rocky"\nenable_mariabackup: "yes"\n',
+    )
+    services.import_inventory_path(None, cloud, inventory)
+    return cloud

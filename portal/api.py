@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
+from apps.backups.api.views import BackupViewSet
 from apps.catalog.api.views import ImageViewSet, ReleaseViewSet, SupportTierViewSet
 from apps.clouds.api.views import CellViewSet, CloudViewSet, HostViewSet
 from apps.jobs.api.views import JobViewSet
@@ -22,6 +23,7 @@ router.register("releases", ReleaseViewSet, basename="release")
 router.register("images", ImageViewSet, basename="image")
 router.register("support-tiers", SupportTierViewSet, basename="support-tier")
 router.register("jobs", JobViewSet, basename="job")
+router.register("backups", BackupViewSet, basename="backup")
 
 
 @extend_schema(

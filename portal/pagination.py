@@ -10,3 +10,9 @@ class IdCursorPagination(CursorPagination):
     page_size = 100
     page_size_query_param = "limit"
     max_page_size = 1000
+
+
+class NewestFirstPagination(IdCursorPagination):
+    """The same keyset, newest first."""
+
+    ordering = "-id"

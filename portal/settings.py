@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "apps.catalog",
     "apps.clouds",
     "apps.jobs",
+    "apps.backups",
     "apps.dashboard",
 ]
 
@@ -217,6 +218,9 @@ if not FERRY_SECRETS_KEYS and not (DEBUG or EMBEDDED):
     )
 FERRY_HEALTH_TIMEOUT = env_float("FERRY_HEALTH_TIMEOUT", 2.0, minimum=0.1)
 FERRY_JOB_SLOTS = env_int("FERRY_JOB_SLOTS", 4, minimum=1)
+# Ferry's own copies of every cloud's database backups, verified by checksum.
+FERRY_BACKUP_DIR = Path(env_str("FERRY_BACKUP_DIR", str(VAR_DIR / "backups"))).resolve()
+FERRY_BACKUP_KEEP_CHAINS = env_int("FERRY_BACKUP_KEEP_CHAINS", 5, minimum=1)
 FERRY_HEARTBEAT_TIMEOUT = env_float("FERRY_HEARTBEAT_TIMEOUT", 20.0, minimum=2.0)
 
 

@@ -19,8 +19,12 @@ from runner import lab
 from runner.execute import StepSpec
 from runner.inventory import Inventory, render_inventory
 from runner.kolla import build_invocation, ensure_kolla_ansible, kolla_version_for
+from runner.planner import BACKUP_FETCH, LAB_FREE_TEXT
 
 LAB_DIR = Path(__file__).resolve().parent / "lab"
+# Ferry's own playbooks for the kolla-ansible backend: steps kolla-ansible has no action for.
+FERRY_PLAYBOOK_DIR = Path(__file__).resolve().parent / "playbooks"
+FERRY_ACTIONS = {BACKUP_FETCH: "ferry-backup-fetch.yml"}
 
 
 @dataclass
@@ -37,7 +41,7 @@ class CloudContext:
     distro_version: str
     var_dir: Path
     globals_text: str = ""
-    lab_vars: dict[str, Any] = field(default_factory=dict)  # a person's knobs: passed unsafe
+    lab_vars: dict[str, Any] = field(default_factory=dict)  # checked knobs; free text passes unsafe
 
 
 @dataclass
@@ -73,6 +77,7 @@ class LabBackend:
             **context.globals,
             **context.passwords,
             **step.extra_vars,
+            **{k: v for k, v in context.lab_vars.items() if k not in LAB_FREE_TEXT},
             **lab.lab_extra_vars(root),
         }
         if step.playbook == "site.yml":
@@ -88,7 +93,10 @@ class LabBackend:
             tags=step.tags or None,
             secrets=context.secrets,
             run_dir=run_dir,
-            unsafe_vars={**step.user_vars, **context.lab_vars},
+            unsafe_vars={
+                **step.user_vars,
+                **{k: v for k, v in context.lab_vars.items() if k in LAB_FREE_TEXT},
+            },
         )
 
 
@@ -110,6 +118,18 @@ class KollaAnsibleBackend:
         passwords.write_text(yaml.safe_dump(context.passwords, sort_keys=True))
         passwords.chmod(0o600)
         inventory = render_inventory(context.inventory, run_dir / "inventory")
+        if step.action in FERRY_ACTIONS:
+            return StepSpec(
+                playbook=FERRY_PLAYBOOK_DIR / FERRY_ACTIONS[step.action],
+                project_dir=FERRY_PLAYBOOK_DIR,
+                inventory=inventory,
+                extra_vars_files=[str(config_dir / "globals.yml")],
+                extra_vars=dict(step.extra_vars),
+                limit=step.limit or None,
+                secrets=context.secrets,
+                run_dir=run_dir,
+                unsafe_vars=dict(step.user_vars),
+            )
         step_vars = {k: v for k, v in step.extra_vars.items() if k != "mariadb_backup_type"}
         invocation = build_invocation(
             step.action,

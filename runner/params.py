@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 # Labels and backup names: what a file name and a log line can hold without quoting.
@@ -22,6 +22,13 @@ NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 ACTION_RE = re.compile(r"[a-z][a-z0-9-]*(:[a-z0-9][a-z0-9_-]*)?")
 MAX_LIST = 1000
 MAX_TEXT = 200
+
+
+def ansible_bool(value: Any) -> bool:
+    """What Ansible's ``| bool`` makes of a globals.yml value (``yes``, ``on``, ``true``, ``1``…)."""
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in {"yes", "on", "true", "1", "y", "t"}
 
 
 class ParamError(ValueError):
@@ -34,12 +41,32 @@ class ParamError(ValueError):
 
 
 @dataclass(frozen=True)
+class BackupInfo:
+    """A backup of the cloud as Ferry recorded it: enough to check a restore and to name it."""
+
+    id: int
+    kind: str
+    state: str
+    name: str
+    release: str = ""
+    label: str = ""
+    taken_at: str = ""
+    parent_id: int | None = None
+
+    @property
+    def title(self) -> str:
+        label = f" {self.label}" if self.label else ""
+        return f"backup #{self.id} ({self.kind}{label}, {self.taken_at})"
+
+
+@dataclass(frozen=True)
 class CloudFacts:
-    """What parameter checks may look up: the catalog's series, the cloud's cells and hosts."""
+    """What parameter checks may look up: the catalog's series, the cloud's cells, hosts and backups."""
 
     releases: Sequence[str] = ()
     cells: Sequence[str] = ()
     hosts: Sequence[str] = ()
+    backups: Mapping[int, BackupInfo] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -63,6 +90,11 @@ class Param:
     backend: str = ""  # only this backend takes the parameter ("" = every backend)
 
     @property
+    def free_text(self) -> bool:
+        """Whether the value is text a person wrote (passed to Ansible unsafe), not one of a known set."""
+        return self.kind in {"name", "overrides"}
+
+    @property
     def source(self) -> str:
         """Where the valid values come from, in words a form or a schema can show."""
         return {
@@ -71,6 +103,7 @@ class Param:
             "hosts": "the cloud's hosts",
             "host-actions": "the cloud's hosts",
             "choice": ", ".join(self.choices),
+            "backup": "the cloud's verified backups",
         }.get(self.kind, "")
 
     def clean(self, value: Any, facts: CloudFacts) -> Any:
@@ -149,6 +182,22 @@ def _name(param: Param, value: Any, facts: CloudFacts) -> str:
     return text
 
 
+def _backup(param: Param, value: Any, facts: CloudFacts) -> int:
+    """A verified backup of this cloud by id; an incremental one needs its full parent verified too."""
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        raise ValueError("must be the id of one of this cloud's backups")
+    backup = facts.backups.get(int(value))
+    if backup is None:
+        raise ValueError(f"there is no backup #{value} of this cloud")
+    if backup.state != "verified":
+        raise ValueError(f"backup #{backup.id} is {backup.state}, not verified: it cannot be restored")
+    if backup.kind == "incremental":
+        parent = facts.backups.get(backup.parent_id) if backup.parent_id else None
+        if parent is None or parent.state != "verified":
+            raise ValueError(f"incremental backup #{backup.id} has no verified full backup to apply it to")
+    return backup.id
+
+
 def _number(param: Param, value: Any, facts: CloudFacts) -> float | int:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError("must be a number")
@@ -219,6 +268,7 @@ CHECKS: dict[str, Callable[[Param, Any, CloudFacts], Any]] = {
     "choice": _choice,
     "name": _name,
     "number": _number,
+    "backup": _backup,
     "hosts": _host_list,
     "host-actions": _host_actions,
     "overrides": _overrides,

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from runner.params import CloudFacts, Param, ParamError, clean_params
+from runner.params import BackupInfo, CloudFacts, Param, ParamError, clean_params
 
 
 class PlanError(ValueError):
@@ -65,6 +65,9 @@ OTHER_PLAYBOOKS = {
     "mariadb-recovery": "mariadb-recovery.yml",
     "destroy": "destroy.yml",
 }
+# Ferry's own action: copy the newest backup off the database node into Ferry's backup store.
+BACKUP_FETCH = "ferry-backup-fetch"
+OTHER_PLAYBOOKS[BACKUP_FETCH] = "ferry-backup-fetch.yml"
 
 
 def step(
@@ -136,18 +139,15 @@ def upgrade_path(releases: list[ReleaseInfo], current: str, target: str) -> list
 
 
 def upgrade_hop(target: str, backup_label: str) -> list[PlannedStep]:
-    """Every step of one full upgrade to ``target``, as kolla's upgrade procedure lists them."""
+    """Every step of one full upgrade to ``target``, as kolla's upgrade procedure lists them.
+
+    The backup comes after pull and prechecks, right before the first step that changes anything,
+    so that it holds what the upgrade starts from.
+    """
     return [
-        step(
-            f"Back up config and database before {target}",
-            "mariadb-backup",
-            None,
-            user={"ferry_backup_label": backup_label},
-            mariadb_backup_type="full",
-            ferry_backup_config=True,
-        ),
         step(f"Pull {target} images", "pull", target),
         step(f"Prechecks for {target}", "prechecks", target),
+        *take_backup("full", backup_label, name=f"Back up config and database before {target}", config=True),
         step(f"Upgrade to {target}", "upgrade", target, completes=target),
         step(f"Post-deploy {target}", "post-deploy", target),
         step(f"Validate {target} configuration", "validate-config", target),
@@ -167,9 +167,19 @@ class PlanRequest:
     params: dict[str, Any] = field(default_factory=dict)
     hosts: list[str] = field(default_factory=list)
     backend: str = ""
+    backups: list[BackupInfo] = field(default_factory=list)
+    mariabackup: bool = False  # the cloud's globals turn enable_mariabackup on
 
     def facts(self) -> CloudFacts:
-        return CloudFacts(releases=[r.series for r in self.releases], cells=self.cells, hosts=self.hosts)
+        return CloudFacts(
+            releases=[r.series for r in self.releases],
+            cells=self.cells,
+            hosts=self.hosts,
+            backups={b.id: b for b in self.backups},
+        )
+
+    def backup(self, backup_id: int) -> BackupInfo:
+        return next(b for b in self.backups if b.id == backup_id)
 
 
 def plan(request: PlanRequest) -> list[PlannedStep]:
@@ -184,7 +194,16 @@ def plan_job(request: PlanRequest) -> tuple[dict[str, Any], list[PlannedStep]]:
     clean values.
     """
     params = clean_job_params(request)
-    return params, kind_spec(request.kind).build(request, params)
+    spec = kind_spec(request.kind)
+    steps = spec.build(request, params)
+    if spec.needs_mariabackup and not request.mariabackup:
+        raise PlanError(
+            "enable_mariabackup",
+            f"{spec.name} needs a database backup, and this cloud's globals.yml does not turn "
+            "enable_mariabackup on (kolla's mariadb-backup then does nothing): "
+            'set enable_mariabackup: "yes"',
+        )
+    return params, steps
 
 
 def kind_spec(kind: str) -> KindSpec:
@@ -244,24 +263,32 @@ def _deploy(request: PlanRequest, params: dict[str, Any]) -> list[PlannedStep]:
 
 def _backup(request: PlanRequest, params: dict[str, Any]) -> list[PlannedStep]:
     backup_type = params["backup_type"]
+    return take_backup(backup_type, params["label"], name=f"{backup_type.capitalize()} database backup")
+
+
+def take_backup(backup_type: str, label: str, *, name: str, config: bool = False) -> list[PlannedStep]:
+    """kolla's mariadb-backup, then Ferry's copy of the backup off the node (Ferry records it)."""
+    user = {"ferry_backup_label": label}
+    extra = {"ferry_backup_config": True} if config else {}
     return [
-        step(
-            f"{backup_type.capitalize()} database backup",
-            "mariadb-backup",
-            None,
-            user={"ferry_backup_label": params["label"]},
-            mariadb_backup_type=backup_type,
-        )
+        step(name, "mariadb-backup", None, user=user, mariadb_backup_type=backup_type, **extra),
+        step("Copy the backup off the database node", BACKUP_FETCH, None, user=user, **extra),
     ]
 
 
 def _restore(request: PlanRequest, params: dict[str, Any]) -> list[PlannedStep]:
-    backup, release = params["backup"], request.current_release
+    backup, release = request.backup(params["backup"]), request.current_release
     return [
         step("Stop database", "stop", release, tags="mariadb"),
-        step(f"Restore database from {backup}", "mariadb-recovery", None, user={"ferry_backup": backup}),
+        _recover(backup),
         step("Check services", "check", release),
     ]
+
+
+def _recover(backup: BackupInfo) -> PlannedStep:
+    return step(
+        f"Restore database from {backup.title}", "mariadb-recovery", None, mariadb_backup_name=backup.name
+    )
 
 
 def _upgrade_path(request: PlanRequest, params: dict[str, Any]) -> tuple[str, str, list[str]]:
@@ -294,10 +321,20 @@ def _rollout(request: PlanRequest, params: dict[str, Any]) -> list[PlannedStep]:
 
 
 def _rollback(request: PlanRequest, params: dict[str, Any]) -> list[PlannedStep]:
-    backup, previous = params["backup"], params["release"]
+    backup = request.backup(params["backup"])
+    current, previous = request.current_release, backup.release
+    order = [r.series for r in request.releases]
+    if not previous or previous not in order:
+        raise PlanError("backup", f"{backup.title} does not say which release it was taken on")
+    if current and order.index(previous) >= order.index(current):
+        raise PlanError(
+            "backup",
+            f"{backup.title} was taken on {previous}, which the cloud runs now: "
+            "roll back to a backup taken before an upgrade, or restore this one",
+        )
     return [
-        step("Stop every service", "stop", request.current_release or previous),
-        step(f"Restore database from {backup}", "mariadb-recovery", None, user={"ferry_backup": backup}),
+        step("Stop every service", "stop", current or previous),
+        _recover(backup),
         step(f"Redeploy {previous}", "deploy", previous, completes=previous),
         step(f"Check services on {previous}", "check", previous),
     ]
@@ -311,7 +348,8 @@ class KindSpec:
     """One kind of job: what it is called, whether it changes the cloud, what it takes and refuses.
 
     ``moves_release`` kinds mark the cloud as upgrading while they run; ``records_history`` kinds
-    write the cloud's release history when they succeed.
+    write the cloud's release history when they succeed; ``needs_mariabackup`` kinds take or
+    restore a database backup, which kolla does only with ``enable_mariabackup`` on.
     """
 
     name: str
@@ -322,6 +360,7 @@ class KindSpec:
     build: Builder
     moves_release: bool = False
     records_history: bool = False
+    needs_mariabackup: bool = False
 
 
 def _release_param(help_text: str, required: bool = False) -> Param:
@@ -329,7 +368,7 @@ def _release_param(help_text: str, required: bool = False) -> Param:
 
 
 TARGET = Param("target_release", "release", "the release to reach", required=True)
-BACKUP_NAME = Param("backup", "name", "the backup to bring back", required=True, max_length=128)
+BACKUP = Param("backup", "backup", "the id of the verified backup to bring back", required=True)
 # Failure injection and pacing: the lab backend's knobs (runner/lab/README.md), for demos and tests.
 LAB_PARAMS = (
     Param("lab_fail", "host-actions", "hosts whose tasks fail, per action", backend="lab"),
@@ -339,6 +378,8 @@ LAB_PARAMS = (
     Param("lab_item_delay", "number", "seconds added to every task item", maximum=60, backend="lab"),
     Param("lab_config_overrides", "overrides", "merged into rendered config", backend="lab"),
 )
+# Lab knobs holding text a person wrote; the others name hosts, actions or numbers Ferry checked.
+LAB_FREE_TEXT = frozenset(p.name for p in LAB_PARAMS if p.free_text)
 CURRENT = _release_param("the release to run it for (default: the cloud's current release)")
 
 
@@ -414,15 +455,16 @@ KINDS: dict[str, KindSpec] = {
                 ),
                 Param("label", "name", "a name to find the backup by", default="manual"),
             ),
-            "nothing",
+            "a cloud whose globals do not turn enable_mariabackup on",
             _backup,
+            needs_mariabackup=True,
         ),
         _kind(
             "restore",
             "database restore",
             True,
-            (BACKUP_NAME,),
-            "a backup name that is not a plain name",
+            (BACKUP,),
+            "a backup of another cloud, one not verified, an incremental without its full backup",
             _restore,
         ),
         _kind(
@@ -434,6 +476,7 @@ KINDS: dict[str, KindSpec] = {
             _upgrade,
             moves_release=True,
             records_history=True,
+            needs_mariabackup=True,
         ),
         _kind(
             "ffu",
@@ -444,6 +487,7 @@ KINDS: dict[str, KindSpec] = {
             _ffu,
             moves_release=True,
             records_history=True,
+            needs_mariabackup=True,
         ),
         _kind(
             "cell-rollout",
@@ -454,15 +498,17 @@ KINDS: dict[str, KindSpec] = {
             _rollout,
             moves_release=True,
             records_history=True,
+            needs_mariabackup=True,
         ),
         _kind(
             "rollback",
             "rollback (restore and redeploy)",
             True,
-            (BACKUP_NAME, _release_param("the release the backup was taken on", required=True)),
-            "a backup name that is not a plain name",
+            (BACKUP,),
+            "what restore refuses, and a backup taken on the release the cloud runs now",
             _rollback,
             records_history=True,
+            needs_mariabackup=True,
         ),
         _kind(
             "stop",
@@ -483,16 +529,11 @@ def _cell_rollout(request: PlanRequest, params: dict[str, Any], target: str) -> 
     canary = params.get("canary") or cells[0]
     order = [canary] + [c for c in cells if c != canary]
     steps = [
-        step(
-            f"Back up config and database before {target}",
-            "mariadb-backup",
-            None,
-            user={"ferry_backup_label": f"before-{target}"},
-            mariadb_backup_type="full",
-            ferry_backup_config=True,
-        ),
         step(f"Pull {target} images", "pull", target),
         step(f"Prechecks for {target}", "prechecks", target),
+        *take_backup(
+            "full", f"before-{target}", name=f"Back up config and database before {target}", config=True
+        ),
         step("Nova bootstrap", "upgrade", target, tags="nova-bootstrap"),
         step("Upgrade nova API level", "upgrade", target, tags="nova-api-upgrade"),
     ]

@@ -59,6 +59,7 @@ def cloud_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "can_admin": can(request.user, CloudAction.ADMINISTER, cloud),
             "can_operate": can(request.user, CloudAction.OPERATE, cloud),
             "jobs": cloud.jobs.select_related("cloud", "requested_by").order_by("-id")[:10],
+            "backups": cloud.backups.order_by("-taken_at", "-id")[:20],
             "history": cloud.release_changes.select_related("from_release", "to_release").order_by("-id")[
                 :20
             ],

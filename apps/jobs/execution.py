@@ -17,6 +17,7 @@ from django.db import DatabaseError, close_old_connections, connection, transact
 from django.utils import timezone
 
 from apps.audit.services import record
+from apps.backups.services import incoming_dir, record_fetched_backup
 from apps.catalog.models import Release
 from apps.clouds.models import Cloud, CloudState, ReleaseChange
 from apps.clouds.services import cloud_inventory, cloud_passwords, parse_yaml_mapping, secret_values
@@ -26,7 +27,7 @@ from apps.jobs.services import bump_heartbeat, transition
 from apps.jobs.sink import JobEventSink
 from runner.backends import CloudContext, StepInput, backend_for
 from runner.execute import run_step
-from runner.planner import KINDS
+from runner.planner import BACKUP_FETCH, KINDS
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
@@ -166,12 +167,16 @@ def _run_step(
     Step.objects.filter(pk=step.pk).update(state=StepState.RUNNING, started_at=timezone.now())
     Job.objects.filter(pk=job.pk).update(current_step=step.position, current_task="")
     publish(job.pk, {"kind": "step", "id": step.pk, "position": step.position, "state": StepState.RUNNING})
+    extra_vars = step.extra_vars
+    if step.action == BACKUP_FETCH:
+        # Ferry's own path, not a person's: where the step puts its copy of the backup.
+        extra_vars = {**extra_vars, "ferry_backup_dest": str(incoming_dir(job.cloud, job.pk, step.ordinal))}
     spec = backend.step_spec(
         context,
         StepInput(
             action=step.action,
             playbook=step.playbook,
-            extra_vars=step.extra_vars,
+            extra_vars=extra_vars,
             user_vars=step.user_vars,
             limit=step.limit,
             tags=step.tags,
@@ -194,6 +199,15 @@ def _run_step(
         status, rc = "error", None
         Job.objects.filter(pk=job.pk).update(result=f"Step {step.name!r} could not run: {exc}"[:1000])
     state = {"successful": StepState.SUCCEEDED, "canceled": StepState.CANCELED}.get(status, StepState.FAILED)
+    if state == StepState.SUCCEEDED and step.action == BACKUP_FETCH:
+        record_fetched_backup(
+            job.requested_by,
+            job.cloud,
+            job=job,
+            step=step,
+            label=str(step.user_vars.get("ferry_backup_label", "")),
+            includes_config=bool(step.extra_vars.get("ferry_backup_config")),
+        )
     Step.objects.filter(pk=step.pk).update(state=state, rc=rc, finished_at=timezone.now())
     publish(job.pk, {"kind": "step", "id": step.pk, "position": step.position, "state": state, "rc": rc})
     return status

@@ -1,5 +1,7 @@
 from django import forms
+from django.template.defaultfilters import filesizeformat
 
+from apps.backups.models import Backup, BackupState
 from apps.catalog.models import Release
 from apps.jobs.models import READ_ONLY_KINDS, JobKind
 from runner.planner import KINDS
@@ -19,16 +21,26 @@ class JobLaunchForm(forms.Form):
         Release.objects.all(),
         required=False,
         to_field_name="series",
-        help_text="deploy: the release to deploy; rollback: the release the backup was taken on",
+        help_text="deploy: the release to deploy; prechecks, check, pull, reconfigure, stop: which release",
     )
     canary = forms.CharField(required=False, help_text="cell rollout: the cell to upgrade first")
     backup_type = forms.ChoiceField(
         choices=[("full", "full"), ("incremental", "incremental")], required=False
     )
-    backup = forms.CharField(required=False, help_text="restore and rollback: the backup to bring back")
+    backup = forms.ModelChoiceField(
+        Backup.objects.none(),
+        required=False,
+        help_text="restore and rollback: the verified backup to bring back",
+    )
     limit = forms.CharField(required=False, help_text="cells or hosts, comma-separated")
     priority = forms.IntegerField(initial=0, min_value=-100, max_value=100)
     confirm = forms.BooleanField(required=False, label="I understand this changes the cloud")
+
+    def __init__(self, *args, cloud=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if cloud is not None:
+            self.fields["backup"].queryset = Backup.objects.filter(cloud=cloud, state=BackupState.VERIFIED)
+            self.fields["backup"].label_from_instance = _backup_choice
 
     def clean(self):
         data = super().clean()
@@ -44,7 +56,17 @@ class JobLaunchForm(forms.Form):
         for key in declared & {"target_release", "release"}:
             if data.get(key):
                 params[key] = data[key].series
-        for key in declared & {"canary", "backup", "backup_type"}:
+        for key in declared & {"canary", "backup_type"}:
             if data.get(key):
                 params[key] = data[key].strip()
+        if "backup" in declared and data.get("backup"):
+            params["backup"] = data["backup"].pk
         return params
+
+
+def _backup_choice(backup: Backup) -> str:
+    label = f" {backup.label}" if backup.label else ""
+    return (
+        f"#{backup.pk} {backup.kind}{label} · {backup.release or 'no release'} · "
+        f"{backup.taken_at:%Y-%m-%d %H:%M} UTC · {filesizeformat(backup.size)}"
+    )

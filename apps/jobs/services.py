@@ -17,8 +17,10 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.audit.services import record
+from apps.backups.models import Backup
 from apps.catalog.models import Release
 from apps.clouds.models import Cloud
+from apps.clouds.services import parse_yaml_mapping
 from apps.jobs.models import (
     ACTIVE_STATES,
     READ_ONLY_KINDS,
@@ -30,6 +32,7 @@ from apps.jobs.models import (
     Step,
     StepState,
 )
+from runner.params import BackupInfo, ansible_bool
 from runner.planner import PlanError, PlannedStep, PlanRequest, ReleaseInfo, plan_job
 
 log = logging.getLogger(__name__)
@@ -53,6 +56,22 @@ def plan_request(cloud: Cloud, kind: str, params: dict, backend: str = "") -> Pl
         params=params,
         hosts=list(cloud.hosts.values_list("name", flat=True)),
         backend=backend,
+        mariabackup=ansible_bool(
+            parse_yaml_mapping(cloud.globals_yml, "globals_yml").get("enable_mariabackup")
+        ),
+        backups=[
+            BackupInfo(
+                id=b.pk,
+                kind=b.kind,
+                state=b.state,
+                name=b.name,
+                release=b.release,
+                label=b.label,
+                taken_at=f"{b.taken_at:%Y-%m-%d %H:%M} UTC",
+                parent_id=b.parent_id,
+            )
+            for b in Backup.objects.filter(cloud=cloud).order_by("taken_at", "id")
+        ],
     )
 
 

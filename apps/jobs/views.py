@@ -81,7 +81,9 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
 
 def job_launch(request: HttpRequest, slug: str) -> HttpResponse:
     cloud = get_cloud_for(request.user, slug, CloudAction.OPERATE)
-    form = JobLaunchForm(request.POST or None, initial={"kind": request.GET.get("kind", "prechecks")})
+    form = JobLaunchForm(
+        request.POST or None, initial={"kind": request.GET.get("kind", "prechecks")}, cloud=cloud
+    )
     if request.method == "POST" and form.is_valid():
         try:
             job = services.launch_job(

@@ -26,6 +26,7 @@ def request(kind: str, current: str | None = "2025.1", backend: str = "lab", **p
         params=params,
         hosts=["ctl1", "cmp1"],
         backend=backend,
+        mariabackup=True,
     )
 
 
@@ -63,9 +64,9 @@ def test_a_parameter_of_another_kind_is_refused():
     assert refused("prechecks", target_release="2025.2").field == "target_release"
 
 
-def test_a_backup_path_is_not_a_backup_name():
+def test_a_backup_path_is_not_a_backup_id():
     error = refused("restore", backup="../../../etc/passwd")
-    assert error.field == "backup" and "letters, digits" in error.message
+    assert error.field == "backup" and "id of one of this cloud's backups" in error.message
 
 
 def test_a_label_with_a_template_is_refused():
@@ -105,11 +106,10 @@ def test_defaults_are_filled_and_values_come_back_canonical():
 
 
 def test_a_persons_text_travels_as_user_vars_not_as_trusted_vars():
-    _, steps = plan_job(request("restore", backup="nightly-2025.1"))
-    recovery = next(s for s in steps if s.action == "mariadb-recovery")
-    assert (
-        recovery.user_vars == {"ferry_backup": "nightly-2025.1"} and "ferry_backup" not in recovery.extra_vars
-    )
+    _, steps = plan_job(request("backup", label="nightly"))
+    assert [s.action for s in steps] == ["mariadb-backup", "ferry-backup-fetch"]
+    assert all(s.user_vars == {"ferry_backup_label": "nightly"} for s in steps)
+    assert not any("nightly" in str(s.extra_vars) for s in steps)
 
 
 def test_every_kind_declares_its_parameters_and_what_it_refuses():

@@ -13,20 +13,16 @@ from apps.jobs.api.serializers import EventSerializer, JobDetailSerializer, JobL
 from apps.jobs.models import READ_ONLY_KINDS, Event
 from apps.jobs.permissions import get_job_for, jobs_for
 from portal.drf import as_drf_error
-from portal.pagination import IdCursorPagination
+from portal.pagination import NewestFirstPagination
 
 MAX_EVENTS_PAGE = 5000
-
-
-class NewestFirst(IdCursorPagination):
-    ordering = "-id"
 
 
 class JobViewSet(viewsets.ReadOnlyModelViewSet):
     """Jobs of the clouds you can see. Launch with POST; cancel and resume with their actions."""
 
     filterset_class = JobFilterSet
-    pagination_class = NewestFirst
+    pagination_class = NewestFirstPagination
 
     def get_queryset(self):
         queryset = jobs_for(self.request.user).select_related("cloud", "requested_by")

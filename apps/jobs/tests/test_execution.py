@@ -12,7 +12,6 @@ import pytest
 from django.conf import settings
 
 from apps.catalog.models import Release
-from apps.clouds import services as cloud_services
 from apps.clouds.models import ReleaseChange
 from apps.jobs import services
 from apps.jobs.execution import execute_job
@@ -20,34 +19,6 @@ from apps.jobs.models import Event, HostSummary, Job, JobState
 from runner import lab
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-SMALL = """
-[control]
-ctl01
-[network]
-ctl01
-[monitoring]
-ctl01
-[storage]
-ctl01
-[compute]
-cmp01
-cmp02
-"""
-PASSWORDS = "database_password: Db-Pa55-Never-Shown\nkeystone_admin_password: Ks-Pa55-Never-Shown\n"
-
-
-@pytest.fixture
-def lab_cloud(catalog, tmp_path, settings):
-    settings.FERRY_VAR_DIR = str(tmp_path)
-    settings.VAR_DIR = tmp_path
-    inventory = tmp_path / "inventory"
-    inventory.write_text(SMALL)
-    cloud = cloud_services.create_cloud(
-        None, slug="small", passwords_yml=PASSWORDS, globals_yml='kolla_base_distro: "rocky"\n'
-    )
-    cloud_services.import_inventory_path(None, cloud, inventory)
-    return cloud
 
 
 def run(job: Job) -> Job:

@@ -95,6 +95,7 @@ def test_launch_stores_the_cleaned_values_and_the_persons_text_as_user_vars(
     assert response.status_code == 201, response.content
     job = Job.objects.get()
     assert job.params == {"backup_type": "full", "label": "before-maint"}
-    (step,) = job.steps.all()
-    assert step.user_vars == {"ferry_backup_label": "before-maint"}
-    assert "before-maint" not in json.dumps(step.extra_vars)
+    steps = list(job.steps.all())
+    assert [s.action for s in steps] == ["mariadb-backup", "ferry-backup-fetch"]
+    assert all(s.user_vars == {"ferry_backup_label": "before-maint"} for s in steps)
+    assert not any("before-maint" in json.dumps(s.extra_vars) for s in steps)

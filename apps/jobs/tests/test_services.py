@@ -19,9 +19,10 @@ def test_launch_plans_steps_and_queues(operator, demo_cloud, no_worker):
     job = services.launch_job(operator, demo_cloud, "upgrade", params={"target_release": "2025.2"})
     assert job.state == JobState.QUEUED and job.mutating
     assert list(job.steps.values_list("action", flat=True)) == [
-        "mariadb-backup",
         "pull",
         "prechecks",
+        "mariadb-backup",
+        "ferry-backup-fetch",
         "upgrade",
         "post-deploy",
         "validate-config",

@@ -207,6 +207,24 @@ class ActionModule(labaction.LabAction):
         core.write_json(target / "meta.json", meta)
         return {"changed": True, "backup": name, "sha256": sha256, "type": kind, "parent": parent}
 
+    def op_fetch(self, ctx: Any, args: dict[str, Any]) -> dict[str, Any]:
+        """Copy the newest backup on this host (its data and meta.json) into ``dest``, as a fetch would.
+
+        The copy is not checked here: the side that keeps it recomputes the checksum itself.
+        """
+        ctx.pause()
+        ctx.check_injected()
+        dest = Path(str(args["dest"]))
+        backups = ctx.hd.backups()
+        if not backups:
+            raise core.LabError(f"no MariaDB backup on {ctx.host} to copy")
+        meta = backups[-1]
+        source = ctx.hd.backup_dir / meta["name"]
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / "ibdata1", dest / "data")
+        core.write_json(dest / "meta.json", {**meta, "node": ctx.host})
+        return {"changed": True, "backup": meta["name"], "dest": str(dest), "sha256": meta["sha256"]}
+
     def _verified_backup(self, ctx: Any, hd: Any, name: str) -> dict[str, Any]:
         backups = {b["name"]: b for b in hd.backups()}
         if name not in backups:
@@ -230,16 +248,25 @@ class ActionModule(labaction.LabAction):
             raise core.LabError(f"no MariaDB backup on {source.host} to recover from")
         name = str(args.get("backup") or backups[-1]["name"])
         meta = self._verified_backup(ctx, source, name)
+        chain = [(name, meta)]
         if meta.get("type") == "incremental":
             parent = meta.get("parent")
             if not parent:
                 raise core.LabError(f"incremental backup {name} has no full parent")
-            self._verified_backup(ctx, source, str(parent))
+            chain.insert(0, (str(parent), self._verified_backup(ctx, source, str(parent))))
         restored = []
         with core.locked(ctx.lab_root, "mariadb"):
             for hd in cluster:
                 if not hd.root.is_dir():
                     continue
-                _copy_verified(source.backup_dir / name / "ibdata1", hd.data_file, meta["sha256"])
+                # The full backup first, then the increment, as mariabackup --prepare applies them.
+                for each, each_meta in chain:
+                    _copy_verified(source.backup_dir / each / "ibdata1", hd.data_file, each_meta["sha256"])
                 restored.append(hd.host)
-        return {"changed": True, "backup": name, "sha256": meta["sha256"], "hosts": restored}
+        return {
+            "changed": True,
+            "backup": name,
+            "chain": [each for each, _ in chain],
+            "sha256": meta["sha256"],
+            "hosts": restored,
+        }
