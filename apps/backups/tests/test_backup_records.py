@@ -144,3 +144,24 @@ def test_a_backup_is_refused_when_globals_leave_mariabackup_off(api_as, operator
     )
     assert response.status_code == 400 and "enable_mariabackup" in response.json()
     assert not Job.objects.exists()
+
+
+def test_the_launch_form_offers_only_verified_backups_and_restores_by_id(
+    client_as, operator, demo_cloud, job, store, no_worker
+):
+    from apps.jobs.models import Job
+
+    good = fetched(demo_cloud, job, job.steps.first(), minutes=1)
+    step = job.steps.first()
+    step.ordinal += 10
+    bad = fetched(demo_cloud, job, step, minutes=2, recorded="0" * 64)
+    client = client_as(operator)
+    page = client.get("/clouds/demo/jobs/new/?kind=restore").content.decode()
+    assert f'value="{good.pk}"' in page and f'value="{bad.pk}"' not in page
+    response = client.post(
+        "/clouds/demo/jobs/new/", {"kind": "restore", "backup": good.pk, "priority": 0, "confirm": "on"}
+    )
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    restore = Job.objects.get(kind="restore")
+    assert restore.params == {"backup": good.pk}
+    assert f"backup #{good.pk}" in restore.steps.get(action="mariadb-recovery").name
