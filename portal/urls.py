@@ -6,6 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.dashboard.views import healthz
+from apps.jobs.api.views import plan_view
 from portal.api import roundtrip_view, router
 
 urlpatterns = [
@@ -13,6 +14,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("api/clouds/<slug:slug>/plan/", plan_view, name="api-cloud-plan"),
     path("api/", include(router.urls)),
     path("api/diagnostics/roundtrip/", roundtrip_view, name="api-roundtrip"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -12,6 +12,7 @@ import fcntl
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -408,3 +409,41 @@ def build_invocation(
         vault_ids=tuple(vault_ids),
         vault_password_files=tuple(vault_password_files),
     )
+
+
+def cli_command(
+    action: str,
+    *,
+    extra_vars: Mapping[str, Any] | None = None,
+    limit: str = "",
+    tags: str = "",
+    inventory: str = "/etc/kolla/multinode",
+    ferry_playbook: str | None = None,
+) -> str:
+    """The command line an operator would type for a step: ``kolla-ansible ACTION …``.
+
+    ``mariadb_backup_type`` becomes ``--full``/``--incremental`` and ``stop`` carries kolla's
+    confirmation flag, as the CLI wants them; other variables are ``-e`` arguments. A step kolla
+    has no command for (``ferry_playbook``) is the ``ansible-playbook`` line of Ferry's playbook.
+    """
+    variables = dict(extra_vars or {})
+    backup_type = variables.pop("mariadb_backup_type", None)
+    if ferry_playbook:
+        argv = ["ansible-playbook", "-i", inventory]
+    else:
+        if action not in _ACTIONS:
+            raise KollaError(f"unknown kolla-ansible action {action!r}")
+        argv = ["kolla-ansible", action, "-i", inventory]
+        if action == "mariadb-backup":
+            argv.append(f"--{backup_type or 'full'}")
+        if action in {"stop", "destroy"}:
+            argv.append("--yes-i-really-really-mean-it")
+    for name, value in variables.items():
+        argv += ["-e", _extra_var_arg(name, value)]
+    if tags:
+        argv += ["--tags", tags]
+    if limit:
+        argv += ["--limit", limit]
+    if ferry_playbook:
+        argv.append(ferry_playbook)
+    return shlex.join(argv)

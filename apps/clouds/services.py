@@ -6,6 +6,8 @@ anything, runs in one transaction and writes the audit entry itself.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -256,3 +258,22 @@ def cloud_inventory(cloud: Cloud) -> Inventory:
 def render_cloud_inventory(cloud: Cloud, out_dir: Path) -> Path:
     """Write the inventory and group_vars the runner uses for ``cloud`` into ``out_dir``."""
     return render_inventory(cloud_inventory(cloud), Path(out_dir))
+
+
+def config_revision(cloud: Cloud) -> str:
+    """A digest of what the cloud's plans depend on: its release, globals.yml and whole inventory.
+
+    Two plans of the same job on the same revision are the same plan; any change to the
+    inventory, a variable or globals.yml gives another revision.
+    """
+    inventory = cloud_inventory(cloud)
+    state = {
+        "release": cloud.release.series if cloud.release_id else None,
+        "globals": cloud.globals_yml,
+        "hosts": inventory.hosts,
+        # Host order is kept: the first host of a group is kolla's primary (mariadb, for one).
+        "groups": {n: [g.hosts, g.children, g.vars] for n, g in inventory.groups.items()},
+        "group_vars": inventory.group_vars,
+        "host_vars": inventory.host_vars,
+    }
+    return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()

@@ -2,7 +2,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
-from rest_framework.decorators import action
+from rest_framework.decorators import action, api_view
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
@@ -10,8 +10,9 @@ from apps.clouds.permissions import CloudAction, get_cloud_for
 from apps.jobs import services
 from apps.jobs.api.filters import JobFilterSet
 from apps.jobs.api.serializers import EventSerializer, JobDetailSerializer, JobLaunchSerializer, JobSerializer
-from apps.jobs.models import READ_ONLY_KINDS, Event
+from apps.jobs.models import READ_ONLY_KINDS, Backend, Event
 from apps.jobs.permissions import get_job_for, jobs_for
+from apps.jobs.preview import plan_preview
 from portal.drf import as_drf_error
 from portal.pagination import NewestFirstPagination
 
@@ -125,3 +126,32 @@ def _int(request, name: str, default: int) -> int:
     if value < 0:
         raise ValidationError({name: "must not be negative"})
     return value
+
+
+PLAN_QUERY = {"kind", "backend", "format"}
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("kind", OpenApiTypes.STR, required=True, description="the job kind to plan"),
+        OpenApiParameter("backend", OpenApiTypes.STR, description="lab (default) or kolla-ansible"),
+    ],
+    responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT},
+    description=(
+        "The plan of a job on this cloud before anything runs: its steps with the kolla-ansible "
+        "command each stands for, the upgrade hops, a hash of the plan and the cloud's configuration, "
+        "and an estimate from past runs. Every other query parameter is a parameter of the kind "
+        "(e.g. `target_release`). Nothing is created."
+    ),
+)
+@api_view(["GET"])
+def plan_view(request, slug: str):
+    """Preview a job's plan; a 400 names the field when it cannot be planned."""
+    cloud = get_cloud_for(request.user, slug)
+    kind = request.query_params.get("kind") or ""
+    params = {k: v for k, v in request.query_params.items() if k not in PLAN_QUERY}
+    try:
+        preview = plan_preview(cloud, kind, params, request.query_params.get("backend") or Backend.LAB)
+    except DjangoValidationError as exc:
+        raise as_drf_error(exc) from None
+    return Response(preview)
