@@ -188,7 +188,7 @@ def measure(args: argparse.Namespace, database: str, var_dir: Path) -> None:
 
     def ferry_job(kind: str, params: dict | None = None) -> Job:
         launched = time.time()
-        job = services.launch_job(None, cloud, kind, params=params)
+        job = services.launch_job(None, cloud, kind, params=params, confirmed=True)
         if job.pk not in services.dispatch():
             raise SystemExit(f"job {job.pk} did not start")
         execute_job(job.pk, worker="bench")

@@ -3,7 +3,7 @@ from django.template.defaultfilters import filesizeformat
 
 from apps.backups.models import Backup, BackupState
 from apps.catalog.models import Release
-from apps.jobs.models import READ_ONLY_KINDS, JobKind
+from apps.jobs.models import JobKind
 from runner.planner import KINDS
 
 
@@ -41,12 +41,6 @@ class JobLaunchForm(forms.Form):
         if cloud is not None:
             self.fields["backup"].queryset = Backup.objects.filter(cloud=cloud, state=BackupState.VERIFIED)
             self.fields["backup"].label_from_instance = _backup_choice
-
-    def clean(self):
-        data = super().clean()
-        if data.get("kind") and data["kind"] not in READ_ONLY_KINDS and not data.get("confirm"):
-            self.add_error("confirm", f"{data['kind']} changes the cloud: tick the box to confirm.")
-        return data
 
     def params(self) -> dict:
         """The chosen kind's own parameters from the form; fields of other kinds are left out."""

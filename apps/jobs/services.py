@@ -112,17 +112,21 @@ def launch_job(
     limit: str = "",
     priority: int = 0,
     backend: str = Backend.LAB,
+    confirmed: bool = False,
 ) -> Job:
     """Plan a job, store it with its steps and queue it; it starts when a slot and the cloud are free.
 
-    Mutating kinds will wait for approval once approvals exist; this is the one
-    entry point both read-only and mutating launches go through.
+    This is the one entry point of every launch (pages, API, commands), and so the one place
+    that enforces the launch policy: a mutating kind needs ``confirmed``.
     """
     cloud = Cloud.objects.select_related("release").get(pk=cloud.pk)  # plan against its current release
     if backend not in Backend.values:
         raise ValidationError({"backend": f"unknown backend {backend!r}; one of {', '.join(Backend.values)}"})
     limit = _validate_limit(cloud, limit)
     params, steps = build_plan(cloud, kind, params or {}, backend)
+    if kind not in READ_ONLY_KINDS and not confirmed:
+        why = f"{kind} changes {cloud.slug}: confirm that you mean it"
+        raise ValidationError({"confirm": f'{why} (tick the box to confirm, or send "confirm": true)'})
     job = Job.objects.create(
         cloud=cloud,
         kind=kind,

@@ -93,6 +93,7 @@ def job_launch(request: HttpRequest, slug: str) -> HttpResponse:
                 params=form.params(),
                 limit=form.cleaned_data.get("limit") or "",
                 priority=form.cleaned_data.get("priority") or 0,
+                confirmed=form.cleaned_data.get("confirm", False),
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():

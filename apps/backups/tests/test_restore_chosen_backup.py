@@ -27,7 +27,11 @@ def lab_data(settings, host: str = "ctl01"):
 
 
 def backup(operator, cloud, label: str, kind: str = "full") -> Backup:
-    job = run(services.launch_job(operator, cloud, "backup", params={"label": label, "backup_type": kind}))
+    job = run(
+        services.launch_job(
+            operator, cloud, "backup", params={"label": label, "backup_type": kind}, confirmed=True
+        )
+    )
     assert job.state == JobState.SUCCEEDED, job.result
     return Backup.objects.get(job=job)
 
@@ -36,7 +40,9 @@ def test_restore_brings_back_the_chosen_backup_not_the_newest(
     lab_cloud, operator, no_worker, store, settings
 ):
     assert (
-        run(services.launch_job(operator, lab_cloud, "deploy", params={"release": "2025.1"})).state
+        run(
+            services.launch_job(operator, lab_cloud, "deploy", params={"release": "2025.1"}, confirmed=True)
+        ).state
         == "succeeded"
     )
 
@@ -53,7 +59,9 @@ def test_restore_brings_back_the_chosen_backup_not_the_newest(
     b = backup(operator, lab_cloud, "after-change")
     assert b.state == BackupState.VERIFIED and b.sha256 != a.sha256
 
-    restore = run(services.launch_job(operator, lab_cloud, "restore", params={"backup": a.pk}))
+    restore = run(
+        services.launch_job(operator, lab_cloud, "restore", params={"backup": a.pk}, confirmed=True)
+    )
     assert restore.state == JobState.SUCCEEDED, restore.result
     assert any(f"backup #{a.pk}" in name for name in restore.steps.values_list("name", flat=True))
     assert json.loads(lab_data(settings).read_text())["databases"] == content_a
@@ -62,7 +70,9 @@ def test_restore_brings_back_the_chosen_backup_not_the_newest(
 
 def test_an_incremental_restores_its_full_parent_then_itself(lab_cloud, operator, no_worker, store, settings):
     assert (
-        run(services.launch_job(operator, lab_cloud, "deploy", params={"release": "2025.1"})).state
+        run(
+            services.launch_job(operator, lab_cloud, "deploy", params={"release": "2025.1"}, confirmed=True)
+        ).state
         == "succeeded"
     )
     full = backup(operator, lab_cloud, "base")
@@ -74,6 +84,8 @@ def test_an_incremental_restores_its_full_parent_then_itself(lab_cloud, operator
     expected = json.loads(lab_data(settings).read_text())["databases"]
     lab_data(settings).write_text(json.dumps({**data, "databases": {}}))
 
-    restore = run(services.launch_job(operator, lab_cloud, "restore", params={"backup": increment.pk}))
+    restore = run(
+        services.launch_job(operator, lab_cloud, "restore", params={"backup": increment.pk}, confirmed=True)
+    )
     assert restore.state == JobState.SUCCEEDED, restore.result
     assert json.loads(lab_data(settings).read_text())["databases"] == expected

@@ -10,7 +10,7 @@ from apps.clouds.permissions import CloudAction, get_cloud_for
 from apps.jobs import services
 from apps.jobs.api.filters import JobFilterSet
 from apps.jobs.api.serializers import EventSerializer, JobDetailSerializer, JobLaunchSerializer, JobSerializer
-from apps.jobs.models import READ_ONLY_KINDS, Backend, Event
+from apps.jobs.models import Backend, Event
 from apps.jobs.permissions import get_job_for, jobs_for
 from apps.jobs.preview import plan_preview
 from portal.drf import as_drf_error
@@ -41,8 +41,6 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet):
         form.is_valid(raise_exception=True)
         data = form.validated_data
         cloud = get_cloud_for(request.user, data["cloud"], CloudAction.OPERATE)
-        if data["kind"] not in READ_ONLY_KINDS and not data["confirm"]:
-            raise ValidationError({"confirm": f'{data["kind"]} changes {cloud.slug}: send "confirm": true'})
         try:
             job = services.launch_job(
                 request.user,
@@ -52,6 +50,7 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet):
                 limit=data["limit"],
                 priority=data["priority"],
                 backend=data["backend"],
+                confirmed=data["confirm"],
             )
         except DjangoValidationError as exc:
             raise as_drf_error(exc) from None

@@ -30,9 +30,15 @@ def run(job: Job) -> Job:
 
 
 def test_deploy_then_upgrade_records_history_every_event_and_hides_passwords(lab_cloud, operator, no_worker):
-    deploy = run(services.launch_job(operator, lab_cloud, "deploy", params={"release": "2025.1"}))
+    deploy = run(
+        services.launch_job(operator, lab_cloud, "deploy", params={"release": "2025.1"}, confirmed=True)
+    )
     assert deploy.state == JobState.SUCCEEDED, deploy.result
-    upgrade = run(services.launch_job(operator, lab_cloud, "upgrade", params={"target_release": "2025.2"}))
+    upgrade = run(
+        services.launch_job(
+            operator, lab_cloud, "upgrade", params={"target_release": "2025.2"}, confirmed=True
+        )
+    )
     assert upgrade.state == JobState.SUCCEEDED, upgrade.result
 
     lab_cloud.refresh_from_db()
@@ -69,7 +75,9 @@ def test_failed_step_then_resume_from_it_keeps_the_first_attempt(lab_cloud, oper
     root = settings.VAR_DIR / "lab" / "small"
     lab.prepare_lab(root, ["ctl01", "cmp01", "cmp02"])
     lab.set_health(root, "cmp02", "degraded", "disk full")
-    job = run(services.launch_job(operator, lab_cloud, "deploy", params={"release": "2025.1"}))
+    job = run(
+        services.launch_job(operator, lab_cloud, "deploy", params={"release": "2025.1"}, confirmed=True)
+    )
     assert job.state == JobState.FAILED
     assert "Step 2 (Prechecks) failed" in job.result
     assert HostSummary.objects.get(job=job, host="cmp02").failed >= 1
@@ -116,7 +124,9 @@ def test_steps_keep_ansible_runner_files_in_the_scratch_dir_and_leave_nothing(
     monkeypatch.setattr(execution, "run_step", watching_run_step)
     lab_cloud.release = Release.objects.get(series="2025.1")
     lab_cloud.save()
-    job = run(services.launch_job(operator, lab_cloud, "prechecks"))  # fails on a lab never deployed
+    job = run(
+        services.launch_job(operator, lab_cloud, "prechecks", confirmed=True)
+    )  # fails on a lab never deployed
     assert job.steps.get().rc is not None  # ansible-playbook ran
     (files,) = seen
     assert len(files) == 1 and files[0].startswith(f"scratch/job-{job.pk}/step-"), files

@@ -64,7 +64,7 @@ def test_stop_shows_kollas_confirmation_flag(demo_cloud):
 def test_the_estimate_is_the_median_of_past_runs_and_none_without_history(demo_cloud, operator, no_worker):
     assert plan_preview(demo_cloud, "check", {})["estimated_seconds"] is None
     for seconds in (10, 30, 20):
-        job = services.launch_job(operator, demo_cloud, "check", params={})
+        job = services.launch_job(operator, demo_cloud, "check", params={}, confirmed=True)
         start = timezone.now()
         Step.objects.filter(job=job).update(
             state=StepState.SUCCEEDED, started_at=start, finished_at=start + timedelta(seconds=seconds)

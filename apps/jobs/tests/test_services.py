@@ -16,7 +16,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_launch_plans_steps_and_queues(operator, demo_cloud, no_worker):
-    job = services.launch_job(operator, demo_cloud, "upgrade", params={"target_release": "2025.2"})
+    job = services.launch_job(
+        operator, demo_cloud, "upgrade", params={"target_release": "2025.2"}, confirmed=True
+    )
     assert job.state == JobState.QUEUED and job.mutating
     assert list(job.steps.values_list("action", flat=True)) == [
         "pull",
@@ -45,15 +47,15 @@ def test_bad_launch_names_the_field_and_creates_nothing(
     operator, demo_cloud, no_worker, kind, params, limit, field
 ):
     with pytest.raises(ValidationError) as refused:
-        services.launch_job(operator, demo_cloud, kind, params=params, limit=limit)
+        services.launch_job(operator, demo_cloud, kind, params=params, limit=limit, confirmed=True)
     assert field in refused.value.message_dict
     assert not Job.objects.exists() and not Step.objects.exists()
     assert no_worker == []
 
 
 def test_database_refuses_two_running_mutating_jobs_on_one_cloud(operator, demo_cloud, no_worker):
-    first = services.launch_job(operator, demo_cloud, "reconfigure")
-    second = services.launch_job(operator, demo_cloud, "reconfigure")
+    first = services.launch_job(operator, demo_cloud, "reconfigure", confirmed=True)
+    second = services.launch_job(operator, demo_cloud, "reconfigure", confirmed=True)
     Job.objects.filter(pk=first.pk).update(state=JobState.RUNNING)
     with pytest.raises(IntegrityError), transaction.atomic():
         Job.objects.filter(pk=second.pk).update(state=JobState.RUNNING)
@@ -63,9 +65,9 @@ def test_dispatch_keeps_the_second_mutating_job_queued_and_lets_readonly_run(
     operator, demo_cloud, no_worker, settings
 ):
     settings.FERRY_JOB_SLOTS = 5
-    first = services.launch_job(operator, demo_cloud, "reconfigure")
-    second = services.launch_job(operator, demo_cloud, "reconfigure")
-    check = services.launch_job(operator, demo_cloud, "prechecks")
+    first = services.launch_job(operator, demo_cloud, "reconfigure", confirmed=True)
+    second = services.launch_job(operator, demo_cloud, "reconfigure", confirmed=True)
+    check = services.launch_job(operator, demo_cloud, "prechecks", confirmed=True)
     started = services.dispatch()
     assert started == [first.pk, check.pk]
     assert Job.objects.get(pk=second.pk).state == JobState.QUEUED
@@ -77,7 +79,7 @@ def test_dispatch_respects_slots_and_priority(operator, admin_user, no_worker, s
     settings.FERRY_JOB_SLOTS = 2
     clouds = [cloud_services.create_cloud(admin_user, slug=f"c{i}", release="2025.1") for i in range(4)]
     jobs = [
-        services.launch_job(operator, c, "prechecks", priority=p)
+        services.launch_job(operator, c, "prechecks", priority=p, confirmed=True)
         for c, p in zip(clouds, [0, 5, 1, 5], strict=True)
     ]
     assert services.dispatch() == [jobs[1].pk, jobs[3].pk]
@@ -87,7 +89,7 @@ def test_dispatch_respects_slots_and_priority(operator, admin_user, no_worker, s
 
 
 def test_cancel_a_queued_job_at_once(operator, demo_cloud, no_worker):
-    job = services.launch_job(operator, demo_cloud, "prechecks")
+    job = services.launch_job(operator, demo_cloud, "prechecks", confirmed=True)
     services.cancel_job(operator, job)
     job.refresh_from_db()
     assert job.state == JobState.CANCELED and job.cancel_requested
@@ -95,7 +97,7 @@ def test_cancel_a_queued_job_at_once(operator, demo_cloud, no_worker):
 
 
 def test_cancel_a_finished_job_is_refused(operator, demo_cloud, no_worker):
-    job = services.launch_job(operator, demo_cloud, "prechecks")
+    job = services.launch_job(operator, demo_cloud, "prechecks", confirmed=True)
     Job.objects.filter(pk=job.pk).update(state=JobState.SUCCEEDED)
     with pytest.raises(ValidationError, match="only queued or running"):
         services.cancel_job(operator, job)
@@ -103,7 +105,7 @@ def test_cancel_a_finished_job_is_refused(operator, demo_cloud, no_worker):
 
 def test_reaper_marks_silent_jobs_lost_and_keeps_finished_steps(operator, demo_cloud, no_worker, settings):
     settings.FERRY_HEARTBEAT_TIMEOUT = 20
-    job = services.launch_job(operator, demo_cloud, "reconfigure")
+    job = services.launch_job(operator, demo_cloud, "reconfigure", confirmed=True)
     services.dispatch()
     steps = list(job.steps.order_by("position"))
     Step.objects.filter(pk=steps[0].pk).update(state=StepState.SUCCEEDED)
@@ -118,19 +120,19 @@ def test_reaper_marks_silent_jobs_lost_and_keeps_finished_steps(operator, demo_c
         "pending",
     ]
     # the cloud's lock is released: another mutating job can start
-    other = services.launch_job(operator, demo_cloud, "reconfigure")
+    other = services.launch_job(operator, demo_cloud, "reconfigure", confirmed=True)
     assert other.pk in services.dispatch()
 
 
 def test_reaper_leaves_jobs_with_a_fresh_heartbeat(operator, demo_cloud, no_worker):
-    job = services.launch_job(operator, demo_cloud, "prechecks")
+    job = services.launch_job(operator, demo_cloud, "prechecks", confirmed=True)
     services.dispatch()
     assert services.reap_lost_jobs() == []
     assert Job.objects.get(pk=job.pk).state == JobState.RUNNING
 
 
 def test_heartbeat_says_stop_once_canceled_or_no_longer_active(operator, demo_cloud, no_worker):
-    job = services.launch_job(operator, demo_cloud, "reconfigure")
+    job = services.launch_job(operator, demo_cloud, "reconfigure", confirmed=True)
     services.dispatch()
     Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=10))
     assert services.bump_heartbeat(job.pk) is True
@@ -146,7 +148,7 @@ def test_heartbeat_says_stop_once_canceled_or_no_longer_active(operator, demo_cl
 
 
 def test_resume_copies_the_remaining_steps_into_a_new_attempt(operator, demo_cloud, no_worker):
-    job = services.launch_job(operator, demo_cloud, "reconfigure")
+    job = services.launch_job(operator, demo_cloud, "reconfigure", confirmed=True)
     steps = list(job.steps.order_by("position"))
     Step.objects.filter(pk=steps[0].pk).update(state=StepState.SUCCEEDED)
     Step.objects.filter(pk=steps[1].pk).update(state=StepState.FAILED)
@@ -161,7 +163,7 @@ def test_resume_copies_the_remaining_steps_into_a_new_attempt(operator, demo_clo
 
 
 def test_resume_of_a_running_job_is_refused(operator, demo_cloud, no_worker):
-    job = services.launch_job(operator, demo_cloud, "prechecks")
+    job = services.launch_job(operator, demo_cloud, "prechecks", confirmed=True)
     with pytest.raises(ValidationError, match="only failed, lost or canceled"):
         services.resume_job(operator, job)
 
@@ -171,6 +173,21 @@ def test_cloud_not_deployed_cannot_be_upgraded(operator, admin_user, no_worker):
 
     cloud = cloud_services.create_cloud(admin_user, slug="fresh")
     with pytest.raises(ValidationError) as refused:
-        services.launch_job(operator, cloud, "upgrade", params={"target_release": "2025.2"})
+        services.launch_job(operator, cloud, "upgrade", params={"target_release": "2025.2"}, confirmed=True)
     assert "deploy it first" in str(refused.value)
     assert Cloud.objects.get(slug="fresh").jobs.count() == 0
+
+
+def test_the_launch_service_itself_refuses_an_unconfirmed_mutating_job(operator, demo_cloud, no_worker):
+    with pytest.raises(ValidationError) as refused:
+        services.launch_job(operator, demo_cloud, "reconfigure")
+    assert "confirm" in refused.value.message_dict and not Job.objects.exists()
+    assert services.launch_job(operator, demo_cloud, "check").state == JobState.QUEUED
+
+
+def test_the_launch_page_asks_for_confirmation_through_the_service(
+    client_as, operator, demo_cloud, no_worker
+):
+    response = client_as(operator).post("/clouds/demo/jobs/new/", {"kind": "reconfigure", "priority": 0})
+    assert response.status_code == 200 and "confirm that you mean it" in response.content.decode()
+    assert not Job.objects.exists()
