@@ -86,7 +86,10 @@ def update_cloud(
     release: str | None = None,
     **fields: Any,
 ) -> Cloud:
-    """Change a cloud's definition; passwords are replaced only when given."""
+    """Change a cloud's definition; passwords are replaced only when given.
+
+    When nothing differs from what is stored, nothing is saved and nothing is audited.
+    """
     changed = sorted(k for k, v in fields.items() if k in CLOUD_FIELDS and getattr(cloud, k) != v)
     for key in changed:
         setattr(cloud, key, fields[key])
@@ -103,6 +106,8 @@ def update_cloud(
         parse_yaml_mapping(passwords_yml, "passwords_yml")
         cloud.passwords_encrypted = secrets.encrypt(passwords_yml) if passwords_yml else ""
         changed.append("passwords_yml")
+    if not changed:
+        return cloud
     cloud.full_clean()
     cloud.save()
     record(actor, "cloud.update", cloud, detail={"changed": changed})
