@@ -230,17 +230,15 @@ def _finish(job: Job, outcome: str, failed_step: Step | None) -> None:
         result = (
             "Canceled by an operator; finished steps are kept. Resume to continue from the canceled step."
         )
-    else:
+    elif failed_step:
+        failed_step.refresh_from_db()  # its rc was stored with an UPDATE, not on this object
         result = (
-            (
-                f"Step {failed_step.position} ({failed_step.name}) failed"
-                + (f" with rc {failed_step.rc}" if failed_step and failed_step.rc is not None else "")
-                + ". See the failed hosts below; fix the cause, then resume from this step."
-            )
-            if failed_step
-            else "Failed."
+            f"Step {failed_step.position} ({failed_step.name}) failed"
+            + (f" with rc {failed_step.rc}" if failed_step.rc is not None else "")
+            + ". See the failed hosts below; fix the cause, then resume from this step."
         )
-        failed_step.refresh_from_db() if failed_step else None
+    else:
+        result = "Failed."
     with transaction.atomic():
         if not transition(job, outcome, finished_at=timezone.now(), result=job.result or result):
             return
