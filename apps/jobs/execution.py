@@ -20,7 +20,7 @@ from apps.audit.services import record
 from apps.catalog.models import Release
 from apps.clouds.models import Cloud, CloudState, ReleaseChange
 from apps.clouds.services import cloud_inventory, cloud_passwords, parse_yaml_mapping, secret_values
-from apps.jobs.live import flush, publish
+from apps.jobs.live import flush, publish, publish_job_state
 from apps.jobs.models import Job, JobState, Step, StepState
 from apps.jobs.services import bump_heartbeat, transition
 from apps.jobs.sink import JobEventSink
@@ -115,11 +115,12 @@ def _give_up(job: Job, exc: Exception) -> None:
     Step.objects.filter(job=job, attempt=job.attempt, state=StepState.RUNNING).update(
         state=StepState.FAILED, finished_at=timezone.now()
     )
+    _skip(list(job.steps.filter(attempt=job.attempt)), StepState.SKIPPED)
     if job.state in (JobState.RUNNING, JobState.CANCELING):
         message = f"Ferry could not go on: {type(exc).__name__}: {exc}. Resume once the cause is fixed."
         if transition(job, JobState.FAILED, finished_at=timezone.now(), result=message[:1000]):
             record(job.requested_by, "job.failed", job, detail={"error": str(exc)[:500]})
-            publish(job.pk, {"kind": "job", "state": JobState.FAILED, "result": job.result})
+            publish_job_state(job)
 
 
 def _run_steps(job: Job, control: JobControl) -> None:
@@ -246,7 +247,7 @@ def _finish(job: Job, outcome: str, failed_step: Step | None) -> None:
         if cloud_state:
             Cloud.objects.filter(pk=job.cloud_id).update(state=cloud_state)
         record(job.requested_by, f"job.{outcome}", job, detail={"attempt": job.attempt})
-    publish(job.pk, {"kind": "job", "state": outcome, "result": job.result})
+    publish_job_state(job)
     flush()  # the job's last messages leave before the task reports done
 
 

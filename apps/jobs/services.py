@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -19,6 +20,7 @@ from django.utils import timezone
 from apps.audit.services import record
 from apps.catalog.models import Release
 from apps.clouds.models import Cloud
+from apps.jobs.live import publish_job_state
 from apps.jobs.models import (
     ACTIVE_STATES,
     READ_ONLY_KINDS,
@@ -209,6 +211,7 @@ def cancel_job(actor, job: Job) -> Job:
             result="Canceled before it started.",
         )
         job.steps.filter(state=StepState.PENDING).update(state=StepState.SKIPPED)
+        transaction.on_commit(partial(publish_job_state, job))
     elif job.state == JobState.RUNNING:
         transition(job, JobState.CANCELING, cancel_requested=True)
     else:
@@ -290,7 +293,9 @@ def reap_lost_jobs(now=None) -> list[int]:
                 "finished steps are kept: resume the job to continue.",
             ):
                 job.steps.filter(state=StepState.RUNNING).update(state=StepState.LOST, finished_at=now)
+                job.steps.filter(state=StepState.PENDING).update(state=StepState.SKIPPED)
                 record(None, "job.lost", job, detail={"silent_seconds": round(silent)})
+                transaction.on_commit(partial(publish_job_state, job))
                 lost.append(job.pk)
     if lost:
         transaction.on_commit(request_dispatch)
