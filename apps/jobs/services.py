@@ -295,6 +295,7 @@ def reap_lost_jobs(now=None) -> list[int]:
                 job.steps.filter(state=StepState.RUNNING).update(state=StepState.LOST, finished_at=now)
                 job.steps.filter(state=StepState.PENDING).update(state=StepState.SKIPPED)
                 record(None, "job.lost", job, detail={"silent_seconds": round(silent)})
+                log.info("marked job %s lost: worker %s silent for %.0f s", job.pk, job.worker or "?", silent)
                 transaction.on_commit(partial(publish_job_state, job))
                 lost.append(job.pk)
     if lost:
