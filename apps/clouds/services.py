@@ -18,6 +18,7 @@ from apps.audit.services import record
 from apps.catalog.models import Release
 from apps.clouds import secrets
 from apps.clouds.models import Cell, Cloud, Host, InventoryGroup
+from portal.forms import lf_line_endings
 from runner.inventory import (
     Inventory,
     InventoryError,
@@ -98,9 +99,10 @@ def update_cloud(
         if new_release != cloud.release:
             cloud.release = new_release
             changed.append("release")
-    if globals_yml is not None and globals_yml != cloud.globals_yml:
+    # A browser sends a textarea back with CRLF line breaks: that alone changes nothing.
+    if globals_yml is not None and lf_line_endings(globals_yml) != lf_line_endings(cloud.globals_yml):
         parse_yaml_mapping(globals_yml, "globals_yml")
-        cloud.globals_yml = globals_yml
+        cloud.globals_yml = lf_line_endings(globals_yml)
         changed.append("globals_yml")
     if passwords_yml is not None:
         parse_yaml_mapping(passwords_yml, "passwords_yml")

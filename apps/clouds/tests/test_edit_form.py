@@ -70,3 +70,39 @@ def test_a_globals_edit_is_stored_with_the_line_endings_it_had(client_as, admin_
     stored = Cloud.objects.get(pk=deployed.pk).globals_yml
     assert "\r" not in stored and stored.endswith('\nenable_magnum: "yes"\n')
     assert AuditEntry.objects.get(action="cloud.update").detail["changed"] == ["globals_yml"]
+
+
+def _browsable_api_put(client, form_field: str):
+    """PUT /api/clouds/demo/ from the browsable API's HTML form, or its raw data form, as rendered."""
+    from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
+
+    page = client.get("/api/clouds/demo/", HTTP_ACCEPT="text/html").content.decode()
+    pairs = browser_submission(page, field=form_field)
+    if form_field == "_content":
+        data = dict(pairs)
+        return client.put("/api/clouds/demo/", data["_content"], content_type=data["_content_type"])
+    return client.put(
+        "/api/clouds/demo/", encode_multipart(BOUNDARY, as_post_data(pairs)), content_type=MULTIPART_CONTENT
+    )
+
+
+@pytest.mark.parametrize("form_field", ["globals_yml", "_content"], ids=["html form", "raw data form"])
+def test_saving_the_browsable_api_form_as_rendered_changes_nothing(
+    client_as, admin_user, deployed, form_field
+):
+    assert deployed.has_passwords
+    before = _stored(deployed)
+
+    response = _browsable_api_put(client_as(admin_user), form_field)
+
+    assert response.status_code == 200, response.content.decode()
+    assert _stored(deployed) == before
+    assert not [e.detail for e in AuditEntry.objects.filter(action="cloud.update") if e.detail["changed"]]
+
+
+def test_the_api_clears_passwords_only_when_asked(api_as, admin_user, deployed):
+    api = api_as(admin_user)
+    assert api.patch("/api/clouds/demo/", {"passwords_yml": ""}, format="json").status_code == 200
+    assert Cloud.objects.get(pk=deployed.pk).has_passwords
+    assert api.patch("/api/clouds/demo/", {"clear_passwords": True}, format="json").status_code == 200
+    assert not Cloud.objects.get(pk=deployed.pk).has_passwords
