@@ -75,10 +75,10 @@ class _Forms(HTMLParser):
 
 
 def browser_submission(
-    html: str, *, field: str | None = None, form_id: str | None = None, submit: str | None = None
+    html: str, *, field: str | None = None, form: dict[str, str] | None = None, submit: str | None = None
 ) -> list[tuple[str, str]]:
-    """The (name, value) pairs a browser posts for the form of ``html`` with id ``form_id``, or else
-    the first that holds a control named ``field``.
+    """The (name, value) pairs a browser posts for the first form of ``html`` whose attributes
+    include ``form`` (``{"id": "cloud_form"}``), or else that holds a control named ``field``.
 
     ``submit`` names the submit button pressed; without it, the form's first submit button (the
     one Enter presses) is used.
@@ -86,15 +86,15 @@ def browser_submission(
     parser = _Forms()
     parser.feed(html)
     parser.close()
-    form = next(
+    chosen = next(
         f
         for f in parser.forms
-        if (form_id is not None and f["attrs"].get("id") == form_id)
-        or (field is not None and any(c[1].get("name") == field for c in f["controls"]))
+        if (form is not None and form.items() <= f["attrs"].items())
+        or (form is None and any(c[1].get("name") == field for c in f["controls"]))
     )
     pairs: list[tuple[str, str]] = []
     submitter_used = False
-    for tag, attrs, content in form["controls"]:
+    for tag, attrs, content in chosen["controls"]:
         name = attrs.get("name")
         kind = attrs.get("type", "submit" if tag == "button" else "text").lower()
         if not name or "disabled" in attrs:
@@ -131,3 +131,15 @@ def as_post_data(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
     for name, value in pairs:
         data.setdefault(name, []).append(value)
     return data
+
+
+def browsable_api_put(client, url: str, *, raw: bool = False):
+    """PUT ``url`` from the browsable API's page as rendered: its HTML form, or its raw data form."""
+    from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
+
+    page = client.get(url, HTTP_ACCEPT="text/html").content.decode()
+    if raw:
+        data = dict(browser_submission(page, field="_content"))
+        return client.put(url, data["_content"], content_type=data["_content_type"])
+    pairs = browser_submission(page, form={"data-method": "PUT", "enctype": "multipart/form-data"})
+    return client.put(url, encode_multipart(BOUNDARY, as_post_data(pairs)), content_type=MULTIPART_CONTENT)

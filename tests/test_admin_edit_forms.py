@@ -114,7 +114,7 @@ def test_saving_an_admin_edit_form_as_rendered_changes_nothing(client_as, admin_
     audit_before = AuditEntry.objects.count()
 
     page = client.get(url).content.decode()
-    pairs = browser_submission(page, form_id=f"{obj._meta.model_name}_form", submit="_save")
+    pairs = browser_submission(page, form={"id": f"{obj._meta.model_name}_form"}, submit="_save")
     response = client.post(url, as_post_data(pairs))
 
     assert response.status_code == 302, response.content.decode()[:3000]
@@ -131,7 +131,9 @@ def test_saving_the_release_list_as_rendered_changes_nothing(client_as, admin_us
     url = reverse("admin:catalog_release_changelist")
     before = _snapshot([Release])
 
-    pairs = browser_submission(client.get(url).content.decode(), form_id="changelist-form", submit="_save")
+    pairs = browser_submission(
+        client.get(url).content.decode(), form={"id": "changelist-form"}, submit="_save"
+    )
     response = client.post(url, as_post_data(pairs))
 
     assert response.status_code == 302, response.content.decode()[:3000]

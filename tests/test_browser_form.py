@@ -28,5 +28,5 @@ def test_posts_first_option_crlf_text_and_only_the_pressed_button():
 
 
 def test_finds_a_form_by_id_and_presses_the_named_button():
-    pairs = browser_submission(PAGE, form_id="edit", submit="_continue")
+    pairs = browser_submission(PAGE, form={"id": "edit"}, submit="_continue")
     assert ("_continue", "Go on") in pairs and ("_save", "") not in pairs
