@@ -115,7 +115,7 @@ def _give_up(job: Job, exc: Exception) -> None:
     Step.objects.filter(job=job, attempt=job.attempt, state=StepState.RUNNING).update(
         state=StepState.FAILED, finished_at=timezone.now()
     )
-    _skip(list(job.steps.filter(attempt=job.attempt)), StepState.SKIPPED)
+    Step.objects.filter(job=job, attempt=job.attempt, state=StepState.PENDING).update(state=StepState.SKIPPED)
     if job.state in (JobState.RUNNING, JobState.CANCELING):
         message = f"Ferry could not go on: {type(exc).__name__}: {exc}. Resume once the cause is fixed."
         if transition(job, JobState.FAILED, finished_at=timezone.now(), result=message[:1000]):
