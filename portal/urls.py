@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from apps.dashboard.views import healthz
 from apps.jobs.api.views import plan_view
@@ -15,10 +15,16 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/clouds/<slug:slug>/plan/", plan_view, name="api-cloud-plan"),
-    path("api/", include(router.urls)),
+    # A namespace of its own: the pages use the same names (cloud-list, job-list…) for HTML views.
+    path("api/", include((router.urls, "api"))),
     path("api/diagnostics/roundtrip/", roundtrip_view, name="api-roundtrip"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path(
+        "api/redoc/",
+        SpectacularRedocView.as_view(url_name="api-schema", template_name="api/redoc.html"),
+        name="api-redoc",
+    ),
     path("clouds/", include("apps.clouds.urls")),
     path("catalog/", include("apps.catalog.urls")),
     path("jobs/", include("apps.jobs.urls")),

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from apps.catalog.models import Image, ImageAvailability, ImageTag, Release, SupportRule, SupportTier
+from portal.forms import MULTILINE_TEXT, EditModelForm
 
 
 @admin.register(Release)
@@ -40,3 +41,5 @@ class SupportRuleInline(admin.TabularInline):
 class SupportTierAdmin(admin.ModelAdmin):
     list_display = ("name", "rank", "flagged", "description")
     inlines = [SupportRuleInline]
+    form = EditModelForm
+    formfield_overrides = MULTILINE_TEXT

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from apps.clouds.models import Cell, Cloud, Host, InventoryGroup
+from portal.forms import MULTILINE_TEXT, EditModelForm
 
 
 @admin.register(Cloud)
@@ -12,6 +13,8 @@ class CloudAdmin(admin.ModelAdmin):
     search_fields = ("slug", "region")
     exclude = ("passwords_encrypted",)
     readonly_fields = ("state",)
+    form = EditModelForm
+    formfield_overrides = MULTILINE_TEXT
 
 
 @admin.register(Cell)

@@ -2,18 +2,18 @@ from django import forms
 
 from apps.catalog.models import Release
 from apps.clouds.models import Cloud
+from portal.forms import KeepsUnchangedText, TextareaField
 
 
-class CloudForm(forms.ModelForm):
+class CloudForm(KeepsUnchangedText, forms.ModelForm):
     """Define or change a cloud. Passwords are write-only: leave blank to keep the stored ones."""
 
     release = forms.ModelChoiceField(
         Release.objects.all(), required=False, to_field_name="series", empty_label="(not deployed yet)"
     )
-    passwords_yml = forms.CharField(
+    passwords_yml = TextareaField(
         label="passwords.yml",
         required=False,
-        strip=False,
         widget=forms.Textarea(attrs={"rows": 4, "autocomplete": "off", "spellcheck": "false"}),
         help_text="Stored encrypted and never shown again. Leave blank to keep the stored passwords.",
     )
@@ -35,7 +35,14 @@ class CloudForm(forms.ModelForm):
         widgets = {
             "globals_yml": forms.Textarea(attrs={"rows": 12, "spellcheck": "false", "class": "ferry-code"})
         }
+        field_classes = {"globals_yml": TextareaField}
         help_texts = {"globals_yml": "kolla-ansible globals.yml; comments are kept."}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.release_id:
+            # The select's options are series, not primary keys: preselect by series.
+            self.initial["release"] = self.instance.release.series
 
     def service_kwargs(self) -> dict:
         data = dict(self.cleaned_data)

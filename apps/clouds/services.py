@@ -20,6 +20,7 @@ from apps.audit.services import record
 from apps.catalog.models import Release
 from apps.clouds import secrets
 from apps.clouds.models import Cell, Cloud, Host, InventoryGroup
+from portal.forms import lf_line_endings
 from runner.inventory import (
     Inventory,
     InventoryError,
@@ -88,7 +89,10 @@ def update_cloud(
     release: str | None = None,
     **fields: Any,
 ) -> Cloud:
-    """Change a cloud's definition; passwords are replaced only when given."""
+    """Change a cloud's definition; passwords are replaced only when given.
+
+    When nothing differs from what is stored, nothing is saved and nothing is audited.
+    """
     changed = sorted(k for k, v in fields.items() if k in CLOUD_FIELDS and getattr(cloud, k) != v)
     for key in changed:
         setattr(cloud, key, fields[key])
@@ -97,14 +101,17 @@ def update_cloud(
         if new_release != cloud.release:
             cloud.release = new_release
             changed.append("release")
-    if globals_yml is not None and globals_yml != cloud.globals_yml:
+    # A browser sends a textarea back with CRLF line breaks: that alone changes nothing.
+    if globals_yml is not None and lf_line_endings(globals_yml) != lf_line_endings(cloud.globals_yml):
         parse_yaml_mapping(globals_yml, "globals_yml")
-        cloud.globals_yml = globals_yml
+        cloud.globals_yml = lf_line_endings(globals_yml)
         changed.append("globals_yml")
     if passwords_yml is not None:
         parse_yaml_mapping(passwords_yml, "passwords_yml")
         cloud.passwords_encrypted = secrets.encrypt(passwords_yml) if passwords_yml else ""
         changed.append("passwords_yml")
+    if not changed:
+        return cloud
     cloud.full_clean()
     cloud.save()
     record(actor, "cloud.update", cloud, detail={"changed": changed})

@@ -21,7 +21,7 @@ from apps.backups.services import incoming_dir, record_fetched_backup
 from apps.catalog.models import Release
 from apps.clouds.models import Cloud, CloudState, ReleaseChange
 from apps.clouds.services import cloud_inventory, cloud_passwords, parse_yaml_mapping, secret_values
-from apps.jobs.live import flush, publish
+from apps.jobs.live import flush, publish, publish_job_state
 from apps.jobs.models import Job, JobState, Step, StepState
 from apps.jobs.services import bump_heartbeat, transition
 from apps.jobs.sink import JobEventSink
@@ -117,11 +117,12 @@ def _give_up(job: Job, exc: Exception) -> None:
     Step.objects.filter(job=job, attempt=job.attempt, state=StepState.RUNNING).update(
         state=StepState.FAILED, finished_at=timezone.now()
     )
+    Step.objects.filter(job=job, attempt=job.attempt, state=StepState.PENDING).update(state=StepState.SKIPPED)
     if job.state in (JobState.RUNNING, JobState.CANCELING):
         message = f"Ferry could not go on: {type(exc).__name__}: {exc}. Resume once the cause is fixed."
         if transition(job, JobState.FAILED, finished_at=timezone.now(), result=message[:1000]):
             record(job.requested_by, "job.failed", job, detail={"error": str(exc)[:500]})
-            publish(job.pk, {"kind": "job", "state": JobState.FAILED, "result": job.result})
+            publish_job_state(job)
 
 
 def _run_steps(job: Job, control: JobControl) -> None:
@@ -246,17 +247,15 @@ def _finish(job: Job, outcome: str, failed_step: Step | None) -> None:
         result = (
             "Canceled by an operator; finished steps are kept. Resume to continue from the canceled step."
         )
-    else:
+    elif failed_step:
+        failed_step.refresh_from_db()  # its rc was stored with an UPDATE, not on this object
         result = (
-            (
-                f"Step {failed_step.position} ({failed_step.name}) failed"
-                + (f" with rc {failed_step.rc}" if failed_step and failed_step.rc is not None else "")
-                + ". See the failed hosts below; fix the cause, then resume from this step."
-            )
-            if failed_step
-            else "Failed."
+            f"Step {failed_step.position} ({failed_step.name}) failed"
+            + (f" with rc {failed_step.rc}" if failed_step.rc is not None else "")
+            + ". See the failed hosts below; fix the cause, then resume from this step."
         )
-        failed_step.refresh_from_db() if failed_step else None
+    else:
+        result = "Failed."
     with transaction.atomic():
         if not transition(job, outcome, finished_at=timezone.now(), result=job.result or result):
             return
@@ -264,7 +263,7 @@ def _finish(job: Job, outcome: str, failed_step: Step | None) -> None:
         if cloud_state:
             Cloud.objects.filter(pk=job.cloud_id).update(state=cloud_state)
         record(job.requested_by, f"job.{outcome}", job, detail={"attempt": job.attempt})
-    publish(job.pk, {"kind": "job", "state": outcome, "result": job.result})
+    publish_job_state(job)
     flush()  # the job's last messages leave before the task reports done
 
 

@@ -15,7 +15,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import connection
 
-from apps.jobs.models import Event
+from apps.jobs.models import Event, Job
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +134,16 @@ def publish(job_id: int, message: dict) -> None:
             _publisher.submit(layer, group, envelope, PUBLISH_TIMEOUT)
     except Exception:  # a channel layer outage must never fail the job itself
         log.warning("could not publish %s update of job %s", message.get("kind"), job_id, exc_info=True)
+
+
+def publish_job_state(job: Job) -> None:
+    """Tell everyone watching that ``job`` changed state, with the state of every step it has.
+
+    A job that ends settles steps it never ran (skipped, canceled) in one UPDATE; the steps ride
+    along so a page that is open shows their final state without a reload.
+    """
+    steps = job.steps.order_by("attempt", "position").values("id", "position", "attempt", "state", "rc")
+    publish(job.pk, {"kind": "job", "state": job.state, "result": job.result, "steps": list(steps)})
 
 
 def flush(timeout: float = PUBLISH_TIMEOUT) -> bool:

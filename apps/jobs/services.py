@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -21,6 +22,7 @@ from apps.backups.models import Backup
 from apps.catalog.models import Release
 from apps.clouds.models import Cloud
 from apps.clouds.services import parse_yaml_mapping
+from apps.jobs.live import publish_job_state
 from apps.jobs.models import (
     ACTIVE_STATES,
     READ_ONLY_KINDS,
@@ -238,6 +240,7 @@ def cancel_job(actor, job: Job) -> Job:
             result="Canceled before it started.",
         )
         job.steps.filter(state=StepState.PENDING).update(state=StepState.SKIPPED)
+        transaction.on_commit(partial(publish_job_state, job))
     elif job.state == JobState.RUNNING:
         transition(job, JobState.CANCELING, cancel_requested=True)
     else:
@@ -320,7 +323,10 @@ def reap_lost_jobs(now=None) -> list[int]:
                 "finished steps are kept: resume the job to continue.",
             ):
                 job.steps.filter(state=StepState.RUNNING).update(state=StepState.LOST, finished_at=now)
+                job.steps.filter(state=StepState.PENDING).update(state=StepState.SKIPPED)
                 record(None, "job.lost", job, detail={"silent_seconds": round(silent)})
+                log.info("marked job %s lost: worker %s silent for %.0f s", job.pk, job.worker or "?", silent)
+                transaction.on_commit(partial(publish_job_state, job))
                 lost.append(job.pk)
     if lost:
         transaction.on_commit(request_dispatch)

@@ -142,7 +142,7 @@ function connect() {
     if (m.kind === "events") addEvents(m.events);
     else if (m.kind === "snapshot") { setState(m.state, m.result); m.steps.forEach(setStep); setHosts(m.hosts); document.getElementById("current-task").textContent = m.current_task || "—"; }
     else if (m.kind === "live") { status.textContent = finished ? "complete" : "live"; retry = 0; }
-    else if (m.kind === "job") setState(m.state, m.result);
+    else if (m.kind === "job") { setState(m.state, m.result); (m.steps || []).forEach(setStep); }
     else if (m.kind === "step") setStep(m);
     else if (m.kind === "hosts") setHosts(m.hosts);
     else if (m.kind === "error") status.textContent = `refused: ${m.reason}`;

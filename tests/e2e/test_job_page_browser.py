@@ -117,6 +117,26 @@ def test_operator_watches_a_job_live_reloads_mid_job_and_sees_the_complete_log(d
     page.close()
 
 
+def test_a_failing_job_settles_every_step_on_the_open_page(deployed, browser):
+    stack = deployed
+    api = stack.login("operator")
+    page = browser.new_page()
+    login(page, stack, "operator", "operator-demo-pass")
+    params = {"lab_item_delay": 0.05, "lab_fail": {"cmp01": ["reconfigure"]}}
+    job = launch(api, cloud="web", kind="reconfigure", confirm=True, params=params)
+    page.goto(f"{stack.base_url}/jobs/{job['id']}/")
+    page.wait_for_function("window.ferryLog && window.ferryLog.lines.length > 0", timeout=60_000)
+    assert api.get(f"/api/jobs/{job['id']}/").json()["state"] in {"running", "queued"}, "ended too soon"
+
+    done = wait_for(api, job["id"], {"succeeded", "failed"}, timeout=300)
+    assert done["state"] == "failed", done["result"]
+    page.wait_for_function("document.getElementById('job-state').textContent === 'failed'", timeout=30_000)
+    states = "[...document.querySelectorAll('#steps [data-role=state]')].map(b => b.textContent.trim())"
+    page.wait_for_function(f"!{states}.includes('pending')", timeout=30_000)
+    assert page.evaluate(states) == [s["state"] for s in done["steps"]] == ["succeeded", "failed", "skipped"]
+    page.close()
+
+
 def _plain(lines):
     import re
 

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from apps.catalog.models import Image, ImageAvailability, ImageTag, Release, SupportRule, SupportTier
+from portal.drf import MultilineCharField
 
 
 class ReleaseSerializer(serializers.ModelSerializer):
@@ -40,6 +41,7 @@ class SupportRuleSerializer(serializers.ModelSerializer):
 
 class SupportTierSerializer(serializers.ModelSerializer):
     rules = SupportRuleSerializer(many=True, read_only=True)
+    description = MultilineCharField(required=False, allow_blank=True)
 
     class Meta:
         model = SupportTier

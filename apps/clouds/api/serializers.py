@@ -4,12 +4,17 @@ from apps.clouds.models import Cell, Cloud, Host
 
 
 class CloudSerializer(serializers.ModelSerializer):
-    """A cloud. ``passwords_yml`` is write-only: it is never read back by any API."""
+    """A cloud. ``passwords_yml`` is write-only: it is never read back by any API.
+
+    As on the cloud's page, a blank ``passwords_yml`` keeps the stored passwords (a form shows it
+    blank) and ``clear_passwords`` removes them.
+    """
 
     release = serializers.CharField(source="release.series", allow_null=True, required=False, default=None)
     passwords_yml = serializers.CharField(
         write_only=True, required=False, allow_blank=True, trim_whitespace=False
     )
+    clear_passwords = serializers.BooleanField(write_only=True, required=False, default=False)
     has_passwords = serializers.BooleanField(read_only=True)
     host_count = serializers.IntegerField(read_only=True)
     cell_count = serializers.IntegerField(read_only=True)
@@ -29,6 +34,7 @@ class CloudSerializer(serializers.ModelSerializer):
             "state",
             "globals_yml",
             "passwords_yml",
+            "clear_passwords",
             "has_passwords",
             "host_count",
             "cell_count",

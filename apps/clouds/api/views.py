@@ -45,6 +45,10 @@ class CloudViewSet(viewsets.ModelViewSet):
         release = data.pop("release", None)
         if isinstance(release, dict):
             data["release"] = release.get("series")
+        if not data.get("passwords_yml"):
+            data.pop("passwords_yml", None)
+        if data.pop("clear_passwords", False):
+            data["passwords_yml"] = ""
         return data
 
     def perform_create(self, serializer):

@@ -166,6 +166,33 @@ async def test_a_state_change_first_sends_what_the_layer_lost(job, viewer, monke
     await comm.disconnect()
 
 
+async def test_a_watcher_sees_every_step_settle_when_the_job_is_lost(job, viewer, settings):
+    """The reaper ends the attempt: the open page gets the final state of every step, none pending."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.jobs.models import Job, Step
+    from apps.jobs.services import reap_lost_jobs
+
+    first = await database_sync_to_async(job.steps.get)(position=1)
+    await database_sync_to_async(Step.objects.filter(pk=first.pk).update)(state="running")
+    comm = _communicator(job.pk, viewer)
+    await comm.connect()
+    assert (await comm.receive_json_from())["kind"] == "snapshot"
+    assert (await comm.receive_json_from())["kind"] == "live"
+
+    settings.FERRY_HEARTBEAT_TIMEOUT = 20
+    stale = timezone.now() - timedelta(minutes=5)
+    await database_sync_to_async(Job.objects.filter(pk=job.pk).update)(heartbeat_at=stale)
+    assert await database_sync_to_async(reap_lost_jobs)() == [job.pk]
+
+    message = await comm.receive_json_from(timeout=10)
+    assert message["kind"] == "job" and message["state"] == "lost"
+    assert [(s["position"], s["state"]) for s in message["steps"]] == [(1, "lost"), (2, "skipped")]
+    await comm.disconnect()
+
+
 async def test_live_events_come_with_the_host_totals_they_changed(job, viewer):
     step = await database_sync_to_async(job.steps.get)(position=1)
     comm = _communicator(job.pk, viewer)

@@ -103,7 +103,9 @@ def test_cancel_a_finished_job_is_refused(operator, demo_cloud, no_worker):
         services.cancel_job(operator, job)
 
 
-def test_reaper_marks_silent_jobs_lost_and_keeps_finished_steps(operator, demo_cloud, no_worker, settings):
+def test_reaper_marks_silent_jobs_lost_keeps_finished_steps_and_skips_the_rest(
+    operator, demo_cloud, no_worker, settings
+):
     settings.FERRY_HEARTBEAT_TIMEOUT = 20
     job = services.launch_job(operator, demo_cloud, "reconfigure", confirmed=True)
     services.dispatch()
@@ -117,7 +119,7 @@ def test_reaper_marks_silent_jobs_lost_and_keeps_finished_steps(operator, demo_c
     assert list(job.steps.order_by("position").values_list("state", flat=True)) == [
         "succeeded",
         "lost",
-        "pending",
+        "skipped",
     ]
     # the cloud's lock is released: another mutating job can start
     other = services.launch_job(operator, demo_cloud, "reconfigure", confirmed=True)
