@@ -5,9 +5,8 @@ from typing import Any
 
 import orjson
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import serializers
+from rest_framework import parsers, serializers
 from rest_framework.exceptions import ParseError, ValidationError
-from rest_framework.parsers import BaseParser
 
 from portal.forms import lf_line_endings
 
@@ -17,14 +16,12 @@ def as_drf_error(exc: DjangoValidationError) -> ValidationError:
     return ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages})
 
 
-class JSONParser(BaseParser):
+class JSONParser(parsers.JSONParser):
     """JSON bodies through orjson, which refuses nesting deeper than 1,024 levels.
 
     The standard library's parser recurses until Python's stack limit: a body nested 100,000
     deep was a 500. Here any unreadable body is a 400 that says why.
     """
-
-    media_type = "application/json"
 
     def parse(self, stream, media_type=None, parser_context=None):
         try:

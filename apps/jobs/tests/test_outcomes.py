@@ -58,7 +58,7 @@ def _states(job: Job) -> list[tuple[int, str]]:
 
 def test_a_failed_jobs_result_gives_the_steps_return_code(operator, demo_cloud, no_worker, step_results):
     step_results += [("successful", 0), ("failed", 2)]
-    job = _run(services.launch_job(operator, demo_cloud, "reconfigure"))
+    job = _run(services.launch_job(operator, demo_cloud, "reconfigure", confirmed=True))
     assert job.state == JobState.FAILED
     assert job.result.startswith("Step 2 (") and " failed with rc 2. " in job.result
 
@@ -66,7 +66,7 @@ def test_a_failed_jobs_result_gives_the_steps_return_code(operator, demo_cloud, 
 def test_a_lost_step_leaves_no_pending_step_behind_once_resumed(
     operator, demo_cloud, no_worker, step_results
 ):
-    job = services.launch_job(operator, demo_cloud, "reconfigure")
+    job = services.launch_job(operator, demo_cloud, "reconfigure", confirmed=True)
     services.dispatch()
     first, second, _ = job.steps.order_by("position")
     Step.objects.filter(pk=first.pk).update(state=StepState.SUCCEEDED)
@@ -90,7 +90,7 @@ def test_an_error_in_ferry_ends_the_attempt_with_every_step_final(
         raise RuntimeError("inventory unreadable")
 
     monkeypatch.setattr(execution, "cloud_context", broken)
-    job = _run(services.launch_job(operator, demo_cloud, "reconfigure"))
+    job = _run(services.launch_job(operator, demo_cloud, "reconfigure", confirmed=True))
     assert job.state == JobState.FAILED and "inventory unreadable" in job.result
     assert {state for _, state in _states(job)} == {"skipped"}
 
@@ -107,7 +107,7 @@ def test_the_last_message_of_a_job_carries_every_steps_final_state(
     operator, demo_cloud, no_worker, step_results, results, state
 ):
     step_results += results
-    job = _run(services.launch_job(operator, demo_cloud, "reconfigure"))
+    job = _run(services.launch_job(operator, demo_cloud, "reconfigure", confirmed=True))
     last = step_results.published[-1]
     assert last["kind"] == "job" and last["state"] == state == job.state
     assert [(s["id"], s["state"], s["rc"]) for s in last["steps"]] == list(
@@ -119,7 +119,7 @@ def test_the_last_message_of_a_job_carries_every_steps_final_state(
 def test_the_reaper_tells_watchers_the_job_is_lost_with_its_final_steps(
     operator, demo_cloud, no_worker, step_results
 ):
-    job = services.launch_job(operator, demo_cloud, "reconfigure")
+    job = services.launch_job(operator, demo_cloud, "reconfigure", confirmed=True)
     services.dispatch()
     Step.objects.filter(pk=job.steps.get(position=1).pk).update(state=StepState.RUNNING)
     Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=5))

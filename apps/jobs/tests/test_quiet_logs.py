@@ -20,7 +20,7 @@ def _info_lines(caplog) -> list[str]:
 
 
 def test_an_idle_reaper_run_logs_nothing_at_info(operator, demo_cloud, no_worker, caplog):
-    services.launch_job(operator, demo_cloud, "prechecks")
+    services.launch_job(operator, demo_cloud, "prechecks", confirmed=True)
     services.dispatch()  # running, with a fresh heartbeat: nothing to reap
     caplog.set_level(logging.DEBUG)
     caplog.clear()
@@ -33,7 +33,7 @@ def test_a_reaper_run_that_marks_a_job_lost_logs_one_info_line(
     operator, demo_cloud, no_worker, caplog, monkeypatch
 ):
     monkeypatch.setattr("apps.jobs.tasks.end_orphaned_steps", lambda: None)
-    job = services.launch_job(operator, demo_cloud, "prechecks")
+    job = services.launch_job(operator, demo_cloud, "prechecks", confirmed=True)
     services.dispatch()
     Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
     caplog.set_level(logging.DEBUG)

@@ -184,7 +184,7 @@ def test_the_launch_service_itself_refuses_an_unconfirmed_mutating_job(operator,
     with pytest.raises(ValidationError) as refused:
         services.launch_job(operator, demo_cloud, "reconfigure")
     assert "confirm" in refused.value.message_dict and not Job.objects.exists()
-    assert services.launch_job(operator, demo_cloud, "check").state == JobState.QUEUED
+    assert services.launch_job(operator, demo_cloud, "check", confirmed=True).state == JobState.QUEUED
 
 
 def test_the_launch_page_asks_for_confirmation_through_the_service(
