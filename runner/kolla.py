@@ -22,8 +22,24 @@ from typing import Any
 
 DEFAULT_VERSION = "22.2.0"
 
-#: Release series -> kolla-ansible major version, for every series since the first SLURP release.
+#: Release series -> the kolla-ansible major version that deploys it: the one table of this fact
+#: (the catalog's releases read it too). Series before Ocata (2017.1) count kolla's own majors.
 KOLLA_MAJOR_BY_SERIES: dict[str, int] = {
+    "2015.2": 1,
+    "2016.1": 2,
+    "2016.2": 3,
+    "2017.1": 4,
+    "2017.2": 5,
+    "2018.1": 6,
+    "2018.2": 7,
+    "2019.1": 8,
+    "2019.2": 9,
+    "2020.1": 10,
+    "2020.2": 11,
+    "2021.1": 12,
+    "2021.2": 13,
+    "2022.1": 14,
+    "2022.2": 15,
     "2023.1": 16,
     "2023.2": 17,
     "2024.1": 18,
@@ -32,6 +48,7 @@ KOLLA_MAJOR_BY_SERIES: dict[str, int] = {
     "2025.2": 21,
     "2026.1": 22,
     "2026.2": 23,
+    "2027.1": 24,
 }
 
 #: The kolla-ansible release Ferry installs for a major version. Only majors whose CLI
@@ -40,6 +57,7 @@ PINNED_VERSIONS: dict[int, str] = {22: "22.2.0"}
 
 _UNSUPPORTED_MAJORS: dict[int, str] = {
     23: "kolla-ansible 23.x needs Python 3.12, and Ferry runs on Python 3.11",
+    24: "kolla-ansible 24.x is not released yet",
 }
 _OLDER_CLI_REASON = (
     "kolla-ansible {major}.x builds its ansible-playbook command differently from 22.x (older "

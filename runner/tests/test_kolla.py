@@ -34,7 +34,8 @@ PLAYBOOKS = ("site", "kolla-host", "post-deploy", "mariadb-backup", "mariadb-rec
 
 
 def test_series_map_to_kolla_majors() -> None:
-    assert KOLLA_MAJOR_BY_SERIES == {
+    assert KOLLA_MAJOR_BY_SERIES["2017.1"] == 4  # Ocata: the first kolla-ansible release
+    assert {series: major for series, major in KOLLA_MAJOR_BY_SERIES.items() if major >= 16} == {
         "2023.1": 16,
         "2023.2": 17,
         "2024.1": 18,
@@ -43,6 +44,7 @@ def test_series_map_to_kolla_majors() -> None:
         "2025.2": 21,
         "2026.1": 22,
         "2026.2": 23,
+        "2027.1": 24,
     }
     assert kolla_major_for("2026.1") == 22
 
@@ -57,7 +59,8 @@ def test_kolla_version_for_installable_series() -> None:
         ("2026.2", "kolla-ansible 23.x needs Python 3.12"),
         ("2025.2", "kolla-ansible 21.x builds its ansible-playbook command differently"),
         ("2023.1", "needs kolla-ansible 16.x"),
-        ("2027.1", "unknown release series '2027.1'"),
+        ("2027.1", "kolla-ansible 24.x is not released yet"),
+        ("2028.1", "unknown release series '2028.1'"),
         ("zed", "unknown release series"),
     ],
 )
