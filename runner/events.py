@@ -97,23 +97,16 @@ class EventBatcher:
             elif len(self._pending) >= self._max_batch:
                 self._cond.notify()
 
-    def close(self, timeout: float, tick: Callable[[], None] | None = None) -> None:
+    def close(self, timeout: float) -> None:
         """Deliver everything still queued, then stop the thread.
 
-        Waits up to ``timeout`` seconds (calling ``tick`` about twice a second meanwhile); if the sink
-        still fails by then, stops retrying and raises ``EventDeliveryError`` with what is left.
+        Waits up to ``timeout`` seconds; if the sink still fails by then, stops retrying and raises
+        ``EventDeliveryError`` with what is left.
         """
         with self._cond:
             self._closing = True
             self._cond.notify()
-        deadline = time.monotonic() + timeout
-        while self._thread.is_alive():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            self._thread.join(min(0.5, remaining))
-            if tick is not None:
-                tick()
+        self._thread.join(timeout)
         if self._thread.is_alive():
             self._abandon.set()
             with self._cond:

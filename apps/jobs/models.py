@@ -106,11 +106,6 @@ class Job(models.Model):
     def is_finished(self) -> bool:
         return self.state in FINISHED_STATES
 
-    @property
-    def group_name(self) -> str:
-        """The channel group that live output of this job is published to."""
-        return f"job.{self.pk}"
-
 
 class StepState(models.TextChoices):
     PENDING = "pending", "pending"
