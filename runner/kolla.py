@@ -8,6 +8,7 @@ can run the playbooks itself (through ansible-runner) without going through that
 
 from __future__ import annotations
 
+import argparse
 import fcntl
 import json
 import os
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_VERSION = "22.2.0"
+REPO = Path(__file__).resolve().parents[1]
 
 #: Release series -> the kolla-ansible major version that deploys it: the one table of this fact
 #: (the catalog's releases read it too). Series before Ocata (2017.1) count kolla's own majors.
@@ -174,6 +176,17 @@ def _create_venv(venv: Path, version: str, python: str) -> None:
         _run([python, "-m", "venv", str(venv)])
         pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
         _run([*pip, requirement])
+
+
+def default_cache_dir() -> Path:
+    """Where Ferry keeps its kolla-ansible virtualenvs: ``$FERRY_VAR_DIR/kolla`` (default ``var/kolla``)."""
+    return Path(os.environ.get("FERRY_VAR_DIR") or REPO / "var") / "kolla"
+
+
+def installed(version: str = DEFAULT_VERSION, *, base: Path) -> KollaInstall | None:
+    """The finished install of kolla-ansible VERSION under BASE, or None; never installs."""
+    install = _install_for(version, Path(base) / f"kolla-ansible-{version}")
+    return install if _is_complete(install) else None
 
 
 def ensure_kolla_ansible(
@@ -426,3 +439,18 @@ def build_invocation(
         vault_ids=tuple(vault_ids),
         vault_password_files=tuple(vault_password_files),
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m runner.kolla [--version V] [--base DIR]``: install kolla-ansible once (``make kolla``)."""
+    parser = argparse.ArgumentParser(prog="python -m runner.kolla", description=main.__doc__)
+    parser.add_argument("--version", default=DEFAULT_VERSION, help="release (default %(default)s)")
+    parser.add_argument("--base", type=Path, default=None, help="cache directory (default: var/kolla)")
+    args = parser.parse_args(argv)
+    install = ensure_kolla_ansible(args.version, base=args.base or default_cache_dir())
+    print(f"kolla-ansible {install.version} in {install.venv}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

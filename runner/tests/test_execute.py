@@ -17,6 +17,8 @@ from runner.execute import EventDeliveryError, StepSpec, run_step
 from runner.process import processes_with_token
 from runner.tests.lab_fixtures import Collector, cloud_inventory, deploy, new_cloud
 
+pytestmark = pytest.mark.ansible
+
 INVENTORY = "[control]\nctl1\nctl2\n\n[compute]\ncmp1\n\n[all:vars]\nansible_connection=local\n"
 SECRET = "Sup3r-s3cret-passw0rd"
 REPO = Path(__file__).resolve().parents[2]
