@@ -20,14 +20,9 @@ log = logging.getLogger(__name__)
 
 Sink = Callable[[list[dict[str, Any]]], None]
 
-# A batch goes out every MAX_DELAY seconds, or sooner once MAX_BATCH events wait. At Ansible's own
-# pace (a few dozen to a few hundred events a second) batches are small and the delay decides how
-# many there are; in a burst, or while the sink is slow, batches grow up to MAX_BATCH so each commit
-# carries more events. Every batch costs a transaction and a publish whatever its size: a 2,000-event
-# lab step makes ~500 batches at 50 ms, ~290 at 100 ms. On the overhead benchmark a Ferry job used
-# 2.9 s more machine CPU than run_step alone at 50 ms and 0.8-1.4 s at 100 ms; at 100 ms the live
-# p99 at 2,000 events/s x 20 clients read 228 ms of its 250 ms budget (docs/benchmarks.md, "Job
-# overhead" and "Live output latency").
+# A batch goes out every MAX_DELAY seconds, or sooner once MAX_BATCH events wait. Each batch costs a
+# transaction and a publish, so the delay trades the job's CPU against live latency; MAX_BATCH lets a
+# burst or a slow sink commit more per batch (docs/benchmarks.md, "Job overhead", "Live output latency").
 MAX_BATCH = 2000
 MAX_DELAY = 0.1
 

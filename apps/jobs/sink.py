@@ -80,7 +80,7 @@ def _text(value: Any, size: int | None = None) -> str:
 
 
 def _json(data: dict[str, Any]) -> str:
-    # orjson takes a fifth of json.dumps' time per event here (bench/event_encoding.py).
+    # orjson: the cheapest encoder per event (docs/benchmarks.md, "History").
     text = orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
     # jsonb rejects the \u0000 escape.
     return text.replace("\\u0000", "\\ufffd") if "\\u0000" in text else text
