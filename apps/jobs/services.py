@@ -9,6 +9,7 @@ constraint on Job.
 from __future__ import annotations
 
 import logging
+from dataclasses import fields
 from datetime import timedelta
 
 from django.conf import settings
@@ -246,21 +247,12 @@ def resume_job(actor, job: Job) -> Job:
         raise ValidationError({"state": f"every step of job #{job.pk} succeeded; nothing to resume"})
     last_ordinal = job.steps.order_by("-ordinal").values_list("ordinal", flat=True).first() or 0
     attempt = job.attempt + 1
-    # A stored step's limit already includes the job's, so none is added again.
+    # Every field of a planned step is stored on the step under its own name; a stored step's limit
+    # already includes the job's, so none is added again.
+    planned = [PlannedStep(**{f.name: getattr(s, f.name) for f in fields(PlannedStep)}) for s in remaining]
     _create_steps(
         job,
-        [
-            PlannedStep(
-                name=s.name,
-                action=s.action,
-                playbook=s.playbook,
-                extra_vars=s.extra_vars,
-                limit=s.limit,
-                tags=s.tags,
-                completes_release=s.completes_release,
-            )
-            for s in remaining
-        ],
+        planned,
         attempt=attempt,
         first_ordinal=last_ordinal + 1,
         positions=[s.position for s in remaining],
