@@ -1,12 +1,15 @@
-"""Fixtures shared by every test: one persona per role, and clients logged in as them."""
+"""Fixtures shared by every test: a persona per role, clients logged in as them, kolla-ansible."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 from rest_framework.test import APIClient
 
 from apps.clouds import services
 from apps.clouds.demo import DEMO_INVENTORY
+from runner.kolla import DEFAULT_VERSION, KollaInstall, default_cache_dir, installed
 from tests.factories import UserFactory
 
 PERSONAS = ("viewer", "operator", "approver", "admin")
@@ -20,6 +23,9 @@ def pytest_configure(config: pytest.Config) -> None:
     from django.conf import settings
 
     settings.FERRY_EMBEDDED_WORKER = False
+    # Hashing a password the production way takes most of a second; tests create users by the dozen
+    # and check no hash's strength. Processes started by tests/e2e keep the real hasher.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
@@ -142,3 +148,20 @@ def lab_cloud(catalog, tmp_path, settings):
     )
     services.import_inventory_path(None, cloud, inventory)
     return cloud
+
+
+@pytest.fixture(scope="session")
+def kolla_install() -> KollaInstall:
+    """kolla-ansible 22 as `make kolla` installed it; tests never install it themselves.
+
+    Without it the test is skipped, unless FERRY_REQUIRE_SERVICES is set (as in CI): then it fails.
+    """
+    install = installed(DEFAULT_VERSION, base=default_cache_dir())
+    if install is None:
+        message = (
+            f"kolla-ansible {DEFAULT_VERSION} is not installed in {default_cache_dir()}: run `make kolla`"
+        )
+        if os.environ.get("FERRY_REQUIRE_SERVICES", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(message + " (FERRY_REQUIRE_SERVICES forbids skipping)")
+        pytest.skip(message)
+    return install

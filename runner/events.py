@@ -20,14 +20,9 @@ log = logging.getLogger(__name__)
 
 Sink = Callable[[list[dict[str, Any]]], None]
 
-# A batch goes out every MAX_DELAY seconds, or sooner once MAX_BATCH events wait. At Ansible's own
-# pace (a few dozen to a few hundred events a second) batches are small and the delay decides how
-# many there are; in a burst, or while the sink is slow, batches grow up to MAX_BATCH so each commit
-# carries more events. Every batch costs a transaction and a publish whatever its size: a 2,000-event
-# lab step makes ~500 batches at 50 ms, ~290 at 100 ms. On the overhead benchmark a Ferry job used
-# 2.9 s more machine CPU than run_step alone at 50 ms and 0.8-1.4 s at 100 ms; at 100 ms the live
-# p99 at 2,000 events/s x 20 clients read 228 ms of its 250 ms budget (docs/benchmarks.md, "Job
-# overhead" and "Live output latency").
+# A batch goes out every MAX_DELAY seconds, or sooner once MAX_BATCH events wait. Each batch costs a
+# transaction and a publish, so the delay trades the job's CPU against live latency; MAX_BATCH lets a
+# burst or a slow sink commit more per batch (docs/benchmarks.md, "Job overhead", "Live output latency").
 MAX_BATCH = 2000
 MAX_DELAY = 0.1
 
@@ -97,23 +92,16 @@ class EventBatcher:
             elif len(self._pending) >= self._max_batch:
                 self._cond.notify()
 
-    def close(self, timeout: float, tick: Callable[[], None] | None = None) -> None:
+    def close(self, timeout: float) -> None:
         """Deliver everything still queued, then stop the thread.
 
-        Waits up to ``timeout`` seconds (calling ``tick`` about twice a second meanwhile); if the sink
-        still fails by then, stops retrying and raises ``EventDeliveryError`` with what is left.
+        Waits up to ``timeout`` seconds; if the sink still fails by then, stops retrying and raises
+        ``EventDeliveryError`` with what is left.
         """
         with self._cond:
             self._closing = True
             self._cond.notify()
-        deadline = time.monotonic() + timeout
-        while self._thread.is_alive():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            self._thread.join(min(0.5, remaining))
-            if tick is not None:
-                tick()
+        self._thread.join(timeout)
         if self._thread.is_alive():
             self._abandon.set()
             with self._cond:

@@ -43,7 +43,6 @@ STATUSES = ("successful", "failed", "canceled", "timeout", "error")
 STATS_KEYS = ("changed", "dark", "failures", "ignored", "ok", "processed", "rescued", "skipped")
 # ansible-runner polls the cancel callback every pexpect_timeout seconds (5 by default).
 POLL_SECONDS = 0.1
-HEARTBEAT_SECONDS = 0.5
 RUNNER_SETTINGS = {
     "pexpect_timeout": POLL_SECONDS,
     "suppress_output_file": True,
@@ -298,34 +297,18 @@ class _Step:
         token: str,
         batcher: EventBatcher,
         should_cancel: Callable[[], bool],
-        heartbeat: Callable[[], None] | None,
     ) -> None:
         self.spec = spec
         self.token = token
         self.batcher = batcher
         self.redactor = Redactor(spec.secrets)
         self.should_cancel = should_cancel
-        self.heartbeat = heartbeat
         self.started = time.monotonic()
-        self.last_beat = 0.0
         self.stopped: str | None = None
         self.stats: dict[str, Any] = {}
         self.count = 0
         self.last_counter = 0
         self.tail: collections.deque[str] = collections.deque(maxlen=20)
-
-    def beat(self) -> None:
-        """Call the heartbeat if one is due; its failures are logged, never raised."""
-        if self.heartbeat is None:
-            return
-        now = time.monotonic()
-        if now - self.last_beat < HEARTBEAT_SECONDS:
-            return
-        self.last_beat = now
-        try:
-            self.heartbeat()
-        except Exception:
-            log.exception("step heartbeat failed")
 
     def on_event(self, event: dict[str, Any]) -> bool:
         """ansible-runner's event handler: redact, remember stats, queue. False: write no artifact."""
@@ -346,8 +329,7 @@ class _Step:
         return False
 
     def poll(self) -> bool:
-        """ansible-runner's cancel callback, called every POLL_SECONDS: heartbeat, cancel, timeout."""
-        self.beat()
+        """ansible-runner's cancel callback, called every POLL_SECONDS: cancel, timeout."""
         try:
             cancel = bool(self.should_cancel())
         except Exception:
@@ -371,7 +353,6 @@ def run_step(
     *,
     sink: Sink,
     should_cancel: Callable[[], bool],
-    heartbeat: Callable[[], None] | None = None,
     on_sink_thread_exit: Callable[[], None] | None = None,
     delivery_timeout: float = 600.0,
     max_batch: int = MAX_BATCH,
@@ -380,8 +361,8 @@ def run_step(
     """Run one playbook step to its end and deliver all of its events to ``sink``.
 
     ``sink`` receives lists of redacted events in counter order, from a background thread; if it
-    raises, the same batch is offered again (with backoff) until it returns. ``should_cancel`` and
-    ``heartbeat`` are called from the calling thread, about every 0.1 s and at least every second.
+    raises, the same batch is offered again (with backoff) until it returns. ``should_cancel`` is
+    called from the calling thread, about every 0.1 s and at least every second.
     On cancel (or ``spec.timeout``) the whole process tree is ended within about a second.
 
     Returns once every event was delivered; raises ``EventDeliveryError`` if the sink still fails
@@ -396,11 +377,10 @@ def run_step(
     batcher = EventBatcher(
         sink, max_batch=max_batch, max_delay=max_delay, on_thread_exit=on_sink_thread_exit
     ).start()
-    step = _Step(spec, token, batcher, should_cancel, heartbeat)
+    step = _Step(spec, token, batcher, should_cancel)
     started = _now()
     status, rc, error = "error", -1, None
     try:
-        step.beat()
         try:
             config = _runner_config(spec, private, token)
             runner = StepRunner(config, event_handler=step.on_event, cancel_callback=step.poll)
@@ -432,7 +412,7 @@ def run_step(
             error=error,
         )
         try:
-            batcher.close(delivery_timeout, tick=step.beat)
+            batcher.close(delivery_timeout)
         except EventDeliveryError as exc:
             exc.result = result
             raise

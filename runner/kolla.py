@@ -8,6 +8,7 @@ can run the playbooks itself (through ansible-runner) without going through that
 
 from __future__ import annotations
 
+import argparse
 import fcntl
 import json
 import os
@@ -22,9 +23,26 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_VERSION = "22.2.0"
+REPO = Path(__file__).resolve().parents[1]
 
-#: Release series -> kolla-ansible major version, for every series since the first SLURP release.
+#: Release series -> the kolla-ansible major version that deploys it: the one table of this fact
+#: (the catalog's releases read it too). Series before Ocata (2017.1) count kolla's own majors.
 KOLLA_MAJOR_BY_SERIES: dict[str, int] = {
+    "2015.2": 1,
+    "2016.1": 2,
+    "2016.2": 3,
+    "2017.1": 4,
+    "2017.2": 5,
+    "2018.1": 6,
+    "2018.2": 7,
+    "2019.1": 8,
+    "2019.2": 9,
+    "2020.1": 10,
+    "2020.2": 11,
+    "2021.1": 12,
+    "2021.2": 13,
+    "2022.1": 14,
+    "2022.2": 15,
     "2023.1": 16,
     "2023.2": 17,
     "2024.1": 18,
@@ -33,6 +51,7 @@ KOLLA_MAJOR_BY_SERIES: dict[str, int] = {
     "2025.2": 21,
     "2026.1": 22,
     "2026.2": 23,
+    "2027.1": 24,
 }
 
 #: The kolla-ansible release Ferry installs for a major version. Only majors whose CLI
@@ -41,6 +60,7 @@ PINNED_VERSIONS: dict[int, str] = {22: "22.2.0"}
 
 _UNSUPPORTED_MAJORS: dict[int, str] = {
     23: "kolla-ansible 23.x needs Python 3.12, and Ferry runs on Python 3.11",
+    24: "kolla-ansible 24.x is not released yet",
 }
 _OLDER_CLI_REASON = (
     "kolla-ansible {major}.x builds its ansible-playbook command differently from 22.x (older "
@@ -157,6 +177,17 @@ def _create_venv(venv: Path, version: str, python: str) -> None:
         _run([python, "-m", "venv", str(venv)])
         pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
         _run([*pip, requirement])
+
+
+def default_cache_dir() -> Path:
+    """Where Ferry keeps its kolla-ansible virtualenvs: ``$FERRY_VAR_DIR/kolla`` (default ``var/kolla``)."""
+    return Path(os.environ.get("FERRY_VAR_DIR") or REPO / "var") / "kolla"
+
+
+def installed(version: str = DEFAULT_VERSION, *, base: Path) -> KollaInstall | None:
+    """The finished install of kolla-ansible VERSION under BASE, or None; never installs."""
+    install = _install_for(version, Path(base) / f"kolla-ansible-{version}")
+    return install if _is_complete(install) else None
 
 
 def ensure_kolla_ansible(
@@ -447,3 +478,18 @@ def cli_command(
     if ferry_playbook:
         argv.append(ferry_playbook)
     return shlex.join(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m runner.kolla [--version V] [--base DIR]``: install kolla-ansible once (``make kolla``)."""
+    parser = argparse.ArgumentParser(prog="python -m runner.kolla", description=main.__doc__)
+    parser.add_argument("--version", default=DEFAULT_VERSION, help="release (default %(default)s)")
+    parser.add_argument("--base", type=Path, default=None, help="cache directory (default: var/kolla)")
+    args = parser.parse_args(argv)
+    install = ensure_kolla_ansible(args.version, base=args.base or default_cache_dir())
+    print(f"kolla-ansible {install.version} in {install.venv}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -2,7 +2,8 @@
 
 The playbooks under ``runner/lab/`` play kolla-ansible's actions against hosts that are directories
 ``<lab_root>/<inventory_hostname>/``; the layout of those directories is defined once, in
-``runner/lab/lab_utils/labcore.py``, which the playbooks' plugins use too.
+``labcore.py`` of the playbooks' local collection (``runner/lab/collections/``), which their plugins
+import too.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from typing import Any
 
 PLAYBOOK_DIR = Path(__file__).resolve().parent / "lab"
 HEALTHY, DEGRADED = "healthy", "degraded"
+# The playbooks import it from their local collection; Ferry, outside Ansible, by its path.
+LABCORE = "collections/ansible_collections/ferry/lab/plugins/module_utils/labcore.py"
 
 
 def _load_core() -> ModuleType:
     name = "ferry_lab_labcore"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, PLAYBOOK_DIR / "lab_utils" / "labcore.py")
+        spec = importlib.util.spec_from_file_location(name, PLAYBOOK_DIR / LABCORE)
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module

@@ -8,32 +8,34 @@ edit both in the admin pages as Kolla's matrix moves.
 
 from __future__ import annotations
 
-# series, name, SLURP, kolla-ansible major, status
-RELEASES: list[tuple[str, str, bool, int | None, str]] = [
-    ("2015.2", "Liberty", False, 1, "eol"),
-    ("2016.1", "Mitaka", False, 2, "eol"),
-    ("2016.2", "Newton", False, 3, "eol"),
-    ("2017.1", "Ocata", False, 4, "eol"),
-    ("2017.2", "Pike", False, 5, "eol"),
-    ("2018.1", "Queens", False, 6, "eol"),
-    ("2018.2", "Rocky", False, 7, "eol"),
-    ("2019.1", "Stein", False, 8, "eol"),
-    ("2019.2", "Train", False, 9, "eol"),
-    ("2020.1", "Ussuri", False, 10, "eol"),
-    ("2020.2", "Victoria", False, 11, "eol"),
-    ("2021.1", "Wallaby", False, 12, "eol"),
-    ("2021.2", "Xena", False, 13, "eol"),
-    ("2022.1", "Yoga", False, 14, "eol"),
-    ("2022.2", "Zed", False, 15, "eol"),
-    ("2023.1", "Antelope", True, 16, "unmaintained"),
-    ("2023.2", "Bobcat", False, 17, "eol"),
-    ("2024.1", "Caracal", True, 18, "unmaintained"),
-    ("2024.2", "Dalmatian", False, 19, "unmaintained"),
-    ("2025.1", "Epoxy", True, 20, "maintained"),
-    ("2025.2", "Flamingo", False, 21, "maintained"),
-    ("2026.1", "Gazpacho", True, 22, "maintained"),
-    ("2026.2", "Hibiscus", False, 23, "maintained"),
-    ("2027.1", "Indri", True, 24, "development"),
+from runner.kolla import KOLLA_MAJOR_BY_SERIES
+
+# series, name, SLURP, status (the kolla-ansible major comes from runner.kolla)
+RELEASES: list[tuple[str, str, bool, str]] = [
+    ("2015.2", "Liberty", False, "eol"),
+    ("2016.1", "Mitaka", False, "eol"),
+    ("2016.2", "Newton", False, "eol"),
+    ("2017.1", "Ocata", False, "eol"),
+    ("2017.2", "Pike", False, "eol"),
+    ("2018.1", "Queens", False, "eol"),
+    ("2018.2", "Rocky", False, "eol"),
+    ("2019.1", "Stein", False, "eol"),
+    ("2019.2", "Train", False, "eol"),
+    ("2020.1", "Ussuri", False, "eol"),
+    ("2020.2", "Victoria", False, "eol"),
+    ("2021.1", "Wallaby", False, "eol"),
+    ("2021.2", "Xena", False, "eol"),
+    ("2022.1", "Yoga", False, "eol"),
+    ("2022.2", "Zed", False, "eol"),
+    ("2023.1", "Antelope", True, "unmaintained"),
+    ("2023.2", "Bobcat", False, "eol"),
+    ("2024.1", "Caracal", True, "unmaintained"),
+    ("2024.2", "Dalmatian", False, "unmaintained"),
+    ("2025.1", "Epoxy", True, "maintained"),
+    ("2025.2", "Flamingo", False, "maintained"),
+    ("2026.1", "Gazpacho", True, "maintained"),
+    ("2026.2", "Hibiscus", False, "maintained"),
+    ("2027.1", "Indri", True, "development"),
 ]
 
 # The distro release each Kolla series builds on, for image tags such as 2026.1-rocky-10.
@@ -185,13 +187,13 @@ def load(apps) -> None:
     SupportRule = apps.get_model("catalog", "SupportRule")
 
     releases = {}
-    for position, (series, name, slurp, major, status) in enumerate(RELEASES, start=1):
+    for position, (series, name, slurp, status) in enumerate(RELEASES, start=1):
         releases[series], _ = Release.objects.get_or_create(
             series=series,
             defaults={
                 "name": name,
                 "slurp": slurp,
-                "kolla_ansible_major": major,
+                "kolla_ansible_major": KOLLA_MAJOR_BY_SERIES.get(series),
                 "status": status,
                 "position": position * 10,
             },

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from apps.catalog.models import Image, ImageAvailability, ReleaseStatus, SubjectType, SupportRule, SupportTier
+from apps.catalog.models import Image, ImageAvailability, SubjectType, SupportRule, SupportTier
 from apps.clouds.inventory_stats import hosts_per_group
 from apps.clouds.models import Cloud
 
@@ -93,4 +93,4 @@ def _tier_flags(tier: SupportTier | None) -> list[str]:
     return [f"tier {tier.name}"] if tier.flagged else []
 
 
-__all__ = ["ReleaseStatus", "SupportLine", "enabled_features", "support_report"]
+__all__ = ["SupportLine", "enabled_features", "support_report"]

@@ -2,7 +2,8 @@
 
 This is the only place where Django meets the runner: it builds the runner's
 plain description of the cloud, hands each step to ``runner.execute.run_step``
-with the event sink, a cancel check and a heartbeat, and records what happened.
+with the event sink and a cancel check (JobControl beats the job's heartbeat beside it), and
+records what happened.
 """
 
 from __future__ import annotations
@@ -63,9 +64,6 @@ class JobControl(threading.Thread):
 
     def poll(self) -> bool:
         return self.cancel.is_set()
-
-    def heartbeat(self) -> None:
-        """Called by the runner; the thread does the beating."""
 
     def stop(self) -> None:
         self._halt.set()
@@ -190,7 +188,6 @@ def _run_step(
             spec,
             sink=JobEventSink(job, step),
             should_cancel=control.poll,
-            heartbeat=control.heartbeat,
             # The sink runs in the runner's delivery thread: close that thread's connection after each step.
             on_sink_thread_exit=lambda: connection.close(),
         )

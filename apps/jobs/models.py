@@ -95,11 +95,6 @@ class Job(models.Model):
     def is_finished(self) -> bool:
         return self.state in FINISHED_STATES
 
-    @property
-    def group_name(self) -> str:
-        """The channel group that live output of this job is published to."""
-        return f"job.{self.pk}"
-
 
 class StepState(models.TextChoices):
     PENDING = "pending", "pending"
@@ -154,9 +149,9 @@ class Step(models.Model):
 class WrittenJSONField(models.JSONField):
     """JSON that is stored as written and read back whole: PostgreSQL's ``json``, not ``jsonb``.
 
-    ``json`` only checks the text, where ``jsonb`` converts it to its binary form: about 30% less
-    server time per event on the ingest path. Event data is never searched inside, so nothing is
-    lost. Other databases keep Django's JSON type.
+    ``json`` only checks the text, where ``jsonb`` converts it to its binary form, which costs server
+    time on every insert (docs/benchmarks.md, "History"). Event data is never searched inside, so
+    nothing is lost. Other databases keep Django's JSON type.
     """
 
     def db_type(self, connection):

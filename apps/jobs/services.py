@@ -9,6 +9,7 @@ constraint on Job.
 from __future__ import annotations
 
 import logging
+from dataclasses import fields
 from datetime import timedelta
 from functools import partial
 
@@ -155,14 +156,17 @@ def _create_steps(
     *,
     attempt: int,
     first_ordinal: int,
-    limit: str,
-    first_position: int = 1,
+    limit: str = "",
+    positions: list[int] | None = None,
 ) -> None:
+    """Store ``steps`` as one attempt of ``job``: ordinals count on from ``first_ordinal``, positions
+    (the step's place in the plan) are 1, 2, ... unless given; ``limit`` narrows every step's own."""
+    positions = positions or list(range(1, len(steps) + 1))
     Step.objects.bulk_create(
         Step(
             job=job,
             ordinal=first_ordinal + i,
-            position=first_position + i,
+            position=positions[i],
             attempt=attempt,
             name=s.name,
             action=s.action,
@@ -275,22 +279,15 @@ def resume_job(actor, job: Job) -> Job:
         raise ValidationError({"state": f"every step of job #{job.pk} succeeded; nothing to resume"})
     last_ordinal = job.steps.order_by("-ordinal").values_list("ordinal", flat=True).first() or 0
     attempt = job.attempt + 1
-    Step.objects.bulk_create(
-        Step(
-            job=job,
-            ordinal=last_ordinal + i + 1,
-            position=s.position,
-            attempt=attempt,
-            name=s.name,
-            action=s.action,
-            playbook=s.playbook,
-            extra_vars=s.extra_vars,
-            user_vars=s.user_vars,
-            limit=s.limit,
-            tags=s.tags,
-            completes_release=s.completes_release,
-        )
-        for i, s in enumerate(remaining)
+    # Every field of a planned step is stored on the step under its own name; a stored step's limit
+    # already includes the job's, so none is added again.
+    planned = [PlannedStep(**{f.name: getattr(s, f.name) for f in fields(PlannedStep)}) for s in remaining]
+    _create_steps(
+        job,
+        planned,
+        attempt=attempt,
+        first_ordinal=last_ordinal + 1,
+        positions=[s.position for s in remaining],
     )
     transition(
         job,

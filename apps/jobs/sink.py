@@ -80,7 +80,7 @@ def _text(value: Any, size: int | None = None) -> str:
 
 
 def _json(data: dict[str, Any]) -> str:
-    # orjson takes a fifth of json.dumps' time per event here (bench/event_encoding.py).
+    # orjson: the cheapest encoder per event (docs/benchmarks.md, "History").
     text = orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
     # jsonb rejects the \u0000 escape.
     return text.replace("\\u0000", "\\ufffd") if "\\u0000" in text else text
@@ -217,16 +217,15 @@ def update_totals(job_id: int, step_id: int, new: list[EventRow]) -> list[dict[s
 
 
 def upsert_host_totals(job_id: int, totals: dict[str, Counter]) -> list[dict[str, Any]]:
-    """Add ``totals`` to the job's host summaries in one statement; returns the updated rows."""
+    """Add ``totals`` to the job's host summaries in one statement; returns the updated rows.
+
+    For databases other than PostgreSQL, whose batch statement does this itself.
+    """
     if not totals:
         return []
     hosts = sorted(totals)
-    if connection.vendor == "postgresql":
-        source = UNNEST_HOSTS
-        params: list[Any] = [job_id, hosts, *([totals[h][key] for h in hosts] for key in OUTCOMES)]
-    else:
-        source = "VALUES " + ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(hosts))
-        params = [value for h in hosts for value in (job_id, h, *(totals[h][key] for key in OUTCOMES))]
+    source = "VALUES " + ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(hosts))
+    params = [value for h in hosts for value in (job_id, h, *(totals[h][key] for key in OUTCOMES))]
     with connection.cursor() as cursor:
         cursor.execute(_host_upsert_sql(source), params)
         return _host_rows(cursor.fetchall())

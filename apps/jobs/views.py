@@ -6,6 +6,7 @@ import re
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -14,25 +15,36 @@ from apps.clouds.permissions import CloudAction, can, get_cloud_for
 from apps.jobs import services
 from apps.jobs.forms import JobLaunchForm
 from apps.jobs.live import stored_payloads
-from apps.jobs.models import ACTIVE_STATES, Event, JobState
+from apps.jobs.models import ACTIVE_STATES, Event, Job, JobState
 from apps.jobs.permissions import get_job_for, jobs_for
 
 LOG_CHUNK = 2000
 
 
+UNFINISHED_STATES = [*ACTIVE_STATES, JobState.QUEUED]
+
+
+def _listed(user) -> QuerySet[Job]:
+    return jobs_for(user).select_related("cloud", "requested_by")
+
+
+def _unfinished(user) -> QuerySet[Job]:
+    """The jobs ``user`` may see that run or wait, in the order the dispatcher starts them."""
+    return _listed(user).filter(state__in=UNFINISHED_STATES).order_by("-priority", "id")
+
+
 def active_jobs(request: HttpRequest) -> HttpResponse:
     """The running and queued jobs, as an htmx partial the dashboard refreshes every two seconds."""
-    jobs = jobs_for(request.user).select_related("cloud", "requested_by")
-    active = list(jobs.filter(state__in=[*ACTIVE_STATES, JobState.QUEUED]).order_by("-priority", "id"))
     return render(
-        request, "jobs/_job_table.html", {"jobs": active, "empty": "Nothing runs or waits right now."}
+        request,
+        "jobs/_job_table.html",
+        {"jobs": list(_unfinished(request.user)), "empty": "Nothing runs or waits right now."},
     )
 
 
 def job_list(request: HttpRequest) -> HttpResponse:
-    jobs = jobs_for(request.user).select_related("cloud", "requested_by")
-    active = list(jobs.filter(state__in=[*ACTIVE_STATES, JobState.QUEUED]).order_by("-priority", "id"))
-    recent = list(jobs.exclude(state__in=[*ACTIVE_STATES, JobState.QUEUED]).order_by("-id")[:50])
+    active = list(_unfinished(request.user))
+    recent = list(_listed(request.user).exclude(state__in=UNFINISHED_STATES).order_by("-id")[:50])
     return render(request, "jobs/job_list.html", {"active": active, "recent": recent})
 
 
@@ -144,15 +156,9 @@ def job_log(request: HttpRequest, job_id: int) -> StreamingHttpResponse:
                 return
             for _seq, stdout in chunk:
                 if stdout:
-                    yield _strip_ansi(stdout) + "\n"
+                    yield ANSI_ESCAPE.sub("", stdout) + "\n"
             after = chunk[-1][0]
 
     response = StreamingHttpResponse(lines(), content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="ferry-job-{job.pk}.log"'
     return response
-
-
-def _strip_ansi(text: str) -> str:
-    import re
-
-    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)

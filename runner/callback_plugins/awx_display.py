@@ -17,9 +17,7 @@ cheaper for the playbook's main process, which runs every callback:
 - The wrappers of ``Display.display`` and ``Display.verbose`` read each call's arguments by name
   without ``inspect.Signature.bind``.
 
-On the 79-host check of ``bench.job_overhead`` (1,945 events, medians of 11 runs) the playbook's own
-process used 9.11 s of CPU with Ansible's default callback, 10.05 s with ansible-runner's and 9.56 s
-with this one (docs/benchmarks.md, "Job overhead").
+Each change saves CPU in the playbook's busiest process (docs/benchmarks.md, "Job overhead").
 
 This runs inside ansible-playbook, in whichever virtualenv runs the step (a kolla-ansible one too):
 it may import only the standard library and Ansible.

@@ -1,4 +1,4 @@
-"""Fixtures for the runner tests: a cached kolla-ansible install and Ansible's view of an inventory."""
+"""Fixtures for the runner tests: Ansible's view of an inventory, in a clean environment."""
 
 from __future__ import annotations
 
@@ -12,15 +12,6 @@ from typing import Any
 
 import pytest
 
-from runner.kolla import DEFAULT_VERSION, KollaInstall, ensure_kolla_ansible
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def kolla_cache_dir() -> Path:
-    """Where test runs keep kolla-ansible virtualenvs between runs: FERRY_VAR_DIR (or var/) /kolla."""
-    return Path(os.environ.get("FERRY_VAR_DIR") or REPO / "var") / "kolla"
-
 
 def _clean_ansible_env(**extra: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}
@@ -33,12 +24,6 @@ def clean_ansible_env() -> Callable[..., dict[str, str]]:
     """Build this process's environment without ANSIBLE_* settings (so no outside configuration
     changes a result), plus the given variables."""
     return _clean_ansible_env
-
-
-@pytest.fixture(scope="session")
-def kolla_install() -> KollaInstall:
-    """kolla-ansible 22 in its own virtualenv, installed on first use and reused by later runs."""
-    return ensure_kolla_ansible(DEFAULT_VERSION, base=kolla_cache_dir())
 
 
 @pytest.fixture(scope="session")

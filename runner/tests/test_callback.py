@@ -78,6 +78,7 @@ def same_events(ours: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> boo
     return sorted(map(key, ours)) == sorted(map(key, theirs))
 
 
+@pytest.mark.ansible
 def test_events_are_those_of_ansible_runners_own_callback(tmp_path: Path) -> None:
     book, inventory = project(tmp_path)
     stock: list[dict[str, Any]] = []
@@ -142,6 +143,7 @@ def run_playbook(tmp_path: Path, book: Path, inventory: Path, plugins: dict[str,
     return done.stdout, data
 
 
+@pytest.mark.ansible
 def test_each_event_travels_in_its_marker_and_no_file_is_written(tmp_path: Path) -> None:
     book, inventory = project(tmp_path)
     stdout, data = run_playbook(tmp_path, book, inventory, callback_env(""))
@@ -163,6 +165,7 @@ def test_each_event_travels_in_its_marker_and_no_file_is_written(tmp_path: Path)
     assert len(list(data.glob("job_events/*-partial.json"))) == len(events)
 
 
+@pytest.mark.ansible
 def test_kolla_ansibles_virtualenv_gives_the_same_events(tmp_path: Path, kolla_install) -> None:
     """kolla-ansible steps run that virtualenv's ansible-playbook, which has no ansible_runner."""
     book, inventory = project(tmp_path)

@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import psutil
+import pytest
 
 from runner.execute import StepResult, StepSpec, run_step
 from runner.process import TOKEN_ENV, kill_step, processes_with_token
@@ -27,6 +28,7 @@ def sleepers_of_this_process() -> list[psutil.Process]:
     return found
 
 
+@pytest.mark.ansible
 def test_cancel_ends_the_whole_tree_within_two_seconds(tmp_path: Path) -> None:
     cloud = new_cloud(tmp_path)
     requested: list[float] = []
@@ -90,6 +92,7 @@ def test_kill_step_finds_processes_that_left_the_tree() -> None:
     assert processes_with_token(token) == []
 
 
+@pytest.mark.ansible
 def test_cancelling_one_step_leaves_a_concurrent_step_alone(tmp_path: Path) -> None:
     def book(name: str, seconds: int) -> Path:
         path = tmp_path / f"{name}.yml"

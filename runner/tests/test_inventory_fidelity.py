@@ -51,6 +51,7 @@ def original(request, kolla_install) -> Path:
     return DATA / request.param / "inventory"
 
 
+@pytest.mark.ansible
 def test_ansible_reads_the_rendered_inventory_the_same(
     original: Path, tmp_path: Path, ansible_inventory_list
 ) -> None:
@@ -66,6 +67,7 @@ def test_ansible_reads_the_rendered_inventory_the_same(
     assert before["_meta"]["hostvars"] == after["_meta"]["hostvars"]
 
 
+@pytest.mark.ansible
 def test_cell_variables_reach_the_cell_hosts(tmp_path: Path, ansible_inventory_list) -> None:
     inv = parse_inventory(DATA / "cells")
     rendered = render_inventory(inv, tmp_path)
@@ -138,6 +140,7 @@ def as_json(value: Any) -> Any:
 
 @settings(max_examples=10, deadline=None)
 @given(inv=inventories())
+@pytest.mark.ansible
 def test_ansible_agrees_with_the_model_on_random_inventories(
     inv: Inventory, tmp_path_factory: pytest.TempPathFactory, ansible_inventory_list
 ) -> None:

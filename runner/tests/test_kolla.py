@@ -6,12 +6,12 @@ down the details that do not need it.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import json
 import os
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,31 +20,28 @@ import pytest
 from runner import kolla
 from runner.kolla import (
     ACTIONS,
+    DEFAULT_VERSION,
     KOLLA_MAJOR_BY_SERIES,
     KollaError,
     KollaInstall,
     build_invocation,
     ensure_kolla_ansible,
+    installed,
     kolla_major_for,
     kolla_version_for,
 )
 
-REPO = Path(__file__).resolve().parents[2]
 PLAYBOOKS = ("site", "kolla-host", "post-deploy", "mariadb-backup", "mariadb-recovery", "destroy")
 
 
 def test_series_map_to_kolla_majors() -> None:
-    assert KOLLA_MAJOR_BY_SERIES == {
-        "2023.1": 16,
-        "2023.2": 17,
-        "2024.1": 18,
-        "2024.2": 19,
-        "2025.1": 20,
-        "2025.2": 21,
-        "2026.1": 22,
-        "2026.2": 23,
-    }
+    # Spot checks: apps/catalog/tests/test_catalog.py checks the shipped catalog agrees with the table.
+    assert kolla_major_for("2017.1") == 4  # Ocata: the first kolla-ansible release
+    assert kolla_major_for("2023.1") == 16
     assert kolla_major_for("2026.1") == 22
+    assert kolla_major_for("2027.1") == 24
+    majors = list(KOLLA_MAJOR_BY_SERIES.values())
+    assert majors == list(range(1, len(majors) + 1))  # one major per series, none skipped
 
 
 def test_kolla_version_for_installable_series() -> None:
@@ -57,7 +54,8 @@ def test_kolla_version_for_installable_series() -> None:
         ("2026.2", "kolla-ansible 23.x needs Python 3.12"),
         ("2025.2", "kolla-ansible 21.x builds its ansible-playbook command differently"),
         ("2023.1", "needs kolla-ansible 16.x"),
-        ("2027.1", "unknown release series '2027.1'"),
+        ("2027.1", "kolla-ansible 24.x is not released yet"),
+        ("2028.1", "unknown release series '2028.1'"),
         ("zed", "unknown release series"),
     ],
 )
@@ -244,42 +242,67 @@ def test_ensure_is_idempotent_and_fast_once_installed(kolla_install) -> None:
     assert version.stdout.strip() == "kolla-ansible 22.2.0"
 
 
-ENSURE = """
-import sys
-from pathlib import Path
-from runner.kolla import ensure_kolla_ansible
-install = ensure_kolla_ansible("22.2.0", base=Path(sys.argv[1]))
-print(install.venv)
-"""
+def fake_install_into(calls: list[str], *, seconds: float = 0.0):
+    """A stand-in for _create_venv that lays out what kolla-ansible's install leaves, slowly."""
+
+    def create(venv: Path, version: str, python: str) -> None:
+        calls.append(version)
+        time.sleep(seconds)  # long enough for a second caller to arrive while this one holds the lock
+        playbooks = venv / "share" / "kolla-ansible" / "ansible"
+        playbooks.mkdir(parents=True)
+        (playbooks / "site.yml").write_text("---\n")
+        (venv / "bin").mkdir()
+        (venv / "bin" / "kolla-ansible").write_text("#!/bin/sh\n")
+
+    return create
 
 
-def test_concurrent_installs_share_one_venv_and_redo_an_interrupted_one(tmp_path: Path) -> None:
+def test_concurrent_installs_share_one_venv_and_redo_an_interrupted_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # An earlier install that died half-way: a venv directory and no marker.
     leftover = tmp_path / "kolla-ansible-22.2.0"
     leftover.mkdir()
     (leftover / "half-written").write_text("")
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", ENSURE, str(tmp_path)],
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        for _ in range(2)
-    ]
-    results = [proc.communicate(timeout=600) for proc in procs]
-    for proc, (out, err) in zip(procs, results, strict=True):
-        assert proc.returncode == 0, err.decode()
-        assert out.decode().strip() == str(leftover)
+    calls: list[str] = []
+    monkeypatch.setattr(kolla, "_create_venv", fake_install_into(calls, seconds=0.5))
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        installs = list(pool.map(lambda _: ensure_kolla_ansible("22.2.0", base=tmp_path), range(2)))
+    assert calls == ["22.2.0"]  # the second caller waited for the lock, then found the install done
+    assert [i.venv for i in installs] == [leftover, leftover]
     assert not (leftover / "half-written").exists()
     assert (leftover / ".ferry-installed").read_text() == "22.2.0\n"
-    assert (leftover / "share" / "kolla-ansible" / "ansible" / "site.yml").is_file()
+    assert installed("22.2.0", base=tmp_path) == installs[0]
+
+
+def test_a_failed_install_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(venv: Path, version: str, python: str) -> None:
+        venv.mkdir()
+        raise kolla.KollaInstallError("no network")
+
+    monkeypatch.setattr(kolla, "_create_venv", broken)
+    with pytest.raises(kolla.KollaInstallError, match="no network"):
+        ensure_kolla_ansible("22.2.0", base=tmp_path)
+    assert not (tmp_path / "kolla-ansible-22.2.0").exists()
+    assert installed("22.2.0", base=tmp_path) is None
 
 
 def test_pip_installs_when_uv_is_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ran: list[list[str]] = []
     monkeypatch.setattr(kolla, "_find_uv", lambda: None)
-    install = ensure_kolla_ansible("22.2.0", base=tmp_path)
-    assert (install.venv / "bin" / "pip").exists()  # made by `python -m venv`, which uv does not add
-    assert (install.playbooks_dir / "site.yml").is_file()
-    version = subprocess.run([str(install.kolla_ansible), "--version"], capture_output=True, text=True)
-    assert version.stdout.strip() == "kolla-ansible 22.2.0"
+    monkeypatch.setattr(kolla, "_run", ran.append)
+    venv = tmp_path / "venv"
+    kolla._create_venv(venv, "22.2.0", "/usr/bin/python3.11")
+    assert ran[0] == ["/usr/bin/python3.11", "-m", "venv", str(venv)]
+    assert ran[1][:4] == [str(venv / "bin" / "python"), "-m", "pip", "install"]
+    assert ran[1][-1] == "kolla-ansible==22.2.0"
+
+
+def test_make_kolla_fills_the_cache_the_tests_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(kolla, "_create_venv", fake_install_into(calls))
+    monkeypatch.setenv("FERRY_VAR_DIR", str(tmp_path))
+    assert kolla.main([]) == 0
+    assert kolla.main([]) == 0
+    assert calls == [DEFAULT_VERSION]
+    assert installed(DEFAULT_VERSION, base=tmp_path / "kolla") is not None

@@ -19,6 +19,8 @@ import pytest
 from runner.inventory import parse_inventory, render_inventory
 from runner.kolla import Invocation, KollaInstall, build_invocation
 
+pytestmark = pytest.mark.ansible
+
 DATA = Path(__file__).resolve().parent / "data"
 
 RECORDER = """#!{python}

@@ -17,6 +17,8 @@ import pytest
 from runner.inventory import Inventory, parse_inventory, render_inventory
 from runner.kolla import KollaInstall, build_invocation
 
+pytestmark = pytest.mark.ansible
+
 DATA = Path(__file__).resolve().parent / "data"
 PLAY = re.compile(r"^  play #\d+ \((?P<pattern>[^)]*)\): (?P<name>.*?)\tTAGS: \[(?P<tags>[^\]]*)\]$")
 HOST = re.compile(r"^      (\S+)$")

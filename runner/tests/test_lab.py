@@ -11,6 +11,8 @@ from runner import lab
 from runner.execute import StepSpec, run_step
 from runner.tests.lab_fixtures import SMALL_CLOUD_HOSTS, Collector, LabCloud, deploy, new_cloud
 
+pytestmark = pytest.mark.ansible
+
 CONTROL = ("ctl1", "ctl2")
 COMPUTE = ("cmp1", "cmp2", "cmp3")
 TAG_2025_1 = "2025.1-rocky-9"

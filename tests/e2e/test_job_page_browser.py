@@ -15,7 +15,13 @@ from websockets.sync.client import connect
 
 from tests.e2e.test_jobs_production import INVENTORY, launch, wait_for
 
-pytestmark = [pytest.mark.production, pytest.mark.browser]
+pytestmark = [
+    pytest.mark.production,
+    pytest.mark.browser,
+    pytest.mark.ansible,
+    pytest.mark.server,
+    pytest.mark.xdist_group("job-page-browser"),  # one worker starts the module's stack, not each
+]
 
 CHROMIUM = os.environ.get("FERRY_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

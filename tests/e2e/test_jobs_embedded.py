@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.e2e.test_jobs_production import INVENTORY, launch, wait_for
+
+pytestmark = [pytest.mark.ansible, pytest.mark.server, pytest.mark.xdist_group("jobs-embedded")]
 
 
 def test_embedded_worker_runs_a_deploy_on_sqlite(embedded_stack):

@@ -17,7 +17,12 @@ import pytest
 
 from runner.process import TOKEN_ENV
 
-pytestmark = pytest.mark.production
+pytestmark = [
+    pytest.mark.production,
+    pytest.mark.ansible,
+    pytest.mark.server,
+    pytest.mark.xdist_group("jobs-production"),  # one worker starts the module's stack, not each
+]
 
 INVENTORY = b"[control]\nctl01\n[network]\nctl01\n[monitoring]\nctl01\n[compute]\ncmp01\ncmp02\n"
 

@@ -13,6 +13,8 @@ import pytest
 
 from tests.e2e.stack import ROOT, free_port
 
+pytestmark = pytest.mark.server
+
 
 def test_make_run_serves_and_ctrl_c_stops_everything(tmp_path):
     port = free_port()

@@ -10,7 +10,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-pytestmark = pytest.mark.production
+pytestmark = [pytest.mark.production, pytest.mark.server, pytest.mark.xdist_group("roundtrip")]
 
 
 def _roundtrip(stack) -> dict:

@@ -3,6 +3,7 @@
 import pytest
 
 from apps.catalog.models import Image, ImageTag, Release, SupportTier
+from runner.kolla import KOLLA_MAJOR_BY_SERIES
 
 pytestmark = pytest.mark.django_db
 
@@ -14,6 +15,11 @@ def test_release_catalog_runs_from_liberty_to_2027_1_in_order():
     assert len(releases) == 24
     assert [r.series for r in releases if r.slurp] == ["2023.1", "2024.1", "2025.1", "2026.1", "2027.1"]
     assert Release.objects.get(series="2026.1").kolla_ansible_major == 22
+
+
+def test_every_release_deploys_with_the_kolla_major_the_runner_installs():
+    shipped = dict(Release.objects.values_list("series", "kolla_ansible_major"))
+    assert shipped == KOLLA_MAJOR_BY_SERIES
 
 
 def test_image_tags_name_release_distro_and_version():

@@ -17,18 +17,15 @@ from pathlib import Path
 import pytest
 
 from apps.clouds import services
-from runner.kolla import DEFAULT_VERSION, ensure_kolla_ansible
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.ansible]
 REPO = Path(__file__).resolve().parents[3]
 CELLS = REPO / "runner" / "tests" / "data" / "cells"
 
 
 @pytest.fixture(scope="module")
-def kolla():
-    return ensure_kolla_ansible(
-        DEFAULT_VERSION, base=Path(os.environ.get("FERRY_VAR_DIR") or REPO / "var") / "kolla"
-    )
+def kolla(kolla_install):
+    return kolla_install
 
 
 def ansible_inventory(path: Path) -> dict:

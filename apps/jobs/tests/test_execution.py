@@ -18,7 +18,7 @@ from apps.jobs.execution import execute_job
 from apps.jobs.models import Event, HostSummary, Job, JobState
 from runner import lab
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.ansible]
 
 
 def run(job: Job) -> Job:

@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from typing import Any
 
-
-def _load_labaction() -> Any:
-    name = "ferry_lab_labaction"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "lab_utils" / "labaction.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-labaction = _load_labaction()
-core = labaction.core
+from ansible_collections.ferry.lab.plugins.module_utils import labaction
+from ansible_collections.ferry.lab.plugins.module_utils import labcore as core
 
 
 class ActionModule(labaction.LabAction):

@@ -8,28 +8,14 @@ others, under a lock shared by all forks.
 from __future__ import annotations
 
 import datetime
-import importlib.util
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-
-def _load_labaction() -> Any:
-    name = "ferry_lab_labaction"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "lab_utils" / "labaction.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-labaction = _load_labaction()
-core = labaction.core
+from ansible_collections.ferry.lab.plugins.module_utils import labaction
+from ansible_collections.ferry.lab.plugins.module_utils import labcore as core
 
 SEED_ROWS = 20
 

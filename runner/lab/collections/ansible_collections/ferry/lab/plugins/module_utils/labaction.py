@@ -7,28 +7,13 @@ module is shipped or spawned for them.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ansible.plugins.action import ActionBase
-
-
-def load_core() -> Any:
-    """The ``labcore`` module, loaded once per process by file path."""
-    name = "ferry_lab_labcore"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("labcore.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-core = load_core()
+from ansible_collections.ferry.lab.plugins.module_utils import labcore as core
 
 
 class Context:
