@@ -184,7 +184,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Lifecycle operations for Kolla-deployed OpenStack clouds.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated", "portal.permissions.IsMember"],
 }
 
 # --- static files -----------------------------------------------------------
