@@ -1,6 +1,14 @@
 from rest_framework import serializers
 
 from apps.clouds.models import Cell, Cloud, Host
+from apps.clouds.permissions import CloudAction, can
+from runner.secret_vars import hide_secrets, hide_secrets_in_yaml
+
+
+def _reads_secrets(serializer: serializers.Serializer) -> bool:
+    """Admins read variables that hold secrets back; everyone else sees them masked."""
+    request = serializer.context.get("request")
+    return request is not None and can(request.user, CloudAction.ADMINISTER)
 
 
 class CloudSerializer(serializers.ModelSerializer):
@@ -38,6 +46,12 @@ class CloudSerializer(serializers.ModelSerializer):
         read_only_fields = ["state", "created_at", "updated_at"]
         extra_kwargs = {"globals_yml": {"trim_whitespace": False}}
 
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if data.get("globals_yml") and not _reads_secrets(self):
+            data["globals_yml"] = hide_secrets_in_yaml(data["globals_yml"])
+        return data
+
 
 class CellSerializer(serializers.ModelSerializer):
     cloud = serializers.SlugRelatedField(slug_field="slug", read_only=True)
@@ -46,6 +60,12 @@ class CellSerializer(serializers.ModelSerializer):
     class Meta:
         model = Cell
         fields = ["id", "cloud", "name", "group", "database_name", "console_ports", "variables", "host_count"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not _reads_secrets(self):
+            data["variables"] = hide_secrets(data["variables"])
+        return data
 
 
 class HostSerializer(serializers.ModelSerializer):
@@ -67,6 +87,12 @@ class HostSerializer(serializers.ModelSerializer):
             "facts",
             "facts_updated_at",
         ]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not _reads_secrets(self):
+            data["variables"] = hide_secrets(data["variables"])
+        return data
 
 
 class InventoryImportSerializer(serializers.Serializer):
