@@ -6,7 +6,7 @@ import pytest
 
 pytestmark = pytest.mark.django_db
 
-SCHEMA_PATHS = ["/api/schema/", "/api/docs/"]
+SCHEMA_PATHS = ["/api/schema/", "/api/docs/", "/api/redoc/"]
 
 
 @pytest.mark.parametrize("path", SCHEMA_PATHS)
