@@ -227,6 +227,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "portal.pagination.IdCursorPagination",
     "PAGE_SIZE": 100,
+    "EXCEPTION_HANDLER": "portal.drf.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Ferry API",
@@ -236,7 +237,10 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI from Ferry's own static files (the CSP allows no other script source).
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "portal.schema.declare_error_responses",
+    ],
     # Several models have a ``state``: each choice set gets its own name in the schema.
     "ENUM_NAME_OVERRIDES": {
         "CloudStateEnum": "apps.clouds.models.CloudState",

@@ -6,7 +6,7 @@ import pytest
 
 pytestmark = pytest.mark.django_db
 
-SCHEMA_PATHS = ["/api/schema/", "/api/docs/", "/api/redoc/"]
+SCHEMA_PATHS = ["/api/schema/", "/api/docs/"]
 
 
 @pytest.mark.parametrize("path", SCHEMA_PATHS)

@@ -144,7 +144,6 @@ def every_page(demo_cloud, admin_user):
         "/catalog/matrix/",
         "/catalog/tiers/",
         "/api/docs/",
-        "/api/redoc/",
         "/admin/",
         "/admin/auth/user/",
         f"/admin/auth/user/{admin_user.pk}/change/",

@@ -48,6 +48,8 @@ class CloudSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
+        # DRF leaves a dotted source out of a partial update's answer when it is empty.
+        data.setdefault("release", instance.release.series if instance.release_id else None)
         if data.get("globals_yml") and not _reads_secrets(self):
             data["globals_yml"] = hide_secrets_in_yaml(data["globals_yml"])
         return data
@@ -70,7 +72,7 @@ class CellSerializer(serializers.ModelSerializer):
 
 class HostSerializer(serializers.ModelSerializer):
     cloud = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    cell = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    cell = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
     groups = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
 
     class Meta:
