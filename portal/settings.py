@@ -227,7 +227,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "portal.pagination.IdCursorPagination",
     "PAGE_SIZE": 100,
-    "EXCEPTION_HANDLER": "portal.drf.exception_handler",
+    "EXCEPTION_HANDLER": "portal.exceptions.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Ferry API",
