@@ -2,9 +2,10 @@
 
 import uuid
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.decorators import api_view
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
@@ -13,6 +14,7 @@ from apps.backups.api.views import BackupViewSet
 from apps.catalog.api.views import ImageViewSet, ReleaseViewSet, SupportTierViewSet
 from apps.clouds.api.views import CellViewSet, CloudViewSet, HostViewSet
 from apps.jobs.api.views import JobViewSet
+from portal.permissions import IsAdmin
 from portal.tasks import roundtrip
 
 router = DefaultRouter()
@@ -28,16 +30,23 @@ router.register("backups", BackupViewSet, basename="backup")
 
 @extend_schema(
     request=None,
-    responses={202: inline_serializer("Roundtrip", {"token": serializers.CharField()})},
+    responses={
+        202: inline_serializer("Roundtrip", {"token": serializers.CharField()}),
+        400: OpenApiResponse(description="the token is not 1-64 letters or digits"),
+        401: OpenApiResponse(description="not logged in"),
+        403: OpenApiResponse(description="not an admin"),
+    },
     description=(
         "Enqueue a task that publishes to the channel group `roundtrip.<token>`; "
         "listen on `ws/roundtrip/<token>/` to see it arrive from the worker."
     ),
 )
 @api_view(["POST"])
+@permission_classes([IsAuthenticated, IsAdmin])
 def roundtrip_view(request: Request) -> Response:
     """Prove web → broker → worker → channel layer → WebSocket, end to end."""
-    token = request.data.get("token") or uuid.uuid4().hex
+    data = request.data if isinstance(request.data, dict) else {}
+    token = data.get("token") or uuid.uuid4().hex
     if not isinstance(token, str) or not token.isalnum() or len(token) > 64:
         return Response({"token": ["must be 1-64 letters or digits"]}, status=status.HTTP_400_BAD_REQUEST)
     roundtrip.delay(token)

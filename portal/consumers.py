@@ -1,7 +1,9 @@
 """Project-level WebSocket consumers."""
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from apps.accounts.roles import Role, has_role
 from portal.tasks import roundtrip_group
 
 
@@ -9,8 +11,13 @@ class RoundtripConsumer(AsyncJsonWebsocketConsumer):
     """Forwards the result of a round-trip task to the browser that asked for it."""
 
     async def connect(self) -> None:
-        if not self.scope["user"].is_authenticated:
+        user = self.scope["user"]
+        if not user.is_authenticated:
             await self.close(code=4401)
+            return
+        # Diagnostics are for admins, like the endpoint that queues the task.
+        if not await database_sync_to_async(has_role)(user, Role.ADMIN):
+            await self.close(code=4403)
             return
         self.group = roundtrip_group(self.scope["url_route"]["kwargs"]["token"])
         await self.channel_layer.group_add(self.group, self.channel_name)

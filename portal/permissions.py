@@ -14,3 +14,21 @@ class ReadMembersWriteAdmins(BasePermission):
         if request.method in SAFE_METHODS:
             return is_member(request.user)
         return has_role(request.user, Role.ADMIN)
+
+
+class IsMember(BasePermission):
+    """Any team role: the API's schema and docs describe the clouds' operations."""
+
+    message = "This needs a team role."
+
+    def has_permission(self, request, view) -> bool:
+        return is_member(request.user)
+
+
+class IsAdmin(BasePermission):
+    """The admin role: diagnostics enqueue work on the workers."""
+
+    message = "This needs the admin role."
+
+    def has_permission(self, request, view) -> bool:
+        return has_role(request.user, Role.ADMIN)

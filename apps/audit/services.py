@@ -16,18 +16,23 @@ def record(
     *,
     cloud_slug: str = "",
     detail: dict[str, Any] | None = None,
+    actor_name: str | None = None,
 ) -> AuditEntry:
     """Append one audit entry for ``actor`` doing ``action`` to ``obj``.
 
-    ``actor`` may be None for Ferry's own actions (the reaper, a schedule).
+    ``actor`` may be None for Ferry's own actions (the reaper, a schedule);
+    ``actor_name`` names an actor who is no user (an anonymous login attempt).
     Call it inside the same transaction as the change it describes, so the
     history and the state never disagree.
     """
+    authenticated = actor is not None and actor.is_authenticated
+    if actor_name is None:
+        actor_name = actor.get_username() if authenticated else "ferry"
     if obj is not None and not cloud_slug:
         cloud_slug = _cloud_slug_of(obj)
     return AuditEntry.objects.create(
-        actor=actor if actor is not None and actor.is_authenticated else None,
-        actor_name=actor.get_username() if actor is not None and actor.is_authenticated else "ferry",
+        actor=actor if authenticated else None,
+        actor_name=actor_name,
         action=action,
         object_type=obj._meta.label_lower if obj is not None else "",
         object_id=str(obj.pk) if obj is not None else "",

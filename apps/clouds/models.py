@@ -4,6 +4,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 
 from apps.catalog.models import Arch, Distro, Release
+from runner.secret_vars import is_secret_name
 
 dns_label = RegexValidator(
     r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
@@ -115,7 +116,11 @@ class Cell(models.Model):
 
     @property
     def console_ports(self) -> dict[str, str]:
-        return {k: str(v) for k, v in sorted(self.variables.items()) if k.endswith("_port")}
+        return {
+            k: str(v)
+            for k, v in sorted(self.variables.items())
+            if k.endswith("_port") and not is_secret_name(k)
+        }
 
 
 class HostState(models.TextChoices):

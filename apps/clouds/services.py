@@ -6,6 +6,7 @@ anything, runs in one transaction and writes the audit entry itself.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from apps.catalog.models import Release
 from apps.clouds import secrets
 from apps.clouds.models import Cell, Cloud, Host, InventoryGroup
 from portal.forms import lf_line_endings
+from runner import secret_vars
 from runner.inventory import (
     Inventory,
     InventoryError,
@@ -128,10 +130,19 @@ def cloud_passwords(cloud: Cloud) -> dict[str, Any]:
 
 
 def secret_values(cloud: Cloud) -> list[str]:
-    """Every password value of ``cloud``, to redact from job output."""
-    return sorted(
-        {str(v) for v in cloud_passwords(cloud).values() if v not in (None, "") and len(str(v)) >= 4}
-    )
+    """Every password value of ``cloud``, and every value of a secret-named variable of its
+    inventory and globals (``runner.secret_vars.is_secret_name``), to redact from job output."""
+    values = {str(v) for v in cloud_passwords(cloud).values() if v not in (None, "") and len(str(v)) >= 4}
+    # Globals that do not parse hold no variables to hide; a job refuses them before running anything.
+    with contextlib.suppress(ValidationError):
+        values.update(secret_vars.secret_values(parse_yaml_mapping(cloud.globals_yml, "globals_yml")))
+    for row in cloud.hosts.values_list("variables", "host_vars"):
+        values.update(secret_vars.secret_values(list(row)))
+    for row in cloud.groups.values_list("inline_vars", "group_vars"):
+        values.update(secret_vars.secret_values(list(row)))
+    for variables in cloud.cells.values_list("variables", flat=True):
+        values.update(secret_vars.secret_values(variables))
+    return sorted(values)
 
 
 @dataclass

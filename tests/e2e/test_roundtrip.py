@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.production, pytest.mark.server, pytest.mark.xdist_grou
 
 
 def _roundtrip(stack) -> dict:
-    client = stack.login("operator")
+    client = stack.login("admin")
     token = uuid.uuid4().hex
     with connect(f"{stack.ws_url}/ws/roundtrip/{token}/", additional_headers=stack.ws_headers(client)) as ws:
         response = client.post("/api/diagnostics/roundtrip/", json={"token": token})

@@ -1,6 +1,14 @@
 from rest_framework import serializers
 
 from apps.clouds.models import Cell, Cloud, Host
+from apps.clouds.permissions import CloudAction, can
+from runner.secret_vars import hide_secrets, hide_secrets_in_yaml
+
+
+def _reads_secrets(serializer: serializers.Serializer) -> bool:
+    """Admins read variables that hold secrets back; everyone else sees them masked."""
+    request = serializer.context.get("request")
+    return request is not None and can(request.user, CloudAction.ADMINISTER)
 
 
 class CloudSerializer(serializers.ModelSerializer):
@@ -44,6 +52,14 @@ class CloudSerializer(serializers.ModelSerializer):
         read_only_fields = ["state", "created_at", "updated_at"]
         extra_kwargs = {"globals_yml": {"trim_whitespace": False}}
 
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        # DRF leaves a dotted source out of a partial update's answer when it is empty.
+        data.setdefault("release", instance.release.series if instance.release_id else None)
+        if data.get("globals_yml") and not _reads_secrets(self):
+            data["globals_yml"] = hide_secrets_in_yaml(data["globals_yml"])
+        return data
+
 
 class CellSerializer(serializers.ModelSerializer):
     cloud = serializers.SlugRelatedField(slug_field="slug", read_only=True)
@@ -53,10 +69,16 @@ class CellSerializer(serializers.ModelSerializer):
         model = Cell
         fields = ["id", "cloud", "name", "group", "database_name", "console_ports", "variables", "host_count"]
 
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not _reads_secrets(self):
+            data["variables"] = hide_secrets(data["variables"])
+        return data
+
 
 class HostSerializer(serializers.ModelSerializer):
     cloud = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    cell = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    cell = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
     groups = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
 
     class Meta:
@@ -73,6 +95,12 @@ class HostSerializer(serializers.ModelSerializer):
             "facts",
             "facts_updated_at",
         ]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not _reads_secrets(self):
+            data["variables"] = hide_secrets(data["variables"])
+        return data
 
 
 class InventoryImportSerializer(serializers.Serializer):

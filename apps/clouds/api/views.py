@@ -53,16 +53,18 @@ class CloudViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer):
         try:
-            serializer.instance = services.create_cloud(self.request.user, **self._fields(serializer))
+            cloud = services.create_cloud(self.request.user, **self._fields(serializer))
         except DjangoValidationError as exc:
             raise as_drf_error(exc) from None
+        serializer.instance = self.get_queryset().get(pk=cloud.pk)  # with its counts, as the schema says
 
     def perform_update(self, serializer):
         cloud = get_cloud_for(self.request.user, self.kwargs["slug"], CloudAction.ADMINISTER)
         try:
-            serializer.instance = services.update_cloud(self.request.user, cloud, **self._fields(serializer))
+            cloud = services.update_cloud(self.request.user, cloud, **self._fields(serializer))
         except DjangoValidationError as exc:
             raise as_drf_error(exc) from None
+        serializer.instance = self.get_queryset().get(pk=cloud.pk)
 
     def perform_destroy(self, instance):
         raise ValidationError(
