@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass
 
 from asgiref.sync import async_to_sync
@@ -31,11 +34,20 @@ def _timed(fn) -> Check:
     return Check(ok=ok, detail=detail, ms=round((time.perf_counter() - started) * 1000, 1))
 
 
+# The checks run side by side in these threads, so /healthz answers within one check's timeout
+# whatever is down; a check still hanging past it is reported down and finishes on its own
+# (every client involved has its own socket timeouts).
+_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="healthz")
+
+
 def _database() -> str:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-        cursor.fetchone()
-    return connection.vendor
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        return connection.vendor
+    finally:
+        connection.close()  # a pool thread's connection: never left open between checks
 
 
 def _channel_layer() -> str:
@@ -51,7 +63,10 @@ def _channel_layer() -> str:
         if message.get("token") != token:
             raise RuntimeError("channel layer returned a different message")
 
-    async_to_sync(echo)()
+    async def bounded() -> None:
+        await asyncio.wait_for(echo(), settings.FERRY_HEALTH_TIMEOUT)
+
+    async_to_sync(bounded)()
     return type(layer).__name__
 
 
@@ -64,13 +79,25 @@ def _worker() -> str:
     return ", ".join(sorted(name for reply in replies for name in reply))
 
 
+CHECKS = {"database": _database, "channel_layer": _channel_layer, "worker": _worker}
+
+
 def run_checks() -> dict:
-    """Run every check; return a JSON-ready report with an overall status."""
-    checks = {
-        "database": _timed(_database),
-        "channel_layer": _timed(_channel_layer),
-        "worker": _timed(_worker),
-    }
+    """Run every check at once; a JSON-ready report with an overall status, within the health timeout.
+
+    A check that has not answered once ``FERRY_HEALTH_TIMEOUT`` (plus a little) has passed counts
+    as down, so a frozen Redis or PostgreSQL never holds the page for longer than that.
+    """
+    started = time.perf_counter()
+    deadline = time.monotonic() + settings.FERRY_HEALTH_TIMEOUT + 0.5
+    futures = {name: _pool.submit(_timed, fn) for name, fn in CHECKS.items()}
+    checks = {}
+    for name, future in futures.items():
+        try:
+            checks[name] = future.result(timeout=max(0.0, deadline - time.monotonic()))
+        except FutureTimeout:
+            waited = round((time.perf_counter() - started) * 1000, 1)
+            checks[name] = Check(ok=False, detail=f"no answer within {waited / 1000:.1f} s", ms=waited)
     down = [name for name, check in checks.items() if not check.ok]
     return {
         "status": "ok" if not down else "down",

@@ -107,6 +107,7 @@ def test_reaper_marks_silent_jobs_lost_and_keeps_finished_steps(operator, demo_c
     steps = list(job.steps.order_by("position"))
     Step.objects.filter(pk=steps[0].pk).update(state=StepState.SUCCEEDED)
     Step.objects.filter(pk=steps[1].pk).update(state=StepState.RUNNING)
+    assert services.claim_job(job.pk, "w1")
     Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=25))
     assert services.reap_lost_jobs() == [job.pk]
     job.refresh_from_db()
