@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -10,7 +11,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels import DEFAULT_CHANNEL_LAYER
+from channels.layers import channel_layers, get_channel_layer
 from django.conf import settings
 from django.db import connection
 
@@ -51,9 +53,11 @@ def _database() -> str:
 
 
 def _channel_layer() -> str:
-    layer = get_channel_layer()
-    if layer is None:
+    if get_channel_layer() is None:
         raise RuntimeError("no channel layer configured")
+    # A layer of its own for each check: checks run on loops of their own, and a receive cut off
+    # by the timeout must not leave the shared layer's receive state behind for consumers.
+    layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
 
     async def echo() -> None:
         channel = await layer.new_channel()
@@ -64,7 +68,13 @@ def _channel_layer() -> str:
             raise RuntimeError("channel layer returned a different message")
 
     async def bounded() -> None:
-        await asyncio.wait_for(echo(), settings.FERRY_HEALTH_TIMEOUT)
+        try:
+            await asyncio.wait_for(echo(), settings.FERRY_HEALTH_TIMEOUT)
+        finally:
+            close = getattr(layer, "close_pools", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(close(), 0.5)
 
     async_to_sync(bounded)()
     return type(layer).__name__

@@ -136,7 +136,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         # down or frozen instead of hanging the request; the job stays queued for the next dispatch.
         "socket_timeout": FERRY_SERVICE_TIMEOUT,
         "socket_connect_timeout": FERRY_SERVICE_TIMEOUT,
+        # One quick retry to connect, not kombu's default backoff of seconds.
         "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.2,
     }
     if REDIS_URL
     else {"polling_interval": 0.05}
