@@ -20,13 +20,12 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import orjson
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
 
 from apps.jobs.live import event_payload, publish
 from apps.jobs.models import Event, HostSummary, Job, Step
-from apps.jobs.reconnect import drop_broken_connection
 
 TASK_EVENTS = {
     "runner_on_ok": "ok",
@@ -129,18 +128,13 @@ class JobEventSink:
         # batch of this sink can hold stored events. Any other duplicate would still be refused by
         # the unique index, and the batch then comes back here, checked.
         check, self._check_stored = self._check_stored, True
-        try:
-            with transaction.atomic():
-                new = self._not_stored(rows) if check else rows
-                if not new:
-                    self._check_stored = False
-                    return
-                insert_events(new)
-                host_rows = update_totals(self.job_id, self.step_id, new)
-        except DatabaseError:
-            # A cut connection: the batcher offers this batch again, on a new connection.
-            drop_broken_connection()
-            raise
+        with transaction.atomic():
+            new = self._not_stored(rows) if check else rows
+            if not new:
+                self._check_stored = False
+                return
+            insert_events(new)
+            host_rows = update_totals(self.job_id, self.step_id, new)
         transaction.on_commit(lambda: self._publish(new, host_rows))
         self._check_stored = False
 
