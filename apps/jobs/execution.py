@@ -144,9 +144,7 @@ def _run_steps(job: Job, control: JobControl) -> None:
         if status == "successful":
             if step.completes_release:
                 retrying(_release_reached, job, step.completes_release)
-                context = retrying(
-                    lambda: cloud_context(Cloud.objects.select_related("release").get(pk=cloud.pk))
-                )
+                context = retrying(_fresh_context, cloud.pk)
                 context.lab_vars = lab_vars
             continue
         outcome = JobState.CANCELED if status == "canceled" else JobState.FAILED
