@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels import DEFAULT_CHANNEL_LAYER
+from channels.layers import channel_layers, get_channel_layer
 from django.conf import settings
 from django.db import connection
 
@@ -31,17 +36,28 @@ def _timed(fn) -> Check:
     return Check(ok=ok, detail=detail, ms=round((time.perf_counter() - started) * 1000, 1))
 
 
+# The checks run side by side in these threads, so /healthz answers within one check's timeout
+# whatever is down; a check still hanging past it is reported down and finishes on its own
+# (every client involved has its own socket timeouts).
+_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="healthz")
+
+
 def _database() -> str:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-        cursor.fetchone()
-    return connection.vendor
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        return connection.vendor
+    finally:
+        connection.close()  # a pool thread's connection: never left open between checks
 
 
 def _channel_layer() -> str:
-    layer = get_channel_layer()
-    if layer is None:
+    if get_channel_layer() is None:
         raise RuntimeError("no channel layer configured")
+    # A layer of its own for each check: checks run on loops of their own, and a receive cut off
+    # by the timeout must not leave the shared layer's receive state behind for consumers.
+    layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
 
     async def echo() -> None:
         channel = await layer.new_channel()
@@ -51,7 +67,16 @@ def _channel_layer() -> str:
         if message.get("token") != token:
             raise RuntimeError("channel layer returned a different message")
 
-    async_to_sync(echo)()
+    async def bounded() -> None:
+        try:
+            await asyncio.wait_for(echo(), settings.FERRY_HEALTH_TIMEOUT)
+        finally:
+            close = getattr(layer, "close_pools", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(close(), 0.5)
+
+    async_to_sync(bounded)()
     return type(layer).__name__
 
 
@@ -64,13 +89,25 @@ def _worker() -> str:
     return ", ".join(sorted(name for reply in replies for name in reply))
 
 
+CHECKS = {"database": _database, "channel_layer": _channel_layer, "worker": _worker}
+
+
 def run_checks() -> dict:
-    """Run every check; return a JSON-ready report with an overall status."""
-    checks = {
-        "database": _timed(_database),
-        "channel_layer": _timed(_channel_layer),
-        "worker": _timed(_worker),
-    }
+    """Run every check at once; a JSON-ready report with an overall status, within the health timeout.
+
+    A check that has not answered once ``FERRY_HEALTH_TIMEOUT`` (plus a little) has passed counts
+    as down, so a frozen Redis or PostgreSQL never holds the page for longer than that.
+    """
+    started = time.perf_counter()
+    deadline = time.monotonic() + settings.FERRY_HEALTH_TIMEOUT + 0.5
+    futures = {name: _pool.submit(_timed, fn) for name, fn in CHECKS.items()}
+    checks = {}
+    for name, future in futures.items():
+        try:
+            checks[name] = future.result(timeout=max(0.0, deadline - time.monotonic()))
+        except FutureTimeout:
+            waited = round((time.perf_counter() - started) * 1000, 1)
+            checks[name] = Check(ok=False, detail=f"no answer within {waited / 1000:.1f} s", ms=waited)
     down = [name for name, check in checks.items() if not check.ok]
     return {
         "status": "ok" if not down else "down",

@@ -103,6 +103,18 @@ DATABASE_URL = env_url(
     schemes=("sqlite", "postgres", "postgresql"),
 )
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+# Seconds any Redis or PostgreSQL call on a request path may wait: a server that is down or frozen
+# costs a request this long, not the operating system's TCP timeouts.
+FERRY_SERVICE_TIMEOUT = env_float("FERRY_SERVICE_TIMEOUT", 1.5, minimum=0.1)
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        # libpq takes whole seconds; keepalives notice a peer that vanished mid-query.
+        connect_timeout=max(1, round(FERRY_SERVICE_TIMEOUT)),
+        keepalives=1,
+        keepalives_idle=10,
+        keepalives_interval=2,
+        keepalives_count=3,
+    )
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["OPTIONS"] = {
         # WAL and IMMEDIATE transactions let the web process and the in-process
@@ -124,7 +136,25 @@ FERRY_WORKER_CONCURRENCY = env_int("FERRY_WORKER_CONCURRENCY", 4, minimum=1)
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 # kombu's in-memory transport polls; a short interval keeps the embedded worker snappy.
-CELERY_BROKER_TRANSPORT_OPTIONS = {} if REDIS_URL else {"polling_interval": 0.05}
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {
+        # Publishing a task (a launch, a dispatch) fails within the service timeout when Redis is
+        # down or frozen instead of hanging the request; the job stays queued for the next dispatch.
+        "socket_timeout": FERRY_SERVICE_TIMEOUT,
+        "socket_connect_timeout": FERRY_SERVICE_TIMEOUT,
+        # One quick retry to connect, not kombu's default backoff of seconds.
+        "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.2,
+    }
+    if REDIS_URL
+    else {"polling_interval": 0.05}
+)
+CELERY_BROKER_CONNECTION_TIMEOUT = FERRY_SERVICE_TIMEOUT
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_REDIS_SOCKET_TIMEOUT = FERRY_SERVICE_TIMEOUT
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = FERRY_SERVICE_TIMEOUT
 CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -149,13 +179,28 @@ if REDIS_URL:
             # blocks for in receive(): every consumer that heard nothing for 5 s crashed and its
             # WebSocket closed. Reads may now take longer than the blocking pop.
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "socket_timeout": REDIS_READ_TIMEOUT}],
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": REDIS_READ_TIMEOUT,
+                        "socket_connect_timeout": FERRY_SERVICE_TIMEOUT,
+                    }
+                ],
                 "capacity": 5000,
                 "expiry": 60,
             },
         }
     }
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_timeout": FERRY_SERVICE_TIMEOUT,
+                "socket_connect_timeout": FERRY_SERVICE_TIMEOUT,
+            },
+        }
+    }
 else:
     CHANNEL_LAYERS = {
         "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 5000}}

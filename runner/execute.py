@@ -3,7 +3,8 @@
 ``run_step`` runs ansible-playbook in the calling thread, in a fresh private data directory that is
 deleted afterwards. Each event is redacted and queued for the sink, which a background thread
 feeds in order and at least once (see ``runner.events``). Cancellation, timeout and the end of the
-step all end the step's entire process tree (see ``runner.process``).
+step all end the step's entire process tree (see ``runner.process``); so does the death of the
+process running the step, through the step's watchdog (see ``runner.watchdog``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from ansible_runner.utils import get_callback_dir
 from runner.events import MAX_BATCH, MAX_DELAY, EventBatcher, EventDeliveryError, Sink
 from runner.process import TOKEN_ENV, children_with_token, kill_step
 from runner.redact import Redactor
+from runner.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -374,6 +376,8 @@ def run_step(
     base = Path(spec.run_dir) if spec.run_dir else Path(tempfile.gettempdir())
     base.mkdir(parents=True, exist_ok=True)
     private = Path(tempfile.mkdtemp(prefix="step-", dir=base))
+    # Ends the step's processes and removes its private directory should this process die mid-step.
+    watchdog = Watchdog(token, private)
     batcher = EventBatcher(
         sink, max_batch=max_batch, max_delay=max_delay, on_thread_exit=on_sink_thread_exit
     ).start()
@@ -418,4 +422,5 @@ def run_step(
             raise
     finally:
         shutil.rmtree(private, ignore_errors=True)
+        watchdog.close()
     return result

@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from apps.audit.services import record
@@ -23,8 +23,9 @@ from apps.catalog.models import Release
 from apps.clouds.models import Cloud, CloudState, ReleaseChange
 from apps.clouds.services import cloud_inventory, cloud_passwords, parse_yaml_mapping, secret_values
 from apps.jobs.live import flush, publish, publish_job_state
-from apps.jobs.models import Job, JobState, Step, StepState
-from apps.jobs.services import bump_heartbeat, transition
+from apps.jobs.models import ACTIVE_STATES, Job, JobState, Step, StepState
+from apps.jobs.reconnect import drop_broken_connection, retrying
+from apps.jobs.services import bump_heartbeat, claim_job, transition
 from apps.jobs.sink import JobEventSink
 from runner.backends import CloudContext, StepInput, backend_for
 from runner.execute import run_step
@@ -57,7 +58,7 @@ class JobControl(threading.Thread):
                         self.cancel.set()
                 except DatabaseError:
                     log.warning("heartbeat of job %s failed; retrying", self.job_id, exc_info=True)
-                    close_old_connections()
+                    drop_broken_connection()
                 self._halt.wait(POLL_SECONDS)
         finally:
             connection.close()
@@ -89,10 +90,12 @@ def cloud_context(cloud: Cloud) -> CloudContext:
 def execute_job(job_id: int, *, worker: str) -> None:
     """Run the remaining steps of the job's current attempt, then settle the job's state."""
     job = Job.objects.select_related("cloud", "cloud__release").get(pk=job_id)
-    if job.state != JobState.RUNNING:
+    if job.state not in ACTIVE_STATES:
         log.info("job %s is %s, not running; nothing to do", job_id, job.state)
         return
-    Job.objects.filter(pk=job_id).update(worker=worker, heartbeat_at=timezone.now())
+    if not claim_job(job_id, worker):
+        log.info("job %s was taken by another worker or queued again; not running it", job_id)
+        return
     publish(job_id, {"kind": "job", "state": job.state, "worker": worker})
     cloud = job.cloud
     if job.kind in UPGRADE_KINDS:
@@ -104,7 +107,7 @@ def execute_job(job_id: int, *, worker: str) -> None:
         _run_steps(job, control)
     except Exception as exc:
         log.exception("job %s broke off", job_id)
-        _give_up(job, exc)
+        retrying(_give_up, job, exc)
     finally:
         control.stop()
 
@@ -136,23 +139,27 @@ def _run_steps(job: Job, control: JobControl) -> None:
     for index, step in enumerate(steps):
         if control.poll():
             outcome = JobState.CANCELED
-            _skip(steps[index:], StepState.CANCELED)
+            retrying(_skip, steps[index:], StepState.CANCELED)
             break
         status = _run_step(job, step, backend, context, run_root, control)
         if status == "successful":
             if step.completes_release:
-                _release_reached(job, step.completes_release)
-                context = cloud_context(Cloud.objects.select_related("release").get(pk=cloud.pk))
+                retrying(_release_reached, job, step.completes_release)
+                context = retrying(_fresh_context, cloud.pk)
                 context.lab_vars = lab_vars
             continue
         outcome = JobState.CANCELED if status == "canceled" else JobState.FAILED
         failed_step = step
-        _skip(steps[index + 1 :], StepState.SKIPPED)
+        retrying(_skip, steps[index + 1 :], StepState.SKIPPED)
         break
-    _finish(job, outcome, failed_step)
+    retrying(_finish, job, outcome, failed_step)
     shutil.rmtree(run_root, ignore_errors=True)
     # Each step removes its own private directory; this also takes what a killed worker left.
     shutil.rmtree(scratch_dir(job), ignore_errors=True)
+
+
+def _fresh_context(cloud_id: int) -> CloudContext:
+    return cloud_context(Cloud.objects.select_related("release").get(pk=cloud_id))
 
 
 def scratch_dir(job: Job) -> Path:
@@ -163,8 +170,7 @@ def scratch_dir(job: Job) -> Path:
 def _run_step(
     job: Job, step: Step, backend, context: CloudContext, run_root: Path, control: JobControl
 ) -> str:
-    Step.objects.filter(pk=step.pk).update(state=StepState.RUNNING, started_at=timezone.now())
-    Job.objects.filter(pk=job.pk).update(current_step=step.position, current_task="")
+    retrying(_step_started, job, step)
     publish(job.pk, {"kind": "step", "id": step.pk, "position": step.position, "state": StepState.RUNNING})
     extra_vars = step.extra_vars
     if step.action == BACKUP_FETCH:
@@ -195,7 +201,9 @@ def _run_step(
     except Exception as exc:
         log.exception("step %s of job %s failed to run", step.pk, job.pk)
         status, rc = "error", None
-        Job.objects.filter(pk=job.pk).update(result=f"Step {step.name!r} could not run: {exc}"[:1000])
+        retrying(
+            Job.objects.filter(pk=job.pk).update, result=f"Step {step.name!r} could not run: {exc}"[:1000]
+        )
     state = {"successful": StepState.SUCCEEDED, "canceled": StepState.CANCELED}.get(status, StepState.FAILED)
     if state == StepState.SUCCEEDED and step.action == BACKUP_FETCH:
         record_fetched_backup(
@@ -206,9 +214,15 @@ def _run_step(
             label=str(step.user_vars.get("ferry_backup_label", "")),
             includes_config=bool(step.extra_vars.get("ferry_backup_config")),
         )
-    Step.objects.filter(pk=step.pk).update(state=state, rc=rc, finished_at=timezone.now())
+    # The connection may have been cut while the playbook ran: what the step did is recorded anyway.
+    retrying(Step.objects.filter(pk=step.pk).update, state=state, rc=rc, finished_at=timezone.now())
     publish(job.pk, {"kind": "step", "id": step.pk, "position": step.position, "state": state, "rc": rc})
     return status
+
+
+def _step_started(job: Job, step: Step) -> None:
+    Step.objects.filter(pk=step.pk).update(state=StepState.RUNNING, started_at=timezone.now())
+    Job.objects.filter(pk=job.pk).update(current_step=step.position, current_task="")
 
 
 def _skip(steps: list[Step], state: str) -> None:

@@ -32,7 +32,14 @@ FINISHED_STATES = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELED, JobSt
 TRANSITIONS: dict[str, set[str]] = {
     JobState.PENDING: {JobState.QUEUED, JobState.CANCELED},
     JobState.QUEUED: {JobState.RUNNING, JobState.CANCELED},
-    JobState.RUNNING: {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELING, JobState.LOST},
+    # running -> queued only while no worker has claimed it (services.requeue_unclaimed).
+    JobState.RUNNING: {
+        JobState.SUCCEEDED,
+        JobState.FAILED,
+        JobState.CANCELING,
+        JobState.LOST,
+        JobState.QUEUED,
+    },
     JobState.CANCELING: {JobState.CANCELED, JobState.FAILED, JobState.SUCCEEDED, JobState.LOST},
     JobState.FAILED: {JobState.QUEUED},  # resume
     JobState.LOST: {JobState.QUEUED},  # resume

@@ -194,10 +194,18 @@ def transition(job: Job, to: str, **fields) -> bool:
 
 
 def request_dispatch() -> None:
-    """Ask a worker to start queued jobs (after the launching transaction commits)."""
+    """Ask a worker to start queued jobs (after the launching transaction commits).
+
+    The job is stored and queued either way: when the broker cannot take the request (Redis down
+    or frozen), the periodic dispatch (``ferry.jobs.reap``, also run by beat itself) starts it once
+    Redis is back, so the launch still succeeds.
+    """
     from apps.jobs.tasks import dispatch_jobs
 
-    dispatch_jobs.delay()
+    try:
+        dispatch_jobs.delay()
+    except Exception:  # any broker failure: the periodic dispatch will start the job
+        log.warning("could not ask a worker to dispatch; queued jobs start at the next sweep", exc_info=True)
 
 
 def dispatch() -> list[int]:
@@ -226,9 +234,45 @@ def dispatch() -> list[int]:
                 continue  # its cloud is busy with another mutating job: it stays queued
     from apps.jobs.tasks import run_job
 
-    for job_id in started:
-        run_job.delay(job_id)
+    for index, job_id in enumerate(started):
+        try:
+            run_job.delay(job_id)
+        except Exception:  # the broker is down: these jobs never started, so they queue again
+            log.warning(
+                "could not hand jobs %s to a worker; they stay queued", started[index:], exc_info=True
+            )
+            requeued = [j for j in started[index:] if requeue_unclaimed(j)]
+            return [j for j in started if j not in requeued]
     return started
+
+
+def requeue_unclaimed(job_id: int) -> bool:
+    """Put a job that was started but that no worker took back in the queue; False if one took it.
+
+    ``dispatch`` marks a job running before its task reaches a worker, which claims it by writing
+    its name (see ``claim_job``). Until then nothing ran, so the job is queued, never lost; one
+    canceled meanwhile is canceled.
+    """
+    unclaimed = Job.objects.filter(pk=job_id, worker="")
+    if unclaimed.filter(state=JobState.CANCELING).update(
+        state=JobState.CANCELED, finished_at=timezone.now(), result="Canceled before it started."
+    ):
+        Step.objects.filter(job_id=job_id, state=StepState.PENDING).update(state=StepState.SKIPPED)
+        return True
+    return bool(
+        unclaimed.filter(state=JobState.RUNNING).update(
+            state=JobState.QUEUED, started_at=None, heartbeat_at=None
+        )
+    )
+
+
+def claim_job(job_id: int, worker: str) -> bool:
+    """Take a running job for ``worker``; False if another worker took it or it was queued again."""
+    return bool(
+        Job.objects.filter(pk=job_id, state__in=ACTIVE_STATES, worker="").update(
+            worker=worker, heartbeat_at=timezone.now()
+        )
+    )
 
 
 @transaction.atomic
@@ -305,11 +349,19 @@ def resume_job(actor, job: Job) -> Job:
 
 
 def reap_lost_jobs(now=None) -> list[int]:
-    """Mark running jobs whose worker has gone silent as lost, keeping their finished steps."""
+    """Mark running jobs whose worker has gone silent as lost, keeping their finished steps.
+
+    A job no worker ever claimed (its task was lost with Redis, or waited too long) did not
+    start: it goes back to the queue instead, and a task for it that arrives late finds it unclaimable.
+    """
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.FERRY_HEARTBEAT_TIMEOUT)
     lost = []
-    for job in Job.objects.filter(state__in=ACTIVE_STATES, heartbeat_at__lt=cutoff):
+    quiet = Job.objects.filter(state__in=ACTIVE_STATES, heartbeat_at__lt=cutoff)
+    requeued = [pk for pk in quiet.filter(worker="").values_list("pk", flat=True) if requeue_unclaimed(pk)]
+    if requeued:
+        log.warning("no worker took jobs %s; queued again", requeued)
+    for job in quiet.exclude(worker=""):
         with transaction.atomic():
             silent = (now - job.heartbeat_at).total_seconds()
             if transition(
@@ -325,7 +377,7 @@ def reap_lost_jobs(now=None) -> list[int]:
                 log.info("marked job %s lost: worker %s silent for %.0f s", job.pk, job.worker or "?", silent)
                 transaction.on_commit(partial(publish_job_state, job))
                 lost.append(job.pk)
-    if lost:
+    if lost or requeued:
         transaction.on_commit(request_dispatch)
     return lost
 

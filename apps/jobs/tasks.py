@@ -2,16 +2,57 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+
 from celery import shared_task
-from celery.signals import worker_ready
+from celery.signals import beat_init, worker_ready
+from django.conf import settings
+from django.db import connection
 
 from runner.orphans import end_orphaned_steps
+
+log = logging.getLogger(__name__)
+REAP_SECONDS = 5.0
 
 
 @worker_ready.connect
 def _end_steps_of_dead_workers(**_: object) -> None:
     """A worker starting on a machine ends the Ansible processes a dead worker left there."""
     end_orphaned_steps()
+
+
+def sweep() -> list[int]:
+    """Mark jobs whose worker went silent as lost, then start queued jobs while slots are free."""
+    from apps.jobs.services import dispatch, reap_lost_jobs
+
+    lost = reap_lost_jobs()
+    dispatch()
+    return lost
+
+
+def _sweep_forever(stop: threading.Event) -> None:
+    while not stop.wait(REAP_SECONDS):
+        try:
+            sweep()
+        except Exception:  # the database or Redis is away: try again at the next tick
+            log.warning("job sweep failed; trying again in %.0f s", REAP_SECONDS, exc_info=True)
+        finally:
+            connection.close()
+
+
+@beat_init.connect
+def _sweep_in_beat(**_: object) -> None:
+    """Beat reaps lost jobs itself, so a job is marked lost even when its worker was the only one.
+
+    Its scheduled ``ferry.jobs.reap`` needs a worker to run; this thread does not. Both at once are
+    harmless: every change is a conditional update. The embedded shape's worker lives in the web
+    process and cannot die apart from it, so there the task is enough.
+    """
+    if settings.EMBEDDED:
+        return
+    stop = threading.Event()
+    threading.Thread(target=_sweep_forever, args=(stop,), name="ferry-sweep", daemon=True).start()
 
 
 @shared_task(name="ferry.jobs.dispatch", ignore_result=True)
@@ -42,10 +83,7 @@ def run_job(self, job_id: int) -> None:
 @shared_task(name="ferry.jobs.reap", ignore_result=True)
 def reap_jobs() -> list[int]:
     """Mark jobs whose worker went silent as lost (runs every few seconds from beat)."""
-    from apps.jobs.services import dispatch, reap_lost_jobs
-
-    lost = reap_lost_jobs()
+    lost = sweep()
     if lost:
         end_orphaned_steps()
-    dispatch()
     return lost

@@ -17,9 +17,9 @@ def _job_ids(html: str) -> list[int]:
 def test_queue_partial_and_job_list_show_unfinished_jobs_highest_priority_first(
     client_as, viewer, operator, demo_cloud, no_worker
 ):
-    low = services.launch_job(operator, demo_cloud, "prechecks", priority=10)
-    high = services.launch_job(operator, demo_cloud, "check", priority=90)
-    done = services.launch_job(operator, demo_cloud, "prechecks")
+    low = services.launch_job(operator, demo_cloud, "prechecks", priority=10, confirmed=True)
+    high = services.launch_job(operator, demo_cloud, "check", priority=90, confirmed=True)
+    done = services.launch_job(operator, demo_cloud, "prechecks", confirmed=True)
     Job.objects.filter(pk=done.pk).update(state=JobState.SUCCEEDED)
     client = client_as(viewer)
 
@@ -29,7 +29,7 @@ def test_queue_partial_and_job_list_show_unfinished_jobs_highest_priority_first(
 
 
 def test_resume_keeps_the_limit_each_step_ran_with(operator, demo_cloud, no_worker):
-    job = services.launch_job(operator, demo_cloud, "reconfigure", limit="cell1")
+    job = services.launch_job(operator, demo_cloud, "reconfigure", limit="cell1", confirmed=True)
     first = list(job.steps.order_by("position"))
     Job.objects.filter(pk=job.pk).update(state=JobState.FAILED)
     job.refresh_from_db()

@@ -112,6 +112,7 @@ def test_reaper_marks_silent_jobs_lost_keeps_finished_steps_and_skips_the_rest(
     steps = list(job.steps.order_by("position"))
     Step.objects.filter(pk=steps[0].pk).update(state=StepState.SUCCEEDED)
     Step.objects.filter(pk=steps[1].pk).update(state=StepState.RUNNING)
+    assert services.claim_job(job.pk, "w1")
     Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=25))
     assert services.reap_lost_jobs() == [job.pk]
     job.refresh_from_db()
@@ -182,7 +183,7 @@ def test_cloud_not_deployed_cannot_be_upgraded(operator, admin_user, no_worker):
 
 def test_the_launch_service_itself_refuses_an_unconfirmed_mutating_job(operator, demo_cloud, no_worker):
     with pytest.raises(ValidationError) as refused:
-        services.launch_job(operator, demo_cloud, "reconfigure")
+        services.launch_job(operator, demo_cloud, "reconfigure", confirmed=True)
     assert "confirm" in refused.value.message_dict and not Job.objects.exists()
     assert services.launch_job(operator, demo_cloud, "check", confirmed=True).state == JobState.QUEUED
 
