@@ -9,7 +9,7 @@ constraint on Job.
 from __future__ import annotations
 
 import logging
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import timedelta
 from functools import partial
 
@@ -22,7 +22,7 @@ from apps.audit.services import record
 from apps.backups.models import Backup
 from apps.catalog.models import Release
 from apps.clouds.models import Cloud
-from apps.clouds.services import parse_yaml_mapping
+from apps.clouds.services import cloud_inventory, parse_yaml_mapping
 from apps.jobs.live import publish_job_state
 from apps.jobs.models import (
     ACTIVE_STATES,
@@ -142,12 +142,43 @@ def launch_job(
         requested_by=actor if actor and actor.is_authenticated else None,
         queued_at=timezone.now(),
     )
-    _create_steps(job, steps, attempt=1, first_ordinal=1, limit=limit)
+    _create_steps(job, _narrowed(cloud, steps, limit), attempt=1, first_ordinal=1)
     record(
         actor, "job.launch", job, detail={"kind": kind, "params": params, "limit": limit, "steps": len(steps)}
     )
     transaction.on_commit(request_dispatch)
     return job
+
+
+def _narrowed(cloud: Cloud, steps: list[PlannedStep], limit: str) -> list[PlannedStep]:
+    """Each step limited to the job's ``limit`` and its own: the intersection, never the union.
+
+    Ansible reads ``a,b,&g`` as (a or b) and g, so a canary step limited to its cell stays in its
+    cell whatever the job's limit names. A step the two leave without any host is refused.
+    """
+    if not limit:
+        return steps
+    inventory = cloud_inventory(cloud)
+    cells = dict(cloud.cells.values_list("name", "group"))
+
+    def hosts(pattern: str) -> set[str]:
+        found: set[str] = set()
+        for term in pattern.split(","):
+            term = cells.get(term, term)
+            found |= inventory.members(term) if term in inventory.groups else {term} & set(inventory.hosts)
+        return found
+
+    wanted = hosts(limit)
+    narrowed = []
+    for step in steps:
+        if not step.limit:
+            narrowed.append(replace(step, limit=limit))
+            continue
+        if "," in step.limit or not hosts(step.limit) & wanted:
+            why = f"{limit} leaves no host of {step.limit} for the step {step.name!r}"
+            raise ValidationError({"limit": f"{why}; limit by cells"})
+        narrowed.append(replace(step, limit=f"{limit},&{step.limit}"))
+    return narrowed
 
 
 def _create_steps(
@@ -156,11 +187,10 @@ def _create_steps(
     *,
     attempt: int,
     first_ordinal: int,
-    limit: str = "",
     positions: list[int] | None = None,
 ) -> None:
     """Store ``steps`` as one attempt of ``job``: ordinals count on from ``first_ordinal``, positions
-    (the step's place in the plan) are 1, 2, ... unless given; ``limit`` narrows every step's own."""
+    (the step's place in the plan) are 1, 2, ... unless given."""
     positions = positions or list(range(1, len(steps) + 1))
     Step.objects.bulk_create(
         Step(
@@ -173,7 +203,7 @@ def _create_steps(
             playbook=s.playbook,
             extra_vars=s.extra_vars,
             user_vars=s.user_vars,
-            limit=",".join(x for x in (s.limit, limit) if x),
+            limit=s.limit,
             tags=s.tags,
             completes_release=s.completes_release,
         )

@@ -183,7 +183,7 @@ def test_cloud_not_deployed_cannot_be_upgraded(operator, admin_user, no_worker):
 
 def test_the_launch_service_itself_refuses_an_unconfirmed_mutating_job(operator, demo_cloud, no_worker):
     with pytest.raises(ValidationError) as refused:
-        services.launch_job(operator, demo_cloud, "reconfigure", confirmed=True)
+        services.launch_job(operator, demo_cloud, "reconfigure")
     assert "confirm" in refused.value.message_dict and not Job.objects.exists()
     assert services.launch_job(operator, demo_cloud, "check", confirmed=True).state == JobState.QUEUED
 
