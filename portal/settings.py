@@ -298,6 +298,9 @@ SPECTACULAR_SETTINGS = {
         "HostStateEnum": "apps.clouds.models.HostState",
         "JobStateEnum": "apps.jobs.models.JobState",
         "StepStateEnum": "apps.jobs.models.StepState",
+        "JobKindEnum": "apps.jobs.models.JobKind",
+        "BackupKindEnum": "apps.backups.models.BackupKind",
+        "BackupStateEnum": "apps.backups.models.BackupState",
     },
     # Without this Swagger UI sends the schema's address to validator.swagger.io for a badge.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},

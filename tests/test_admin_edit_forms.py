@@ -35,6 +35,16 @@ def _object_to_edit(label: str, admin_user, demo_cloud):
         return group
     if label == "auth.User":
         return admin_user
+    if label.startswith("axes."):
+        from django.apps import apps
+
+        seen = {"user_agent": "curl", "ip_address": "127.0.0.1", "username": "ada", "http_accept": "*/*"}
+        extra = (
+            {"get_data": "", "post_data": "", "failures_since_start": 3}
+            if label == "axes.AccessAttempt"
+            else {}
+        )
+        return apps.get_model(label).objects.create(path_info="/login/", **seen, **extra)
     if label == "authtoken.TokenProxy":
         return TokenProxy.objects.get(pk=Token.objects.create(user=admin_user).pk)
     every_five = beat.IntervalSchedule.objects.create(every=5, period=beat.IntervalSchedule.SECONDS)

@@ -184,7 +184,7 @@ async def test_a_watcher_sees_every_step_settle_when_the_job_is_lost(job, viewer
 
     settings.FERRY_HEARTBEAT_TIMEOUT = 20
     stale = timezone.now() - timedelta(minutes=5)
-    await database_sync_to_async(Job.objects.filter(pk=job.pk).update)(heartbeat_at=stale)
+    await database_sync_to_async(Job.objects.filter(pk=job.pk).update)(worker="w1", heartbeat_at=stale)
     assert await database_sync_to_async(reap_lost_jobs)() == [job.pk]
 
     message = await comm.receive_json_from(timeout=10)

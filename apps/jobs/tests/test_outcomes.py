@@ -71,7 +71,8 @@ def test_a_lost_step_leaves_no_pending_step_behind_once_resumed(
     first, second, _ = job.steps.order_by("position")
     Step.objects.filter(pk=first.pk).update(state=StepState.SUCCEEDED)
     Step.objects.filter(pk=second.pk).update(state=StepState.RUNNING)
-    Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
+    # A worker claimed it, then went silent: only a claimed job is lost (an unclaimed one is queued again).
+    Job.objects.filter(pk=job.pk).update(worker="w1", heartbeat_at=timezone.now() - timedelta(minutes=5))
     assert services.reap_lost_jobs() == [job.pk]
     assert _states(job) == [(1, "succeeded"), (1, "lost"), (1, "skipped")]
 
@@ -122,7 +123,8 @@ def test_the_reaper_tells_watchers_the_job_is_lost_with_its_final_steps(
     job = services.launch_job(operator, demo_cloud, "reconfigure", confirmed=True)
     services.dispatch()
     Step.objects.filter(pk=job.steps.get(position=1).pk).update(state=StepState.RUNNING)
-    Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
+    # A worker claimed it, then went silent: only a claimed job is lost (an unclaimed one is queued again).
+    Job.objects.filter(pk=job.pk).update(worker="w1", heartbeat_at=timezone.now() - timedelta(minutes=5))
     services.reap_lost_jobs()
     (message,) = [m for m in step_results.published if m["kind"] == "job"]
     assert message["state"] == "lost" and "went silent" in message["result"]

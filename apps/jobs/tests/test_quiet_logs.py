@@ -35,7 +35,8 @@ def test_a_reaper_run_that_marks_a_job_lost_logs_one_info_line(
     monkeypatch.setattr("apps.jobs.tasks.end_orphaned_steps", lambda: None)
     job = services.launch_job(operator, demo_cloud, "prechecks", confirmed=True)
     services.dispatch()
-    Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
+    # A worker claimed it, then went silent: only a claimed job is lost (an unclaimed one is queued again).
+    Job.objects.filter(pk=job.pk).update(worker="w1", heartbeat_at=timezone.now() - timedelta(minutes=5))
     caplog.set_level(logging.DEBUG)
     caplog.clear()
     assert reap_jobs.apply().get() == [job.pk]
