@@ -205,6 +205,25 @@ INVENTORY_CASES: dict[str, tuple[Files, str, list[str]]] = {
         "inventory",
         ["deep"],
     ),
+    "group-vars-date": (
+        lambda: {
+            "inventory": _file(
+                "inv.zip",
+                _zip({"inv/multinode": "[control]\nctl01\n", "inv/group_vars/control": "x: 2024-01-01\n"}),
+            )
+        },
+        "inventory",
+        ["group_vars/control", "x is a date"],
+    ),
+    "host-vars-nan": (
+        lambda: {
+            "inventory": _file(
+                "inv.zip", _zip({"inv/multinode": "[control]\nctl01\n", "inv/host_vars/ctl01": "x: [.nan]\n"})
+            )
+        },
+        "inventory",
+        ["host_vars/ctl01", "x[0] is nan"],
+    ),
     "group-vars-alias-bomb": (
         lambda: {
             "inventory": _file(

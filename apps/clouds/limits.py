@@ -7,6 +7,9 @@ a name that fits here fits in the database.
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
@@ -72,6 +75,29 @@ def check_inventory_fits(inventory: Inventory) -> None:
             raise ValidationError(
                 {"inventory": f"group_vars/{name[:40]}…: a group name is at most {MAX_GROUP_NAME} characters"}
             )
+    for kind, table in (("group_vars", inventory.group_vars), ("host_vars", inventory.host_vars)):
+        for name, variables in table.items():
+            problem = _unstorable(variables)
+            if problem:
+                raise ValidationError(
+                    {"inventory": f"{kind}/{name}: {problem}, which cannot be stored as JSON; quote it"}
+                )
+
+
+def _unstorable(data: Any) -> str | None:
+    """What in DATA (loaded YAML, already bounded in size) a JSON column cannot hold, if anything."""
+    todo = [("", data)]
+    while todo:
+        where, value = todo.pop()
+        if isinstance(value, dict):
+            todo.extend((f"{where}.{key}".lstrip("."), item) for key, item in value.items())
+        elif isinstance(value, list):
+            todo.extend((f"{where}[{i}]", item) for i, item in enumerate(value))
+        elif isinstance(value, float) and not math.isfinite(value):
+            return f"{where} is {value}"
+        elif not isinstance(value, str | int | float | bool | type(None)):
+            return f"{where} is a {type(value).__name__} ({str(value)[:40]})"
+    return None
 
 
 def check_cells(cells: list[InvCell]) -> None:
