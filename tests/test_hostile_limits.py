@@ -241,6 +241,17 @@ INVENTORY_CASES: dict[str, tuple[Files, str, list[str]]] = {
         "globals",
         ["alias"],
     ),
+    "groups-each-holding-every-host": (
+        lambda: {
+            "inventory": _file(
+                "multinode",
+                "[big]\na[0000:4999]\nb[0000:4999]\n"
+                + "".join(f"[g{i}:children]\nbig\n" for i in range(1999)),
+            )
+        },
+        "inventory",
+        ["2,000,000"],
+    ),
     "junk-without-groups": (
         lambda: {"inventory": _file("multinode", "lorem-ipsum-dolor-sit-amet\n")},
         "inventory",

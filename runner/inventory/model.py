@@ -17,6 +17,9 @@ from typing import Any
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@%+-]*")
 VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 SPECIAL_GROUPS = ("all", "ungrouped")
+# Every group's members are held at once: kolla's ~270 groups over 10,000 hosts come to a few
+# hundred thousand entries, while a thousand groups each holding every host would take gigabytes.
+MAX_MEMBER_ENTRIES = 2_000_000
 
 
 class InventoryError(Exception):
@@ -75,14 +78,23 @@ class Inventory:
     def group_members(self) -> dict[str, set[str]]:
         """Every group's hosts, through child groups, with `all` and `ungrouped` as Ansible fills them."""
         members: dict[str, set[str]] = {}
+        entries = 0
 
         def collect(name: str) -> set[str]:
+            nonlocal entries
             if name not in members:
                 group = self.groups[name]
                 found = set(group.hosts)
                 for child in group.children:
                     found |= collect(child)
                 members[name] = found
+                entries += len(found)
+                if entries > MAX_MEMBER_ENTRIES:
+                    raise InventoryError(
+                        f"groups hold more than {MAX_MEMBER_ENTRIES:,} hosts in all, counting the hosts "
+                        f"of child groups (group {name} holds {len(found):,})",
+                        obj=name,
+                    )
             return members[name]
 
         for name in self.groups:
