@@ -132,7 +132,8 @@ def _parse_host_line(text: str, line: int, limits: InventoryLimits) -> tuple[lis
     names = _expand_range(pattern, line, limits.max_range_hosts)
     for name in names:
         check_name(name, "host", line)
-        _check_length(name, "host", limits.max_host_name, line)
+        if len(name) > limits.max_host_name:
+            _check_length(name, "host", limits.max_host_name, line)
     for token in tokens[1:]:
         key, sep, value = token.partition("=")
         if not sep:
