@@ -29,3 +29,16 @@ class RoundtripConsumer(AsyncJsonWebsocketConsumer):
 
     async def roundtrip_result(self, event: dict) -> None:
         await self.send_json(event["result"])
+
+
+class NotFoundConsumer(AsyncJsonWebsocketConsumer):
+    """Any WebSocket path no route serves: closed with 4404 and a reason, rather than an error."""
+
+    async def connect(self) -> None:
+        reason = f"no WebSocket at {self.scope['path'][:200]}"
+        await self.accept()
+        await self.send_json({"kind": "error", "reason": reason})
+        await self.close(code=4404, reason=reason)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs) -> None:
+        """The socket is closing: anything the client sends meanwhile is ignored."""

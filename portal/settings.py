@@ -64,6 +64,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "portal.middleware.RequestLimitsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -336,6 +337,16 @@ FERRY_JOB_SLOTS = env_int("FERRY_JOB_SLOTS", 4, minimum=1)
 FERRY_BACKUP_DIR = Path(env_str("FERRY_BACKUP_DIR", str(VAR_DIR / "backups"))).resolve()
 FERRY_BACKUP_KEEP_CHAINS = env_int("FERRY_BACKUP_KEEP_CHAINS", 5, minimum=1)
 FERRY_HEARTBEAT_TIMEOUT = env_float("FERRY_HEARTBEAT_TIMEOUT", 20.0, minimum=2.0)
+
+# What a client may send, checked before anything is parsed (portal.middleware.RequestLimitsMiddleware,
+# apps.clouds.uploads, apps.clouds.limits). A request body without files, e.g. a cloud's globals.yml:
+FERRY_MAX_BODY_BYTES = env_int("FERRY_MAX_BODY_BYTES", 4 * 2**20, minimum=2**16)
+DATA_UPLOAD_MAX_MEMORY_SIZE = FERRY_MAX_BODY_BYTES
+# A request that uploads files (an inventory archive and its globals.yml), all files together:
+FERRY_MAX_UPLOAD_BYTES = env_int("FERRY_MAX_UPLOAD_BYTES", 16 * 2**20, minimum=2**16)
+# What an uploaded archive may unpack to, all members together:
+FERRY_MAX_UNPACKED_BYTES = env_int("FERRY_MAX_UNPACKED_BYTES", 64 * 2**20, minimum=2**16)
+FERRY_MAX_INVENTORY_HOSTS = env_int("FERRY_MAX_INVENTORY_HOSTS", 10_000, minimum=1)
 
 
 def _default_scratch_dir() -> Path:

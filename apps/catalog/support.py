@@ -9,6 +9,7 @@ import yaml
 from apps.catalog.models import Image, ImageAvailability, SubjectType, SupportRule, SupportTier
 from apps.clouds.inventory_stats import hosts_per_group
 from apps.clouds.models import Cloud
+from runner.yamlguard import YamlLimitError, load_yaml
 
 TRUTHY = {"yes", "true", "on", "1", True}
 
@@ -32,8 +33,9 @@ class SupportLine:
 def enabled_features(cloud: Cloud) -> list[str]:
     """Kolla features switched on in the cloud's globals.yml (``enable_octavia: "yes"`` → octavia)."""
     try:
-        data = yaml.safe_load(cloud.globals_yml) or {}
-    except yaml.YAMLError:
+        # Globals stored before their limits were checked may still be too deep or an alias bomb.
+        data = load_yaml(cloud.globals_yml) or {}
+    except (yaml.YAMLError, YamlLimitError):
         return []
     if not isinstance(data, dict):
         return []

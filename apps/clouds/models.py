@@ -10,6 +10,11 @@ dns_label = RegexValidator(
     r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
     "use 1-63 lower-case letters, digits and dashes, not starting or ending with a dash (a DNS label)",
 )
+# kolla-ansible puts kolla_base_distro_version into every image tag (2026.1-rocky-10), and runs it.
+distro_version_tag = RegexValidator(
+    r"^[a-z0-9][a-z0-9._-]*$",
+    "use lower-case letters, digits, dots, dashes and underscores, as in image tags (10, noble, trixie)",
+)
 
 
 class ContainerEngine(models.TextChoices):
@@ -45,7 +50,7 @@ class Cloud(models.Model):
         help_text="current release; empty before the first deploy",
     )
     distro = models.CharField(max_length=16, choices=Distro.choices, default=Distro.ROCKY)
-    distro_version = models.CharField(max_length=16, default="10")
+    distro_version = models.CharField(max_length=16, default="10", validators=[distro_version_tag])
     arch = models.CharField(max_length=16, choices=Arch.choices, default=Arch.X86_64)
     container_engine = models.CharField(
         max_length=16, choices=ContainerEngine.choices, default=ContainerEngine.DOCKER

@@ -20,6 +20,7 @@ from django.db import transaction
 from apps.audit.services import record
 from apps.catalog.models import Release
 from apps.clouds import secrets
+from apps.clouds.limits import YAML_LIMITS, check_cells, check_inventory_fits, decode_text, inventory_limits
 from apps.clouds.models import Cell, Cloud, Host, InventoryGroup
 from portal.forms import lf_line_endings
 from runner import secret_vars
@@ -32,14 +33,21 @@ from runner.inventory import (
 from runner.inventory import (
     InventoryGroup as InvGroup,
 )
+from runner.yamlguard import YamlLimitError, load_yaml
 
 CLOUD_FIELDS = ("slug", "region", "description", "distro", "distro_version", "arch", "container_engine")
 
 
 def parse_yaml_mapping(text: str, field: str) -> dict[str, Any]:
-    """Parse YAML that must be a mapping (or empty); refuse anything else naming ``field``."""
+    """Parse YAML that must be a mapping (or empty); refuse anything else naming ``field``.
+
+    Size, nesting depth and alias expansion are checked before the text reaches the YAML loader.
+    """
     try:
-        data = yaml.safe_load(text) if text.strip() else {}
+        data = load_yaml(text, YAML_LIMITS) if text.strip() else {}
+    except YamlLimitError as exc:
+        where = f" at line {exc.line}" if exc.line else ""
+        raise ValidationError({field: f"{exc.message}{where}"}) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -156,16 +164,27 @@ class ImportSummary:
 
 @transaction.atomic
 def import_inventory(
-    actor, cloud: Cloud, inventory: Inventory, *, globals_yml: str | None = None, release: str | None = None
+    actor,
+    cloud: Cloud,
+    inventory: Inventory,
+    *,
+    globals_yml: str | bytes | None = None,
+    release: str | None = None,
 ) -> ImportSummary:
-    """Replace ``cloud``'s hosts, groups and cells with ``inventory``, all or nothing."""
+    """Replace ``cloud``'s hosts, groups and cells with ``inventory``, all or nothing.
+
+    ``globals_yml`` may be the bytes of an uploaded file; it must be UTF-8.
+    """
     new_release = resolve_release(release) if release else None
     if globals_yml is not None:
+        globals_yml = decode_text(globals_yml, "globals")
         parse_yaml_mapping(globals_yml, "globals")
+    check_inventory_fits(inventory)
     try:
         cells = inventory.cells()
     except InventoryError as exc:
         raise ValidationError({"inventory": str(exc)}) from None
+    check_cells(cells)
 
     Host.objects.filter(cloud=cloud).delete()
     InventoryGroup.objects.filter(cloud=cloud).delete()
@@ -230,12 +249,17 @@ def import_inventory(
 
 
 def import_inventory_path(
-    actor, cloud: Cloud, path: Path, *, globals_yml: str | None = None, release: str | None = None
+    actor, cloud: Cloud, path: Path, *, globals_yml: str | bytes | None = None, release: str | None = None
 ) -> ImportSummary:
-    """Parse the kolla-ansible inventory at ``path`` (file or directory) and import it."""
+    """Parse the kolla-ansible inventory at ``path`` (file or directory) within the limits, and import it."""
+    path = Path(path)
     try:
-        inventory = parse_inventory(Path(path))
+        inventory = parse_inventory(path, inventory_limits())
     except InventoryError as exc:
+        # Name the file as the uploader knows it, not by where it was unpacked.
+        root = path if path.is_dir() else path.parent
+        if exc.path is not None and exc.path.is_relative_to(root):
+            exc.path = exc.path.relative_to(root)
         raise ValidationError({"inventory": str(exc)}) from None
     return import_inventory(actor, cloud, inventory, globals_yml=globals_yml, release=release)
 

@@ -1,21 +1,30 @@
-"""Unpacking an uploaded inventory safely into a temporary directory."""
+"""Unpacking an uploaded inventory safely into a temporary directory.
+
+An archive's members are counted and their sizes added up before anything is extracted, and the
+bytes actually written are counted again while extracting, so a small archive cannot unpack into
+more than ``FERRY_MAX_UNPACKED_BYTES``.
+"""
 
 from __future__ import annotations
 
 import tarfile
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+# An inventory directory holds a file per group or host with variables; kolla's has a few.
+MAX_ARCHIVE_MEMBERS = 10_000
+_CHUNK = 2**20
 
 
 def unpack_inventory_upload(upload: UploadedFile, into: Path) -> Path:
     """Write ``upload`` under ``into`` and return the path to import (a file or a directory)."""
-    if upload.size and upload.size > MAX_UPLOAD_BYTES:
-        raise ValidationError({"inventory": f"is larger than {MAX_UPLOAD_BYTES // 2**20} MiB"})
+    limit = settings.FERRY_MAX_UPLOAD_BYTES
+    if upload.size and upload.size > limit:
+        raise ValidationError({"inventory": f"is {upload.size:,} bytes; at most {limit:,} are accepted"})
     name = Path(upload.name or "inventory").name
     target = into / name
     with target.open("wb") as handle:
@@ -28,29 +37,64 @@ def unpack_inventory_upload(upload: UploadedFile, into: Path) -> Path:
     return target
 
 
+def _refuse(message: str) -> ValidationError:
+    return ValidationError({"inventory": message})
+
+
+def _check_totals(members: int, size: int) -> None:
+    if members > MAX_ARCHIVE_MEMBERS:
+        raise _refuse(f"archive holds more than {MAX_ARCHIVE_MEMBERS:,} members")
+    limit = settings.FERRY_MAX_UNPACKED_BYTES
+    if size > limit:
+        raise _refuse(f"archive would unpack to more than {limit:,} bytes (FERRY_MAX_UNPACKED_BYTES)")
+
+
+def _member_path(dest: Path, name: str) -> Path:
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    if not parts or name.startswith("/") or ".." in parts or "\0" in name:
+        raise _refuse(f"archive member {name!r} points outside the archive")
+    return dest.joinpath(*parts)
+
+
 def _extract_zip(archive: Path, dest: Path) -> Path:
     try:
         with zipfile.ZipFile(archive) as zf:
-            for member in zf.namelist():
-                if member.startswith("/") or ".." in Path(member).parts:
-                    raise ValidationError(
-                        {"inventory": f"archive member {member!r} points outside the archive"}
-                    )
-            zf.extractall(dest)
-    except zipfile.BadZipFile:
-        raise ValidationError({"inventory": "is not a readable .zip archive"}) from None
+            infos = zf.infolist()
+            _check_totals(len(infos), sum(info.file_size for info in infos))
+            written = 0
+            for info in infos:
+                target = _member_path(dest, info.filename)
+                if info.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                # A member's header may understate its size: count what is really written.
+                with zf.open(info) as source, target.open("wb") as out:
+                    while chunk := source.read(_CHUNK):
+                        written += len(chunk)
+                        _check_totals(0, written)
+                        out.write(chunk)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError) as exc:
+        raise _refuse(f"is not a readable .zip archive: {exc}") from None
     return _single_root(dest)
 
 
 def _extract_tar(archive: Path, dest: Path) -> Path:
     try:
         with tarfile.open(archive) as tf:
-            tf.extractall(dest, filter="data")
-    except (tarfile.TarError, OSError) as exc:
-        raise ValidationError({"inventory": f"is not a readable tar archive: {exc}"}) from None
+            members, size = [], 0
+            # Headers are read one by one, so a huge archive is refused at its first excess member.
+            for member in tf:
+                members.append(member)
+                size += member.size
+                _check_totals(len(members), size)
+            tf.extractall(dest, members=members, filter="data")
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise _refuse(f"is not a readable tar archive: {exc}") from None
     return _single_root(dest)
 
 
 def _single_root(dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)  # an empty archive creates nothing
     entries = [p for p in dest.iterdir() if not p.name.startswith(".")]
     return entries[0] if len(entries) == 1 and entries[0].is_dir() else dest

@@ -81,7 +81,7 @@ def cloud_hosts(request: HttpRequest, slug: str) -> HttpResponse:
     if query:
         hosts = hosts.filter(Q(name__icontains=query) | Q(address__icontains=query))
     after = request.GET.get("after", "")
-    if after.isdigit():
+    if after.isascii() and after.isdigit() and len(after) < 19:  # ids are bigints
         hosts = hosts.filter(id__gt=int(after))
     page = list(hosts[: HOSTS_PAGE + 1])
     more = len(page) > HOSTS_PAGE
@@ -131,7 +131,7 @@ def cloud_create(request: HttpRequest) -> HttpResponse:
                 request, f"Cloud {cloud.slug} defined. Next: import its kolla-ansible inventory."
             )
             return redirect("cloud-import", slug=cloud.slug)
-    return render(request, "clouds/cloud_form.html", {"form": form, "cloud": None})
+    return render(request, "clouds/cloud_form.html", {"form": form, "cloud": None}, status=_status(form))
 
 
 def cloud_edit(request: HttpRequest, slug: str) -> HttpResponse:
@@ -146,7 +146,7 @@ def cloud_edit(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             messages.success(request, f"Cloud {cloud.slug} saved.")
             return redirect("cloud-detail", slug=cloud.slug)
-    return render(request, "clouds/cloud_form.html", {"form": form, "cloud": cloud})
+    return render(request, "clouds/cloud_form.html", {"form": form, "cloud": cloud}, status=_status(form))
 
 
 def cloud_import(request: HttpRequest, slug: str) -> HttpResponse:
@@ -161,7 +161,7 @@ def cloud_import(request: HttpRequest, slug: str) -> HttpResponse:
                     request.user,
                     cloud,
                     path,
-                    globals_yml=data["globals"].read().decode() if data.get("globals") else None,
+                    globals_yml=data["globals"].read() if data.get("globals") else None,
                     release=data["release"].series if data.get("release") else None,
                 )
             except ValidationError as exc:
@@ -173,7 +173,12 @@ def cloud_import(request: HttpRequest, slug: str) -> HttpResponse:
                     f"and {len(summary.cells)} cells.",
                 )
                 return redirect("cloud-detail", slug=cloud.slug)
-    return render(request, "clouds/import.html", {"form": form, "cloud": cloud})
+    return render(request, "clouds/import.html", {"form": form, "cloud": cloud}, status=_status(form))
+
+
+def _status(form) -> int:
+    """400 when a submitted form was refused, so that clients other than browsers see it too."""
+    return 400 if form.is_bound and form.errors else 200
 
 
 def _attach(form, exc: ValidationError, default_field: str | None = None) -> None:

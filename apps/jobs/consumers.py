@@ -16,7 +16,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from apps.jobs.live import group_for, stored_payloads_json
 from apps.jobs.models import HostSummary, Job
-from apps.jobs.permissions import may_view_job
+from apps.jobs.permissions import may_view_job, parse_number
 
 REPLAY_CHUNK = 2500
 # daphne refuses to send a WebSocket message over 1 MiB (and closes the socket with 1011); frames
@@ -107,9 +107,16 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
     """``ws/jobs/<id>/?after=<seq>``: a job's events after ``seq``, then everything new as it happens."""
 
     async def connect(self) -> None:
-        self.job_id = int(self.scope["url_route"]["kwargs"]["job_id"])
-        self.last_seq = self._after()
+        raw_id = self.scope["url_route"]["kwargs"]["job_id"]
+        job_id, after = parse_number(raw_id), self._after()
         await self.accept()
+        if job_id is None:
+            await self._refuse(4404, f"no job {raw_id[:40]!r}: a job id is a positive whole number")
+            return
+        if after is None:
+            await self._refuse(4400, "after must be a whole number of at most 19 digits")
+            return
+        self.job_id, self.last_seq = job_id, after
         if not await _allowed(self.scope["user"], self.job_id):
             reason = (
                 "not logged in" if not self.scope["user"].is_authenticated else "you may not view this job"
@@ -123,13 +130,21 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
         await self._send_from_database(before=None)
         await self.send_json({"kind": "live", "after": self.last_seq})
 
-    def _after(self) -> int:
-        query = self.scope.get("query_string", b"").decode()
+    async def _refuse(self, code: int, reason: str) -> None:
+        await self.send_json({"kind": "error", "reason": reason})
+        await self.close(code=code, reason=reason)
+
+    def _after(self) -> int | None:
+        """The ``after`` of the query string (0 when absent), or None when it is not a position."""
+        query = self.scope.get("query_string", b"").decode("latin-1")
         for part in query.split("&"):
             key, _, value = part.partition("=")
-            if key == "after" and value.isdigit():
-                return int(value)
+            if key == "after" and value:
+                return parse_number(value)
         return 0
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs) -> None:
+        """Clients send nothing on this socket: whatever arrives is ignored, and streaming goes on."""
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "group"):

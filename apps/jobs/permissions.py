@@ -8,6 +8,16 @@ from django.http import Http404
 from apps.clouds.permissions import CloudAction, can, clouds_for
 from apps.jobs.models import Job
 
+# Ids and event positions are PostgreSQL bigints: a larger number names nothing.
+MAX_BIGINT = 2**63 - 1
+
+
+def parse_number(raw: str) -> int | None:
+    """RAW as a job id or event position (0 to MAX_BIGINT, ASCII digits only), else None."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or int(raw) > MAX_BIGINT:
+        return None
+    return int(raw)
+
 
 def jobs_for(user):
     """Jobs of the clouds ``user`` may see."""

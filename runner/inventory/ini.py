@@ -7,15 +7,19 @@ cannot carry over faithfully.
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 import shlex
 import shutil
 import string
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from runner.inventory.limits import InventoryLimits
 from runner.inventory.model import (
     NAME,
     SPECIAL_GROUPS,
@@ -27,6 +31,7 @@ from runner.inventory.model import (
     check_name,
     check_var,
 )
+from runner.yamlguard import YamlLimitError, load_yaml
 
 INVENTORY_FILE_NAMES = ("inventory", "hosts", "multinode", "all-in-one")
 VARS_EXTENSIONS = (".yml", ".yaml", ".json")
@@ -39,15 +44,9 @@ _PLAIN_LINE = re.compile(r"[\t\x20-\x7e]*").fullmatch
 _SHELL_SPECIAL = re.compile(r"['\"\\#]").search
 
 
-def _expand_range(pattern: str, line: int) -> list[str]:
-    if "[" not in pattern:
-        return [pattern]
-    # Same grammar as Ansible's expand_hostname_range: head[begin:end(:step)]tail, numeric
-    # (zero-padded if begin is) or alphabetic, several ranges expanded left to right.
-    try:
-        head, rng, tail = pattern.replace("[", "|", 1).replace("]", "|", 1).split("|")
-    except ValueError:
-        raise InventoryError(f"bad host range in {pattern!r}", line, pattern) from None
+def _range_items(pattern: str, rng: str, line: int) -> Sequence[str]:
+    # Same grammar as Ansible's expand_hostname_range: [begin:end(:step)], numeric (zero-padded if
+    # begin is) or alphabetic. A numeric range stays a `range` until its size has been checked.
     bounds = rng.split(":")
     if len(bounds) not in (2, 3) or not bounds[1]:
         raise InventoryError(
@@ -65,18 +64,58 @@ def _expand_range(pattern: str, line: int) -> list[str]:
             first, last = string.ascii_letters.index(begin), string.ascii_letters.index(end)
             if first > last:
                 raise ValueError
-            items = list(string.ascii_letters[first : last + 1 : step])
-        else:
-            items = [str(n).zfill(width) for n in range(int(begin), int(end) + 1, step)]
+            return string.ascii_letters[first : last + 1 : step]
+        return _Numbers(range(int(begin), int(end) + 1, step), width)
     except ValueError:
         raise InventoryError(f"bad host range in {pattern!r}", line, pattern) from None
-    hosts: list[str] = []
-    for item in items:
-        hosts.extend(_expand_range(f"{head}{item}{tail}", line))
-    return hosts
 
 
-def _parse_host_line(text: str, line: int) -> tuple[list[str], dict[str, str]]:
+class _Numbers(Sequence[str]):
+    def __init__(self, numbers: range, width: int):
+        self.numbers, self.width = numbers, width
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return str(self.numbers[index]).zfill(self.width)
+
+
+def _expand_range(pattern: str, line: int, most: int) -> list[str]:
+    """The host names PATTERN stands for, left to right; refused if they are more than MOST."""
+    if "[" not in pattern:
+        return [pattern]
+    literals: list[str] = []
+    ranges: list[Sequence[str]] = []
+    rest = pattern
+    while "[" in rest:
+        try:
+            head, rng, rest = rest.replace("[", "|", 1).replace("]", "|", 1).split("|")
+        except ValueError:
+            raise InventoryError(f"bad host range in {pattern!r}", line, pattern) from None
+        literals.append(head)
+        ranges.append(_range_items(pattern, rng, line))
+    count = math.prod(len(items) for items in ranges)
+    if count > most:
+        raise InventoryError(
+            f"host range {pattern} stands for {count:,} hosts; at most {most:,} are accepted in one range",
+            line,
+            pattern,
+        )
+    return [
+        "".join(part for pair in zip(literals, items, strict=True) for part in pair) + rest
+        for items in itertools.product(*ranges)
+    ]
+
+
+def _check_length(name: str, kind: str, most: int, line: int) -> None:
+    if len(name) > most:
+        raise InventoryError(
+            f"{kind} name {name[:40]}… is {len(name)} characters; at most {most} are accepted", line, name
+        )
+
+
+def _parse_host_line(text: str, line: int, limits: InventoryLimits) -> tuple[list[str], dict[str, str]]:
     try:
         if _PLAIN_LINE(text) and not _SHELL_SPECIAL(text):
             tokens = text.split()  # same tokens as shlex, without its character-by-character lexer
@@ -90,9 +129,11 @@ def _parse_host_line(text: str, line: int) -> tuple[list[str], dict[str, str]]:
     head, sep, port = pattern.rpartition(":")
     if sep and port.isdigit() and ":" not in _RANGE.sub("", head):
         pattern, variables = head, {"ansible_port": port}
-    names = _expand_range(pattern, line)
+    names = _expand_range(pattern, line, limits.max_range_hosts)
     for name in names:
         check_name(name, "host", line)
+        if len(name) > limits.max_host_name:
+            _check_length(name, "host", limits.max_host_name, line)
     for token in tokens[1:]:
         key, sep, value = token.partition("=")
         if not sep:
@@ -102,7 +143,9 @@ def _parse_host_line(text: str, line: int) -> tuple[list[str], dict[str, str]]:
     return names, variables
 
 
-def _parse_ini(text: str) -> tuple[dict[str, dict[str, str]], dict[str, InventoryGroup]]:
+def _parse_ini(
+    text: str, limits: InventoryLimits
+) -> tuple[dict[str, dict[str, str]], dict[str, InventoryGroup]]:
     hosts: dict[str, dict[str, str]] = {}
     groups: dict[str, InventoryGroup] = {}
     defined: set[str] = set(SPECIAL_GROUPS)
@@ -113,6 +156,7 @@ def _parse_ini(text: str) -> tuple[dict[str, dict[str, str]], dict[str, Inventor
     in_group: set[str] = set()
     group: InventoryGroup | None = None
     state = "hosts"
+    memberships = 0
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line[0] in "#;":
@@ -125,7 +169,10 @@ def _parse_ini(text: str) -> tuple[dict[str, dict[str, str]], dict[str, Inventor
             if state not in ("hosts", "children", "vars"):
                 raise InventoryError(f"section [{name}:{state}] has unknown type {state!r}", number, name)
             check_name(name, "group", number)
+            _check_length(name, "group", limits.max_group_name, number)
             group = groups.setdefault(name, InventoryGroup(name))
+            if len(groups) > limits.max_groups:
+                raise InventoryError(f"defines more than {limits.max_groups:,} groups", number, name)
             in_group = listed.setdefault(name, set())
             if state == "vars":
                 first_vars_line.setdefault(name, number)
@@ -133,12 +180,19 @@ def _parse_ini(text: str) -> tuple[dict[str, dict[str, str]], dict[str, Inventor
                 defined.add(name)
             continue
         if state == "hosts":
-            names, variables = _parse_host_line(line, number)
+            names, variables = _parse_host_line(line, number, limits)
             for name in names:
                 hosts.setdefault(name, {}).update(variables)
                 if group is not None and name not in in_group:
                     in_group.add(name)
                     group.hosts.append(name)
+                    memberships += 1
+            if len(hosts) > limits.max_hosts:
+                raise InventoryError(f"holds more than {limits.max_hosts:,} hosts", number, names[-1])
+            if memberships > limits.max_memberships:
+                raise InventoryError(
+                    f"lists hosts under groups more than {limits.max_memberships:,} times", number, names[-1]
+                )
         elif state == "children":
             assert group is not None
             match = _GROUP_LINE.match(line)
@@ -148,6 +202,7 @@ def _parse_ini(text: str) -> tuple[dict[str, dict[str, str]], dict[str, Inventor
                 )
             child = match.group(1)
             check_name(child, "group", number)
+            _check_length(child, "group", limits.max_group_name, number)
             check_child(group.name, child, number)
             if child not in group.children:
                 group.children.append(child)
@@ -173,15 +228,18 @@ def _parse_ini(text: str) -> tuple[dict[str, dict[str, str]], dict[str, Inventor
     for name, number in first_vars_line.items():
         if name not in defined:
             raise InventoryError(f"[{name}:vars] is for group {name}, which is never defined", number, name)
-    check_cycles(groups, edge_lines)
+    check_cycles(groups, edge_lines, limits.max_group_depth)
     return hosts, groups
 
 
-def _load_yaml(path: Path) -> dict[str, Any]:
+def _load_yaml(path: Path, limits: InventoryLimits) -> dict[str, Any]:
     try:
-        data = yaml.load(
-            path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        )
+        size = path.stat().st_size
+        if size > limits.yaml.max_bytes:
+            raise YamlLimitError(f"is {size:,} bytes; at most {limits.yaml.max_bytes:,} are accepted")
+        data = load_yaml(path.read_text(encoding="utf-8"), limits.yaml)
+    except YamlLimitError as exc:
+        raise InventoryError(f"this file {exc.message}", exc.line, str(path), path=path) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -221,7 +279,9 @@ def _vars_files(directory: Path, name: str) -> list[Path]:
     return []
 
 
-def _load_vars_dir(directory: Path, kind: str, known: set[str]) -> dict[str, dict[str, Any]]:
+def _load_vars_dir(
+    directory: Path, kind: str, known: set[str], limits: InventoryLimits
+) -> dict[str, dict[str, Any]]:
     if not directory.is_dir():
         return {}
     names = []
@@ -235,7 +295,7 @@ def _load_vars_dir(directory: Path, kind: str, known: set[str]) -> dict[str, dic
     for name in names:
         files = _vars_files(directory, name)
         if name in known:
-            loaded[name] = _merge(files)
+            loaded[name] = _merge(files, limits)
             continue
         # Ansible reads the vars of inventory groups and hosts only, so other files (a README,
         # notes.txt, an unreadable leftover) change nothing. Readable ones are kept, so that
@@ -243,16 +303,16 @@ def _load_vars_dir(directory: Path, kind: str, known: set[str]) -> dict[str, dic
         if Path(name).suffix or not NAME.fullmatch(name):
             continue
         try:
-            loaded[name] = _merge(files)
+            loaded[name] = _merge(files, limits)
         except InventoryError:
             continue
     return loaded
 
 
-def _merge(files: list[Path]) -> dict[str, Any]:
+def _merge(files: list[Path], limits: InventoryLimits) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for file in files:
-        merged.update(_load_yaml(file))
+        merged.update(_load_yaml(file, limits))
     return merged
 
 
@@ -273,8 +333,12 @@ def _find_inventory_file(directory: Path) -> Path:
     )
 
 
-def parse_inventory(path: Path) -> Inventory:
-    """Read a kolla-ansible INI inventory: a file, or a directory holding one, with group_vars/ beside it."""
+def parse_inventory(path: Path, limits: InventoryLimits | None = None) -> Inventory:
+    """Read a kolla-ansible INI inventory: a file, or a directory holding one, with group_vars/ beside it.
+
+    LIMITS bound its size, checked as it is read and before anything is expanded.
+    """
+    limits = limits or InventoryLimits()
     path = Path(path)
     if path.is_dir():
         file = _find_inventory_file(path)
@@ -283,19 +347,28 @@ def parse_inventory(path: Path) -> Inventory:
     else:
         raise InventoryError(f"no inventory at {path}", obj=str(path))
     try:
+        size = file.stat().st_size
+        if size > limits.max_file_bytes:
+            raise InventoryError(
+                f"{file.name} is {size:,} bytes; at most {limits.max_file_bytes:,} are accepted",
+                obj=str(file),
+            )
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InventoryError(f"cannot read {file}: {exc}", obj=str(file)) from None
+    nul = text.find("\0")
+    if nul >= 0:
+        raise InventoryError("holds a NUL byte", text.count("\n", 0, nul) + 1, str(file), path=file)
     try:
-        hosts, groups = _parse_ini(text)
+        hosts, groups = _parse_ini(text, limits)
     except InventoryError as exc:
         exc.path = file
         raise
     return Inventory(
         hosts=hosts,
         groups=groups,
-        group_vars=_load_vars_dir(file.parent / "group_vars", "group", {*groups, *SPECIAL_GROUPS}),
-        host_vars=_load_vars_dir(file.parent / "host_vars", "host", set(hosts)),
+        group_vars=_load_vars_dir(file.parent / "group_vars", "group", {*groups, *SPECIAL_GROUPS}, limits),
+        host_vars=_load_vars_dir(file.parent / "host_vars", "host", set(hosts), limits),
     )
 
 

@@ -17,6 +17,9 @@ from typing import Any
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@%+-]*")
 VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 SPECIAL_GROUPS = ("all", "ungrouped")
+# Every group's members are held at once: kolla's ~270 groups over 10,000 hosts come to a few
+# hundred thousand entries, while a thousand groups each holding every host would take gigabytes.
+MAX_MEMBER_ENTRIES = 2_000_000
 
 
 class InventoryError(Exception):
@@ -75,14 +78,23 @@ class Inventory:
     def group_members(self) -> dict[str, set[str]]:
         """Every group's hosts, through child groups, with `all` and `ungrouped` as Ansible fills them."""
         members: dict[str, set[str]] = {}
+        entries = 0
 
         def collect(name: str) -> set[str]:
+            nonlocal entries
             if name not in members:
                 group = self.groups[name]
                 found = set(group.hosts)
                 for child in group.children:
                     found |= collect(child)
                 members[name] = found
+                entries += len(found)
+                if entries > MAX_MEMBER_ENTRIES:
+                    raise InventoryError(
+                        f"groups hold more than {MAX_MEMBER_ENTRIES:,} hosts in all, counting the hosts "
+                        f"of child groups (group {name} holds {len(found):,})",
+                        obj=name,
+                    )
             return members[name]
 
         for name in self.groups:
@@ -285,22 +297,41 @@ def check_child(parent: str, child: str, line: int | None) -> None:
         )
 
 
-def check_cycles(groups: dict[str, InventoryGroup], edge_lines: dict[tuple[str, str], int]) -> None:
-    """Raise InventoryError if groups contain each other; EDGE_LINES gives the line of each child entry."""
-    state: dict[str, int] = {}  # 1: on the current path, 2: done
+def check_cycles(
+    groups: dict[str, InventoryGroup], edge_lines: dict[tuple[str, str], int], max_depth: int | None = None
+) -> None:
+    """Raise InventoryError if groups contain each other, or nest more than MAX_DEPTH levels deep.
 
-    def visit(name: str, path: list[str]) -> None:
-        state[name] = 1
-        for child in groups[name].children:
+    EDGE_LINES gives the line of each child entry. The walk keeps its own stack, so a chain of
+    thousands of groups is refused rather than exhausting Python's.
+    """
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    height: dict[str, int] = {}  # levels of groups from a group down to its deepest descendant
+    for root in groups:
+        if root in state:
+            continue
+        path, pending = [root], [iter(groups[root].children)]
+        state[root] = 1
+        while path:
+            name = path[-1]
+            child = next(pending[-1], None)
+            if child is None:
+                path.pop()
+                pending.pop()
+                state[name] = 2
+                height[name] = 1 + max((height[c] for c in groups[name].children), default=0)
+                if max_depth is not None and height[name] > max_depth:
+                    raise InventoryError(
+                        f"groups nest more than {max_depth} levels deep below group {name}",
+                        obj=name,
+                    )
+                continue
             if state.get(child) == 1:
                 loop = " -> ".join([*path[path.index(child) :], child])
                 raise InventoryError(
                     f"groups contain each other: {loop}", edge_lines.get((name, child)), child
                 )
             if child not in state:
-                visit(child, [*path, child])
-        state[name] = 2
-
-    for name in groups:
-        if name not in state:
-            visit(name, [name])
+                state[child] = 1
+                path.append(child)
+                pending.append(iter(groups[child].children))

@@ -91,7 +91,7 @@ class CloudViewSet(viewsets.ModelViewSet):
                     request.user,
                     cloud,
                     path,
-                    globals_yml=globals_file.read().decode() if globals_file else None,
+                    globals_yml=globals_file.read() if globals_file else None,
                     release=form.validated_data.get("release") or None,
                 )
             except DjangoValidationError as exc:

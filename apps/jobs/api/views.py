@@ -3,7 +3,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action, api_view
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from apps.clouds.permissions import CloudAction, get_cloud_for
@@ -11,7 +11,7 @@ from apps.jobs import services
 from apps.jobs.api.filters import JobFilterSet
 from apps.jobs.api.serializers import EventSerializer, JobDetailSerializer, JobLaunchSerializer, JobSerializer
 from apps.jobs.models import Backend, Event
-from apps.jobs.permissions import get_job_for, jobs_for
+from apps.jobs.permissions import MAX_BIGINT, get_job_for, jobs_for, parse_number
 from apps.jobs.preview import plan_preview
 from portal.drf import as_drf_error
 from portal.pagination import NewestFirstPagination
@@ -33,6 +33,10 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_serializer_class(self):
         return JobDetailSerializer if self.action == "retrieve" else JobSerializer
+
+    def get_object(self):
+        self.kwargs["pk"] = job_id(self.kwargs["pk"])
+        return super().get_object()
 
     @extend_schema(request=JobLaunchSerializer, responses={201: JobDetailSerializer})
     def create(self, request):
@@ -61,7 +65,7 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         """Cancel a queued job, or stop a running one within two seconds."""
-        job = get_job_for(request.user, int(pk), CloudAction.OPERATE)
+        job = get_job_for(request.user, job_id(pk), CloudAction.OPERATE)
         try:
             job = services.cancel_job(request.user, job)
         except DjangoValidationError as exc:
@@ -72,7 +76,7 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):
         """Queue a failed, lost or canceled job again from the step that did not finish."""
-        job = get_job_for(request.user, int(pk), CloudAction.OPERATE)
+        job = get_job_for(request.user, job_id(pk), CloudAction.OPERATE)
         try:
             job = services.resume_job(request.user, job)
         except DjangoValidationError as exc:
@@ -101,8 +105,9 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["get"])
     def events(self, request, pk=None):
         """Events in order, after a position (keyset on seq; never counts)."""
-        job = get_job_for(request.user, int(pk))
-        after, limit = _int(request, "after", 0), min(_int(request, "limit", 1000), MAX_EVENTS_PAGE)
+        job = get_job_for(request.user, job_id(pk))
+        after = _int(request, "after", 0, most=MAX_BIGINT)
+        limit = _int(request, "limit", 1000, least=1, most=MAX_EVENTS_PAGE)
         rows = list(Event.objects.filter(job=job, seq__gt=after).order_by("seq")[: limit + 1])
         more = len(rows) > limit
         rows = rows[:limit]
@@ -114,7 +119,15 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet):
         )
 
 
-def _int(request, name: str, default: int) -> int:
+def job_id(raw: str) -> int:
+    """The job id in a URL; 404 naming it when it is not one."""
+    number = parse_number(raw)
+    if number is None:
+        raise NotFound(f"No job {raw[:40]!r}: a job id is a positive whole number.")
+    return number
+
+
+def _int(request, name: str, default: int, *, least: int = 0, most: int) -> int:
     raw = request.query_params.get(name)
     if raw in (None, ""):
         return default
@@ -122,8 +135,10 @@ def _int(request, name: str, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise ValidationError({name: "must be an integer"}) from None
-    if value < 0:
-        raise ValidationError({name: "must not be negative"})
+    if not least <= value <= most:
+        if least:
+            raise ValidationError({name: f"must be between {least} and {most}"})
+        raise ValidationError({name: f"must be at least {least} and at most {most}"})
     return value
 
 

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from apps.clouds import services
+from apps.clouds.limits import YAML_LIMITS
 from apps.clouds.models import Cloud
 
 
@@ -28,6 +29,8 @@ class Command(BaseCommand):
             raise CommandError(f"{path}: no such file or directory")
         if globals is not None and not globals.is_file():
             raise CommandError(f"--globals {globals}: no such file")
+        if globals is not None and globals.stat().st_size > YAML_LIMITS.max_bytes:
+            raise CommandError(f"--globals {globals}: larger than {YAML_LIMITS.max_bytes:,} bytes")
         try:
             with transaction.atomic():
                 target = Cloud.objects.filter(slug=cloud).first()
@@ -35,7 +38,7 @@ class Command(BaseCommand):
                 if created:
                     target = services.create_cloud(None, slug=cloud)
                 summary = services.import_inventory_path(
-                    None, target, path, globals_yml=globals.read_text() if globals else None, release=release
+                    None, target, path, globals_yml=globals.read_bytes() if globals else None, release=release
                 )
         except ValidationError as exc:
             raise CommandError(_describe(exc)) from None
