@@ -354,9 +354,10 @@ def test_hostile_inventory_is_refused_by_the_import_command(demo_cloud, tmp_path
 
 
 def test_hostile_inventory_is_refused_by_the_upload_page(client_as, admin_user, demo_cloud):
+    client = client_as(admin_user)  # logging in is audited: before the snapshot
     before = _state(demo_cloud)
     files = INVENTORY_CASES["group-vars-50000-brackets"][0]()
-    response = client_as(admin_user).post("/clouds/demo/import/", {**files, "confirm": "on"})
+    response = client.post("/clouds/demo/import/", {**files, "confirm": "on"})
     assert response.status_code == 400
     assert "nested deeper than" in response.content.decode()
     assert _state(demo_cloud) == before

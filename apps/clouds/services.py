@@ -101,8 +101,10 @@ def update_cloud(
 ) -> Cloud:
     """Change a cloud's definition; passwords are replaced only when given.
 
-    When nothing differs from what is stored, nothing is saved and nothing is audited.
+    When nothing differs from what is stored, nothing is saved and nothing is audited. The audit
+    entry holds each changed field before and after, secrets masked (passwords: only their names).
     """
+    before = _definition(cloud)
     changed = sorted(k for k, v in fields.items() if k in CLOUD_FIELDS and getattr(cloud, k) != v)
     for key in changed:
         setattr(cloud, key, fields[key])
@@ -124,8 +126,28 @@ def update_cloud(
         return cloud
     cloud.full_clean()
     cloud.save()
-    record(actor, "cloud.update", cloud, detail={"changed": changed})
+    after = _definition(cloud)
+    detail = {
+        "changed": changed,
+        "before": {k: before[k] for k in changed if k in before},
+        "after": {k: after[k] for k in changed if k in after},
+    }
+    record(actor, "cloud.update", cloud, detail=detail)
     return cloud
+
+
+def _definition(cloud: Cloud) -> dict[str, Any]:
+    """What an audit entry shows of a cloud's definition: secrets masked, passwords by name only."""
+    try:
+        password_names = sorted(cloud_passwords(cloud))
+    except ValidationError:
+        password_names = ["(unreadable)"]
+    return {
+        **{k: getattr(cloud, k) for k in CLOUD_FIELDS},
+        "release": cloud.release.series if cloud.release_id else None,
+        "globals_yml": secret_vars.hide_secrets_in_yaml(cloud.globals_yml),
+        "passwords_yml": password_names,
+    }
 
 
 def cloud_passwords(cloud: Cloud) -> dict[str, Any]:
@@ -185,6 +207,8 @@ def import_inventory(
     except InventoryError as exc:
         raise ValidationError({"inventory": str(exc)}) from None
     check_cells(cells)
+    before = _inventory_summary(cloud)
+    globals_before = cloud.globals_yml
 
     Host.objects.filter(cloud=cloud).delete()
     InventoryGroup.objects.filter(cloud=cloud).delete()
@@ -239,13 +263,61 @@ def import_inventory(
         changed.append("release")
     cloud.save()
     summary = ImportSummary(hosts=len(hosts), groups=len(groups), cells=[c.name for c in cells])
-    record(
-        actor,
-        "cloud.import_inventory",
-        cloud,
-        detail={"hosts": summary.hosts, "groups": summary.groups, "cells": summary.cells, "changed": changed},
-    )
+    after = _inventory_summary(cloud)
+    detail = {
+        "hosts": summary.hosts,
+        "groups": summary.groups,
+        "cells": summary.cells,
+        "changed": changed,
+        "before": before,
+        "after": after,
+        **_differences(before, after),
+    }
+    if "globals_yml" in changed:
+        detail["before"]["globals_yml"] = secret_vars.hide_secrets_in_yaml(globals_before)
+        detail["after"]["globals_yml"] = secret_vars.hide_secrets_in_yaml(cloud.globals_yml)
+    record(actor, "cloud.import_inventory", cloud, detail=detail)
     return summary
+
+
+def _inventory_summary(cloud: Cloud) -> dict[str, Any]:
+    """The inventory as an audit entry keeps it: names, cells, and a digest of each host's address
+    and variables and of each group's children, members and variables (values never appear)."""
+    members: dict[str, list[str]] = {}
+    for group, host in Host.groups.through.objects.filter(host__cloud=cloud).values_list(
+        "inventorygroup__name", "host__name"
+    ):
+        members.setdefault(group, []).append(host)
+    hosts = cloud.hosts.values_list("name", "address", "variables", "host_vars")
+    groups = cloud.groups.values_list("name", "children", "inline_vars", "group_vars")
+    parts = {
+        **{f"host {name}": rest for name, *rest in hosts},
+        **{f"group {name}": [*rest, sorted(members.get(name, []))] for name, *rest in groups},
+    }
+    return {
+        "hosts": sorted(name for name, *_ in hosts),
+        "groups": sorted(name for name, *_ in groups),
+        "cells": dict(cloud.cells.values_list("name", "group")),
+        "digests": {
+            name: hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+            for name, value in parts.items()
+        },
+    }
+
+
+def _differences(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[str]]:
+    """Which hosts and groups came and went, and which ones' address, members or variables changed."""
+    return {
+        "hosts_added": sorted(set(after["hosts"]) - set(before["hosts"])),
+        "hosts_removed": sorted(set(before["hosts"]) - set(after["hosts"])),
+        "groups_added": sorted(set(after["groups"]) - set(before["groups"])),
+        "groups_removed": sorted(set(before["groups"]) - set(after["groups"])),
+        "modified": sorted(
+            name
+            for name in set(before["digests"]) & set(after["digests"])
+            if before["digests"][name] != after["digests"][name]
+        ),
+    }
 
 
 def import_inventory_path(
