@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
+from functools import partial
 from pathlib import Path
 
 from django.conf import settings
@@ -25,7 +26,7 @@ from apps.clouds.services import cloud_inventory, cloud_passwords, parse_yaml_ma
 from apps.jobs.live import flush, publish, publish_job_state
 from apps.jobs.models import ACTIVE_STATES, Job, JobState, Step, StepState
 from apps.jobs.reconnect import drop_broken_connection, retrying
-from apps.jobs.services import bump_heartbeat, claim_job, transition
+from apps.jobs.services import bump_heartbeat, claim_job, stale_plan_reason, transition
 from apps.jobs.sink import JobEventSink
 from runner.backends import CloudContext, StepInput, backend_for
 from runner.execute import run_step
@@ -97,6 +98,11 @@ def execute_job(job_id: int, *, worker: str) -> None:
         log.info("job %s was taken by another worker or queued again; not running it", job_id)
         return
     publish(job_id, {"kind": "job", "state": job.state, "worker": worker})
+    pending = list(job.steps.filter(attempt=job.attempt, state=StepState.PENDING).order_by("position"))
+    stale = stale_plan_reason(job, pending)
+    if stale:
+        _refuse_to_start(job, stale)
+        return
     cloud = job.cloud
     if job.kind in UPGRADE_KINDS:
         Cloud.objects.filter(pk=cloud.pk).update(state=CloudState.UPGRADING)
@@ -110,6 +116,17 @@ def execute_job(job_id: int, *, worker: str) -> None:
         retrying(_give_up, job, exc)
     finally:
         control.stop()
+
+
+def _refuse_to_start(job: Job, why: str) -> None:
+    """The cloud changed since the job was planned: run nothing, fail the job and say why."""
+    message = f"Not started: {why}. Nothing ran; plan the job again."
+    with transaction.atomic():
+        if transition(job, JobState.FAILED, finished_at=timezone.now(), result=message[:1000]):
+            job.steps.filter(attempt=job.attempt, state=StepState.PENDING).update(state=StepState.SKIPPED)
+            record(job.requested_by, "job.refused", job, detail={"reason": why[:500]})
+            transaction.on_commit(partial(publish_job_state, job))
+    flush()
 
 
 def _give_up(job: Job, exc: Exception) -> None:

@@ -78,6 +78,10 @@ class Job(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True)
     attempt = models.PositiveSmallIntegerField(default=1)
+    # None for jobs planned before Ferry kept it: their plan is not checked again.
+    from_release = models.CharField(
+        max_length=16, null=True, blank=True, help_text="the release the cloud ran when the job was planned"
+    )
     cancel_requested = models.BooleanField(default=False)
     current_step = models.PositiveSmallIntegerField(null=True, blank=True)
     current_task = models.CharField(max_length=500, blank=True)

@@ -21,7 +21,7 @@ from django.utils import timezone
 from apps.audit.services import record
 from apps.backups.models import Backup
 from apps.catalog.models import Release
-from apps.clouds.models import Cloud
+from apps.clouds.models import Cloud, ReleaseChange
 from apps.clouds.services import cloud_inventory, parse_yaml_mapping
 from apps.jobs.live import publish_job_state
 from apps.jobs.models import (
@@ -141,6 +141,7 @@ def launch_job(
         params=params,
         requested_by=actor if actor and actor.is_authenticated else None,
         queued_at=timezone.now(),
+        from_release=cloud.release.series if cloud.release_id else "",
     )
     _create_steps(job, _narrowed(cloud, steps, limit), attempt=1, first_ordinal=1)
     record(
@@ -333,13 +334,17 @@ def cancel_job(actor, job: Job) -> Job:
 
 
 @transaction.atomic
-def resume_job(actor, job: Job) -> Job:
+def resume_job(actor, job: Job, *, confirmed: bool = False) -> Job:
     """Queue a failed, lost or canceled job again from the step that did not finish.
 
-    Finished steps and every event of the earlier attempt are kept; the
-    remaining steps are copied into a new attempt.
+    Finished steps and every event of the earlier attempt are kept; the remaining steps are copied
+    into a new attempt, once they are checked to be what the job's plan would still be. A mutating
+    job needs ``confirmed`` again, as at launch.
     """
     job = Job.objects.select_for_update().get(pk=job.pk)
+    if job.mutating and not confirmed:
+        why = f"resuming {job.kind} changes {job.cloud.slug} again: confirm that you mean it"
+        raise ValidationError({"confirm": f'{why} (tick the box to confirm, or send "confirm": true)'})
     if job.state not in (JobState.FAILED, JobState.LOST, JobState.CANCELED):
         raise ValidationError(
             {
@@ -351,6 +356,9 @@ def resume_job(actor, job: Job) -> Job:
     remaining = [s for s in steps if s.state != StepState.SUCCEEDED]
     if not remaining:
         raise ValidationError({"state": f"every step of job #{job.pk} succeeded; nothing to resume"})
+    stale = stale_plan_reason(job, remaining)
+    if stale:
+        raise ValidationError({"state": f"job #{job.pk} cannot resume: {stale}; plan a new job"})
     last_ordinal = job.steps.order_by("-ordinal").values_list("ordinal", flat=True).first() or 0
     attempt = job.attempt + 1
     # Every field of a planned step is stored on the step under its own name; a stored step's limit
@@ -376,6 +384,44 @@ def resume_job(actor, job: Job) -> Job:
     record(actor, "job.resume", job, detail={"attempt": attempt, "from_step": remaining[0].name})
     transaction.on_commit(request_dispatch)
     return job
+
+
+def stale_plan_reason(job: Job, remaining: list[Step]) -> str:
+    """Why ``remaining`` steps of ``job`` are no longer what its plan would be today; "" if they are.
+
+    The cloud must run the release the job left it at (the one it was planned from, or the last one
+    a step of the job reached), and planning the job again from that release must give the same
+    steps at the same places: same action, variables and tags. A job planned before Ferry kept its
+    starting release is not checked.
+    """
+    if job.from_release is None:
+        return ""
+    cloud = Cloud.objects.select_related("release").get(pk=job.cloud_id)
+    reached = (
+        ReleaseChange.objects.filter(job=job)
+        .order_by("-id")
+        .values_list("to_release__series", flat=True)
+        .first()
+    )
+    expected = reached or job.from_release
+    runs = cloud.release.series if cloud.release_id else ""
+    if runs != expected:
+        return f"the cloud runs {runs or 'no release'}, where this job expects {expected or 'no release'}"
+    request = plan_request(cloud, job.kind, job.params, job.backend)
+    try:
+        _, planned = plan_job(replace(request, current_release=job.from_release or None))
+    except PlanError as exc:
+        return f"{exc.field}: {exc.message}"
+    for step in remaining:
+        want = planned[step.position - 1] if step.position <= len(planned) else None
+        if want is None or (want.action, want.extra_vars, want.user_vars, want.tags) != (
+            step.action,
+            step.extra_vars,
+            step.user_vars,
+            step.tags,
+        ):
+            return f"its step {step.position} ({step.name}) is no longer in its plan"
+    return ""
 
 
 def reap_lost_jobs(now=None) -> list[int]:

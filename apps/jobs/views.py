@@ -133,7 +133,7 @@ def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
 def job_resume(request: HttpRequest, job_id: int) -> HttpResponse:
     job = get_job_for(request.user, job_id, CloudAction.OPERATE)
     try:
-        services.resume_job(request.user, job)
+        services.resume_job(request.user, job, confirmed=request.POST.get("confirm") == "on")
         messages.success(request, f"Job #{job.pk} queued again from the step that did not finish.")
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))

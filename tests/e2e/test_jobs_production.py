@@ -137,9 +137,11 @@ def test_killed_worker_job_is_reaped_lost_then_resumed(stack):
     assert "resume" in lost["result"] and running["worker"] in lost["result"]
     wait_for_processes(
         stack, present=False, timeout=30
-    )  # the new worker ended the orphaned Ansible processes
+    )  # the step's watchdog ended its Ansible processes with the worker
 
-    assert operator.post(f"/api/jobs/{job['id']}/resume/").status_code == 202
+    # Resuming a job that changes the cloud needs the confirmation again.
+    assert operator.post(f"/api/jobs/{job['id']}/resume/").status_code == 400
+    assert operator.post(f"/api/jobs/{job['id']}/resume/", json={"confirm": True}).status_code == 202
     done = wait_for(operator, job["id"], {"succeeded", "failed"}, timeout=240)
     assert done["state"] == "succeeded", done["result"]
     assert done["attempt"] == 2

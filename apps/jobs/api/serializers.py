@@ -96,6 +96,12 @@ class JobLaunchSerializer(serializers.Serializer):
         return attrs
 
 
+class JobResumeSerializer(serializers.Serializer):
+    """Resuming a mutating job needs ``confirm: true`` again."""
+
+    confirm = serializers.BooleanField(required=False, default=False)
+
+
 class EventSerializer(serializers.ModelSerializer):
     class Meta:
         model = Event

@@ -9,7 +9,13 @@ from rest_framework.response import Response
 from apps.clouds.permissions import CloudAction, get_cloud_for
 from apps.jobs import services
 from apps.jobs.api.filters import JobFilterSet
-from apps.jobs.api.serializers import EventSerializer, JobDetailSerializer, JobLaunchSerializer, JobSerializer
+from apps.jobs.api.serializers import (
+    EventSerializer,
+    JobDetailSerializer,
+    JobLaunchSerializer,
+    JobResumeSerializer,
+    JobSerializer,
+)
 from apps.jobs.models import Backend, Event
 from apps.jobs.permissions import MAX_BIGINT, get_job_for, jobs_for, parse_number
 from apps.jobs.preview import plan_preview
@@ -72,13 +78,18 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet):
             raise as_drf_error(exc) from None
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=None, responses={202: JobSerializer})
+    @extend_schema(request=JobResumeSerializer, responses={202: JobSerializer})
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):
-        """Queue a failed, lost or canceled job again from the step that did not finish."""
+        """Queue a failed, lost or canceled job again from the step that did not finish.
+
+        A mutating job needs ``"confirm": true`` again; a job whose plan no longer holds is refused.
+        """
         job = get_job_for(request.user, job_id(pk), CloudAction.OPERATE)
+        form = JobResumeSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
         try:
-            job = services.resume_job(request.user, job)
+            job = services.resume_job(request.user, job, confirmed=form.validated_data["confirm"])
         except DjangoValidationError as exc:
             raise as_drf_error(exc) from None
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)

@@ -83,7 +83,7 @@ def test_failed_step_then_resume_from_it_keeps_the_first_attempt(lab_cloud, oper
     assert HostSummary.objects.get(job=job, host="cmp02").failed >= 1
 
     lab.set_health(root, "cmp02", "healthy")
-    services.resume_job(operator, job)
+    services.resume_job(operator, job, confirmed=True)
     job = run(job)
     assert job.state == JobState.SUCCEEDED, job.result
     assert list(job.steps.order_by("ordinal").values_list("attempt", "name", "state")) == [

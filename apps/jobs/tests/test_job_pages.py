@@ -33,7 +33,7 @@ def test_resume_keeps_the_limit_each_step_ran_with(operator, demo_cloud, no_work
     first = list(job.steps.order_by("position"))
     Job.objects.filter(pk=job.pk).update(state=JobState.FAILED)
     job.refresh_from_db()
-    services.resume_job(operator, job)
+    services.resume_job(operator, job, confirmed=True)
     again = list(job.steps.filter(attempt=2).order_by("position"))
     assert [s.limit for s in again] == [s.limit for s in first]
     assert all("cell1" in s.limit for s in again)

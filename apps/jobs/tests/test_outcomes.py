@@ -76,7 +76,7 @@ def test_a_lost_step_leaves_no_pending_step_behind_once_resumed(
     assert services.reap_lost_jobs() == [job.pk]
     assert _states(job) == [(1, "succeeded"), (1, "lost"), (1, "skipped")]
 
-    services.resume_job(operator, job)
+    services.resume_job(operator, job, confirmed=True)
     step_results += [("successful", 0), ("successful", 0)]
     job = _run(job)
 

@@ -157,7 +157,7 @@ def test_resume_copies_the_remaining_steps_into_a_new_attempt(operator, demo_clo
     Step.objects.filter(pk=steps[1].pk).update(state=StepState.FAILED)
     Job.objects.filter(pk=job.pk).update(state=JobState.FAILED)
     job.refresh_from_db()
-    services.resume_job(operator, job)
+    services.resume_job(operator, job, confirmed=True)
     job.refresh_from_db()
     assert job.state == JobState.QUEUED and job.attempt == 2
     again = list(job.steps.filter(attempt=2).order_by("position"))
