@@ -14,13 +14,8 @@ from typing import Any
 from runner.params import BackupInfo, CloudFacts, Param, ParamError, clean_params
 
 
-class PlanError(ValueError):
+class PlanError(ParamError):
     """The operation cannot be planned; the message says why and names the field."""
-
-    def __init__(self, field_name: str, message: str):
-        super().__init__(f"{field_name}: {message}")
-        self.field = field_name
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,20 @@ def fault_stack(tmp_path_factory, own_redis):
         stack.stop()
 
 
+FINISHED = {"succeeded", "failed", "canceled", "lost"}
+
+
+@pytest.fixture(scope="module")
+def stack(fault_stack):
+    """The module's production-shape stack (one per test module: faults do not leak across)."""
+    return fault_stack
+
+
+@pytest.fixture
+def operator(stack):
+    return stack.login("operator")
+
+
 # --- what every fault test checks ---------------------------------------------------------------
 def launch(client: httpx.Client, **body) -> dict:
     body.setdefault("confirm", True)

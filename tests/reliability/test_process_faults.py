@@ -17,6 +17,7 @@ import pytest
 
 from tests.e2e.stack import BIN, _with_path
 from tests.reliability.conftest import (
+    FINISHED,
     ansible_processes,
     assert_events_whole,
     assert_no_process_left,
@@ -27,18 +28,6 @@ from tests.reliability.conftest import (
 )
 
 pytestmark = [pytest.mark.production, pytest.mark.reliability]
-
-FINISHED = {"succeeded", "failed", "canceled", "lost"}
-
-
-@pytest.fixture(scope="module")
-def stack(fault_stack):
-    return fault_stack
-
-
-@pytest.fixture
-def operator(stack):
-    return stack.login("operator")
 
 
 def start_second_worker(stack) -> None:

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.reliability.conftest import (
+    FINISHED,
     ansible_processes,
     assert_events_whole,
     assert_no_process_left,
@@ -25,18 +26,6 @@ from tests.reliability.conftest import (
 )
 
 pytestmark = [pytest.mark.production, pytest.mark.reliability]
-
-FINISHED = {"succeeded", "failed", "canceled", "lost"}
-
-
-@pytest.fixture(scope="module")
-def stack(fault_stack):
-    return fault_stack
-
-
-@pytest.fixture
-def operator(stack):
-    return stack.login("operator")
 
 
 def timed_get(client: httpx.Client, url: str) -> tuple[httpx.Response, float]:
