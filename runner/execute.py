@@ -213,8 +213,14 @@ def _runner_config(spec: StepSpec, private: Path, token: str) -> RunnerConfig:
 INHERITED_NAMES = frozenset(
     {"HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TERM", "TZ", "TMPDIR", "SHELL", "SSH_AUTH_SOCK"}
     | {"http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"}
+    | {"REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"}
+    # Not a secret: where this Ferry keeps its files. A scan of processes finds an installation's
+    # steps by it, their orphans included (the fault tests do).
+    | {"FERRY_VAR_DIR"}
 )
-INHERITED_PREFIXES = ("LC_", "ANSIBLE_", "RUNNER_", "AWX_")
+# Python's own settings (PYTHONUNBUFFERED keeps Ansible's output in step with its events), Ansible's,
+# ansible-runner's, locales and the CA bundle of the machine.
+INHERITED_PREFIXES = ("LC_", "ANSIBLE_", "RUNNER_", "AWX_", "PYTHON", "SSL_CERT_")
 
 
 def ansible_environment(env: dict[str, str], keep: dict[str, str]) -> dict[str, str]:

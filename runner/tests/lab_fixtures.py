@@ -176,6 +176,7 @@ class LabCloud:
         secrets: Sequence[str] = (),
         sink: Collector | None = None,
         should_cancel: Callable[[], bool] | None = None,
+        env: dict[str, str] | None = None,
         **lab_options: Any,
     ) -> tuple[StepResult, Collector]:
         """Run a lab playbook (``action`` sets ``kolla_action``) through ``run_step``."""
@@ -192,6 +193,7 @@ class LabCloud:
                 tags=tags,
                 secrets=secrets,
                 run_dir=self.run_dir,
+                env=env or {},
             ),
             sink=sink,
             should_cancel=should_cancel or (lambda: False),

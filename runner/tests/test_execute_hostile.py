@@ -71,6 +71,7 @@ def test_ferrys_connection_strings_and_keys_never_reach_a_playbook(tmp_path: Pat
 def test_the_environment_keeps_what_ansible_needs(monkeypatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgres://x")
     monkeypatch.setenv("REDIS_URL", "redis://x")
+    monkeypatch.setenv("FERRY_SECRETS_KEY", "k")
     monkeypatch.setenv("ANSIBLE_FORKS", "7")
     monkeypatch.setenv("LC_ALL", "C.UTF-8")
     import os
@@ -78,7 +79,7 @@ def test_the_environment_keeps_what_ansible_needs(monkeypatch) -> None:
     env = ansible_environment(
         {**os.environ, "PATH": "/bin", "RUNNER_OMIT_EVENTS": "False"}, keep={"PATH": "/bin"}
     )
-    assert "DATABASE_URL" not in env and "REDIS_URL" not in env
+    assert "DATABASE_URL" not in env and "REDIS_URL" not in env and "FERRY_SECRETS_KEY" not in env
     assert env["ANSIBLE_FORKS"] == "7" and env["LC_ALL"] == "C.UTF-8" and env["PATH"] == "/bin"
     assert env["HOME"] == os.environ["HOME"] and env["RUNNER_OMIT_EVENTS"] == "False"
 

@@ -22,12 +22,15 @@ MARK = "FERRY_WATCHDOG_TEST"
 # A worker of its own: runs a lab deploy whose first task sleeps on every host.
 WORKER = textwrap.dedent(
     """
+    import os
     import sys
     from pathlib import Path
     from runner.tests.lab_fixtures import new_cloud
 
     cloud = new_cloud(Path(sys.argv[1]))
-    cloud.run("site.yml", action="deploy", slow_seconds=300)
+    # The step's own environment carries the mark: Ansible inherits nothing else of the worker's.
+    mark = os.environ["FERRY_WATCHDOG_TEST"]
+    cloud.run("site.yml", action="deploy", slow_seconds=300, env={"FERRY_WATCHDOG_TEST": mark})
     """
 )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import pytest
 from websockets.sync.client import connect
@@ -84,6 +85,20 @@ def login(page, stack, username: str, password: str) -> None:
     page.wait_for_url(f"{stack.base_url}/")
 
 
+def wait_until(page, expression: str, timeout: int = 30_000) -> None:
+    """Poll a JavaScript expression until it is true, within ``timeout`` ms.
+
+    Playwright's wait_for_function evaluates its string inside the page, which the page's
+    Content-Security-Policy (no 'unsafe-eval') refuses; evaluate() goes through the browser's
+    debugging protocol instead.
+    """
+    deadline = time.monotonic() + timeout / 1000
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout} ms: {expression}")
+        time.sleep(0.1)
+
+
 def stored_lines(client, job_id: int) -> list[tuple[int, str]]:
     lines, after = [], 0
     while after is not None:
@@ -102,21 +117,21 @@ def test_operator_watches_a_job_live_reloads_mid_job_and_sees_the_complete_log(d
     login(page, stack, "operator", "operator-demo-pass")
     job = launch(api, cloud="web", kind="reconfigure", confirm=True, params={"lab_item_delay": 0.05})
     page.goto(f"{stack.base_url}/jobs/{job['id']}/")
-    page.wait_for_function("window.ferryLog && window.ferryLog.lines.length > 0", timeout=60_000)
+    wait_until(page, "window.ferryLog && window.ferryLog.lines.length > 0", timeout=60_000)
     first_count = page.evaluate("window.ferryLog.lines.length")
     state = api.get(f"/api/jobs/{job['id']}/").json()["state"]
     assert state in {"running", "queued"}, "the job ended before the page could watch it"
 
-    page.wait_for_function(f"window.ferryLog.lines.length > {first_count}", timeout=60_000)
+    wait_until(page, f"window.ferryLog.lines.length > {first_count}", timeout=60_000)
     page.reload()  # mid-job: the page starts again from nothing and must catch up
-    page.wait_for_function("window.ferryLog && window.ferryLog.lines.length > 0", timeout=60_000)
+    wait_until(page, "window.ferryLog && window.ferryLog.lines.length > 0", timeout=60_000)
     assert page.locator("#log-connection").inner_text(timeout=30_000) in {"live", "connecting…", "finished"}
 
     done = wait_for(api, job["id"], {"succeeded", "failed"}, timeout=300)
     assert done["state"] == "succeeded", done["result"]
-    page.wait_for_function("document.getElementById('job-state').textContent === 'succeeded'", timeout=30_000)
+    wait_until(page, "document.getElementById('job-state').textContent === 'succeeded'", timeout=30_000)
     expected = stored_lines(api, job["id"])
-    page.wait_for_function(f"window.ferryLog.lines.length >= {len(expected)}", timeout=30_000)
+    wait_until(page, f"window.ferryLog.lines.length >= {len(expected)}", timeout=30_000)
     shown = page.evaluate("window.ferryLog.lines.map(l => [l.seq, l.plain])")
     assert [tuple(x) for x in shown] == _plain(expected)
     assert page.locator("#step-progress").inner_text() == f"{len(done['steps'])} of {len(done['steps'])} done"
@@ -131,14 +146,14 @@ def test_a_failing_job_settles_every_step_on_the_open_page(deployed, browser):
     params = {"lab_item_delay": 0.05, "lab_fail": {"cmp01": ["reconfigure"]}}
     job = launch(api, cloud="web", kind="reconfigure", confirm=True, params=params)
     page.goto(f"{stack.base_url}/jobs/{job['id']}/")
-    page.wait_for_function("window.ferryLog && window.ferryLog.lines.length > 0", timeout=60_000)
+    wait_until(page, "window.ferryLog && window.ferryLog.lines.length > 0", timeout=60_000)
     assert api.get(f"/api/jobs/{job['id']}/").json()["state"] in {"running", "queued"}, "ended too soon"
 
     done = wait_for(api, job["id"], {"succeeded", "failed"}, timeout=300)
     assert done["state"] == "failed", done["result"]
-    page.wait_for_function("document.getElementById('job-state').textContent === 'failed'", timeout=30_000)
+    wait_until(page, "document.getElementById('job-state').textContent === 'failed'", timeout=30_000)
     states = "[...document.querySelectorAll('#steps [data-role=state]')].map(b => b.textContent.trim())"
-    page.wait_for_function(f"!{states}.includes('pending')", timeout=30_000)
+    wait_until(page, f"!{states}.includes('pending')", timeout=30_000)
     assert page.evaluate(states) == [s["state"] for s in done["steps"]] == ["succeeded", "failed", "skipped"]
     page.close()
 
