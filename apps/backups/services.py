@@ -29,6 +29,10 @@ from apps.clouds.services import render_cloud_inventory
 log = logging.getLogger(__name__)
 
 
+class StaleBackupError(RuntimeError):
+    """The node's newest backup is one Ferry already holds: the backup step made none."""
+
+
 def sha256_of(path: Path) -> str:
     """Hex sha256 of a file, read in chunks."""
     digest = hashlib.sha256()
@@ -69,6 +73,13 @@ def record_fetched_backup(
         if sha256 != meta.get("sha256"):
             state = BackupState.FAILED
             problem = f"Ferry's copy has sha256 {sha256}; the node recorded {meta.get('sha256')}"
+    held = Backup.objects.filter(cloud=cloud, name=name[:200]).first()
+    if held is not None:
+        shutil.rmtree(incoming, ignore_errors=True)
+        raise StaleBackupError(
+            f"the newest backup on {meta.get('node') or 'the database node'}, {name}, is backup #{held.pk} "
+            "already: mariadb-backup left no new backup"
+        )
     parent = None
     if meta.get("type") == BackupKind.INCREMENTAL:
         # kolla bases an increment on the newest full backup in the volume, which Ferry holds too.

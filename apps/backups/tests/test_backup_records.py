@@ -69,6 +69,14 @@ def test_a_backup_before_an_upgrade_archives_the_configuration_without_plain_pas
     assert b"Sup3r-Secret-DB" not in everything
 
 
+def test_fetching_a_backup_ferry_already_holds_is_an_error_not_a_second_record(demo_cloud, job, store):
+    step = job.steps.first()
+    first = fetched(demo_cloud, job, step)
+    with pytest.raises(services.StaleBackupError, match=f"is backup #{first.pk} already"):
+        fetched(demo_cloud, job, step)
+    assert Backup.objects.count() == 1
+
+
 def test_a_copy_that_does_not_match_is_failed_with_the_reason(demo_cloud, job, store):
     backup = fetched(demo_cloud, job, job.steps.first(), recorded="0" * 64)
     assert backup.state == BackupState.FAILED and "the node recorded 000" in backup.problem
