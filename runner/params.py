@@ -126,7 +126,7 @@ def clean_params(
     if not isinstance(params, Mapping):
         raise ParamError("params", "must be an object of parameter names and values")
     by_name = {p.name: p for p in declared}
-    unknown = sorted(str(k) for k in params if k not in by_name)
+    unknown = sorted(str(k)[:64] for k in params if k not in by_name)
     if unknown:
         allowed = ", ".join(sorted(by_name)) or "none"
         raise ParamError(unknown[0], f"unknown parameter; this kind takes: {allowed}")
