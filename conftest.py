@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
 import pytest
 from rest_framework.test import APIClient
@@ -26,6 +28,21 @@ def pytest_configure(config: pytest.Config) -> None:
     # Hashing a password the production way takes most of a second; tests create users by the dozen
     # and check no hash's strength. Processes started by tests/e2e keep the real hasher.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Each test process numbers jobs from 1 in its own database, and a job's steps keep their files
+    # in FERRY_SCRATCH_DIR/job-<id>: a directory of its own keeps two processes' job 7 apart (one
+    # removing its job's files would remove the other's while it runs).
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    scratch = Path(settings.FERRY_SCRATCH_DIR) / f"tests-{worker}-{os.getpid()}"
+    scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
+    settings.FERRY_SCRATCH_DIR = scratch
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove this test process's scratch directory (see pytest_configure)."""
+    from django.conf import settings
+
+    if Path(settings.FERRY_SCRATCH_DIR).name.startswith("tests-"):
+        shutil.rmtree(settings.FERRY_SCRATCH_DIR, ignore_errors=True)
 
 
 @pytest.fixture
