@@ -18,7 +18,7 @@ import yaml
 from runner import lab
 from runner.execute import StepSpec
 from runner.inventory import Inventory, render_inventory
-from runner.kolla import build_invocation, ensure_kolla_ansible, kolla_version_for
+from runner.kolla import build_invocation, ensure_kolla_ansible, kolla_extra_vars, kolla_version_for
 from runner.planner import BACKUP_FETCH, LAB_FREE_TEXT
 
 LAB_DIR = Path(__file__).resolve().parent / "lab"
@@ -124,13 +124,13 @@ class KollaAnsibleBackend:
                 project_dir=FERRY_PLAYBOOK_DIR,
                 inventory=inventory,
                 extra_vars_files=[str(config_dir / "globals.yml")],
-                extra_vars=dict(step.extra_vars),
+                extra_vars=kolla_extra_vars(step.extra_vars),
                 limit=step.limit or None,
                 secrets=context.secrets,
                 run_dir=run_dir,
                 unsafe_vars=dict(step.user_vars),
             )
-        step_vars = {k: v for k, v in step.extra_vars.items() if k != "mariadb_backup_type"}
+        step_vars = {k: v for k, v in kolla_extra_vars(step.extra_vars).items() if k != "mariadb_backup_type"}
         invocation = build_invocation(
             step.action,
             install=install,

@@ -26,11 +26,9 @@ DEFAULT_VERSION = "22.2.0"
 REPO = Path(__file__).resolve().parents[1]
 
 #: Release series -> the kolla-ansible major version that deploys it: the one table of this fact
-#: (the catalog's releases read it too). Series before Ocata (2017.1) count kolla's own majors.
+#: (the catalog's releases read it too). kolla-ansible's first release, 4.0.0, deployed Ocata
+#: (2017.1); the series before it were deployed by kolla itself and have no kolla-ansible.
 KOLLA_MAJOR_BY_SERIES: dict[str, int] = {
-    "2015.2": 1,
-    "2016.1": 2,
-    "2016.2": 3,
     "2017.1": 4,
     "2017.2": 5,
     "2018.1": 6,
@@ -53,6 +51,121 @@ KOLLA_MAJOR_BY_SERIES: dict[str, int] = {
     "2026.2": 23,
     "2027.1": 24,
 }
+
+#: Release series -> its name. Up to Zed (2022.2) kolla-ansible's ``openstack_release`` is the
+#: lower-case name (``zed``); from Antelope (2023.1) on it is the series (``2023.1``).
+SERIES_NAMES: dict[str, str] = {
+    "2015.2": "Liberty",
+    "2016.1": "Mitaka",
+    "2016.2": "Newton",
+    "2017.1": "Ocata",
+    "2017.2": "Pike",
+    "2018.1": "Queens",
+    "2018.2": "Rocky",
+    "2019.1": "Stein",
+    "2019.2": "Train",
+    "2020.1": "Ussuri",
+    "2020.2": "Victoria",
+    "2021.1": "Wallaby",
+    "2021.2": "Xena",
+    "2022.1": "Yoga",
+    "2022.2": "Zed",
+    "2023.1": "Antelope",
+    "2023.2": "Bobcat",
+    "2024.1": "Caracal",
+    "2024.2": "Dalmatian",
+    "2025.1": "Epoxy",
+    "2025.2": "Flamingo",
+    "2026.1": "Gazpacho",
+    "2026.2": "Hibiscus",
+    "2027.1": "Indri",
+}
+_FIRST_NUMBERED_RELEASE = "2023.1"
+
+#: The host operating systems kolla-ansible's prechecks accept (``host_os_distributions`` in
+#: ``roles/prechecks/vars/main.yml`` of each release's last tag), by kolla-ansible major. Majors
+#: before 10 did not check the host OS; 23 (2026.2) is what master held before its branch.
+HOST_OS_BY_MAJOR: dict[int, dict[str, tuple[str, ...]]] = {
+    10: {"CentOS": ("8",), "Debian": ("buster",), "RHEL": ("8",), "Ubuntu": ("bionic",)},
+    11: {"CentOS": ("8",), "Debian": ("buster",), "RHEL": ("8",), "Ubuntu": ("bionic", "focal")},
+    12: {"CentOS": ("8",), "Debian": ("buster", "bullseye"), "RHEL": ("8",), "Ubuntu": ("focal",)},
+    13: {"CentOS": ("8",), "Debian": ("bullseye",), "RHEL": ("8",), "Rocky": ("8",), "Ubuntu": ("focal",)},
+    14: {
+        "CentOS": ("8", "9"),
+        "Debian": ("bullseye",),
+        "openEuler": ("20.03",),
+        "RHEL": ("8", "9"),
+        "Rocky": ("8", "9"),
+        "Ubuntu": ("focal", "jammy"),
+    },
+    15: {
+        "CentOS": ("9",),
+        "Debian": ("bullseye",),
+        "openEuler": ("22.03",),
+        "Rocky": ("9",),
+        "Ubuntu": ("focal", "jammy"),
+    },
+    16: {
+        "CentOS": ("9",),
+        "Debian": ("bullseye", "bookworm"),
+        "openEuler": ("22.03",),
+        "Rocky": ("9",),
+        "Ubuntu": ("jammy",),
+    },
+    17: {
+        "CentOS": ("9",),
+        "Debian": ("bullseye", "bookworm"),
+        "openEuler": ("22.03",),
+        "Rocky": ("9",),
+        "Ubuntu": ("jammy",),
+    },
+    18: {
+        "CentOS": ("9",),
+        "Debian": ("bullseye", "bookworm"),
+        "openEuler": ("22.03",),
+        "Rocky": ("9",),
+        "Ubuntu": ("jammy", "noble"),
+    },
+    19: {"CentOS": ("9",), "Debian": ("bookworm",), "Rocky": ("9",), "Ubuntu": ("jammy", "noble")},
+    20: {"CentOS": ("9", "10"), "Debian": ("bookworm",), "Rocky": ("9", "10"), "Ubuntu": ("noble",)},
+    21: {"CentOS": ("10",), "Debian": ("bookworm",), "Rocky": ("10",), "Ubuntu": ("noble",)},
+    22: {"CentOS": ("10",), "Debian": ("bookworm", "trixie"), "Rocky": ("10",), "Ubuntu": ("noble",)},
+    23: {"Debian": ("trixie",), "Rocky": ("10",), "Ubuntu": ("noble",)},
+}
+
+#: kolla-ansible's default ``kolla_base_distro`` (the image base): centos up to 14 (Yoga), rocky
+#: from 15 (Zed) on.
+_ROCKY_BASE_FROM_MAJOR = 15
+
+
+def kolla_openstack_release(series: str) -> str:
+    """``openstack_release`` as kolla-ansible expects it for SERIES: ``zed`` up to 2022.2, else ``2023.1``."""
+    if series in SERIES_NAMES and series < _FIRST_NUMBERED_RELEASE:
+        return SERIES_NAMES[series].lower()
+    return series
+
+
+def host_os_for(series: str) -> dict[str, tuple[str, ...]] | None:
+    """The host OSes kolla-ansible's prechecks accept for SERIES, or None where kolla did not check."""
+    major = KOLLA_MAJOR_BY_SERIES.get(series)
+    return HOST_OS_BY_MAJOR.get(major) if major else None
+
+
+def default_base_distro(series: str) -> str | None:
+    """kolla-ansible's default image base for SERIES, or None for a series without kolla-ansible."""
+    major = KOLLA_MAJOR_BY_SERIES.get(series)
+    if major is None:
+        return None
+    return "rocky" if major >= _ROCKY_BASE_FROM_MAJOR else "centos"
+
+
+def kolla_extra_vars(extra_vars: Mapping[str, Any]) -> dict[str, Any]:
+    """A step's variables as kolla-ansible wants them: ``openstack_release`` in kolla's spelling."""
+    variables = dict(extra_vars)
+    if isinstance(variables.get("openstack_release"), str):
+        variables["openstack_release"] = kolla_openstack_release(variables["openstack_release"])
+    return variables
+
 
 #: The kolla-ansible release Ferry installs for a major version. Only majors whose CLI
 #: `build_invocation` reproduces (checked by runner/tests/test_kolla_cli.py) are listed.
@@ -84,6 +197,11 @@ def kolla_major_for(series: str) -> int:
     try:
         return KOLLA_MAJOR_BY_SERIES[series]
     except KeyError:
+        if series in SERIES_NAMES:
+            raise KollaError(
+                f"release series {series} predates kolla-ansible, whose first release (4.0.0) "
+                "deployed Ocata (2017.1)"
+            ) from None
         known = ", ".join(KOLLA_MAJOR_BY_SERIES)
         raise KollaError(f"unknown release series {series!r} (known: {known})") from None
 
@@ -457,7 +575,7 @@ def cli_command(
     confirmation flag, as the CLI wants them; other variables are ``-e`` arguments. A step kolla
     has no command for (``ferry_playbook``) is the ``ansible-playbook`` line of Ferry's playbook.
     """
-    variables = dict(extra_vars or {})
+    variables = kolla_extra_vars(extra_vars or {})
     backup_type = variables.pop("mariadb_backup_type", None)
     if ferry_playbook:
         argv = ["ansible-playbook", "-i", inventory]

@@ -73,9 +73,10 @@ class CloudFacts:
 class Param:
     """One parameter of a job kind: its name, type, whether it must be given, and what it is for.
 
-    ``kind`` names the type (``release``, ``cell``, ``choice``, ``name``, ``number``, ``hosts``,
-    ``host-actions``, ``overrides``); ``choices`` is the fixed list of a ``choice``; ``source``
-    says where the choices of the other types come from, for forms and the API schema.
+    ``kind`` names the type (``flag``, ``release``, ``cell``, ``choice``, ``name``, ``number``,
+    ``hosts``, ``host-actions``, ``overrides``, ``backup``); ``choices`` is the fixed list of a
+    ``choice``; ``source`` says where the choices of the other types come from, for forms and the
+    API schema.
     """
 
     name: str
@@ -262,7 +263,19 @@ def _overrides(param: Param, value: Any, facts: CloudFacts) -> dict[str, Any]:
     return cleaned
 
 
+def _flag(param: Param, value: Any, facts: CloudFacts) -> bool:
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower() if isinstance(value, (str, int)) else None
+    if word in {"true", "yes", "on", "1"}:
+        return True
+    if word in {"false", "no", "off", "0"}:
+        return False
+    raise ValueError("must be true or false")
+
+
 CHECKS: dict[str, Callable[[Param, Any, CloudFacts], Any]] = {
+    "flag": _flag,
     "release": _release,
     "cell": _cell,
     "choice": _choice,

@@ -24,6 +24,11 @@ class ReleaseInfo:
 
     series: str
     slurp: bool
+    status: str = "maintained"  # the series' phase today (openstack/releases' words, see the catalog)
+
+
+# Phases a release must not be targeted in without a person saying they mean it.
+UNRELEASED_OR_DEAD = {"future": "not released yet", "development": "in development", "eol": "end of life"}
 
 
 @dataclass(frozen=True)
@@ -190,6 +195,7 @@ def plan_job(request: PlanRequest) -> tuple[dict[str, Any], list[PlannedStep]]:
     """
     params = clean_job_params(request)
     spec = kind_spec(request.kind)
+    _check_target_status(request, params)
     steps = spec.build(request, params)
     if spec.needs_mariabackup and not request.mariabackup:
         raise PlanError(
@@ -199,6 +205,22 @@ def plan_job(request: PlanRequest) -> tuple[dict[str, Any], list[PlannedStep]]:
             'set enable_mariabackup: "yes"',
         )
     return params, steps
+
+
+def _check_target_status(request: PlanRequest, params: dict[str, Any]) -> None:
+    """Refuse to target a release that is not out yet or out of life unless acknowledged."""
+    field_name = "target_release" if "target_release" in params else "release"
+    if request.kind not in TARGETS_A_RELEASE or field_name not in params:
+        return
+    series = params[field_name]
+    info = next((r for r in request.releases if r.series == series), None)
+    if info is None or info.status not in UNRELEASED_OR_DEAD or params.get(ACKNOWLEDGE.name):
+        return
+    raise PlanError(
+        field_name,
+        f"{series} is {UNRELEASED_OR_DEAD[info.status]}: set {ACKNOWLEDGE.name} to target it anyway "
+        "(the acknowledgement is recorded with the job)",
+    )
 
 
 def kind_spec(kind: str) -> KindSpec:
@@ -363,6 +385,9 @@ def _release_param(help_text: str, required: bool = False) -> Param:
 
 
 TARGET = Param("target_release", "release", "the release to reach", required=True)
+ACKNOWLEDGE = Param(
+    "acknowledge_release_status", "flag", "target a release that is in development or end of life"
+)
 BACKUP = Param("backup", "backup", "the id of the verified backup to bring back", required=True)
 # Failure injection and pacing: the lab backend's knobs (runner/lab/README.md), for demos and tests.
 LAB_PARAMS = (
@@ -390,6 +415,9 @@ def _kind(
     return KindSpec(name, label, mutating, (*params, *LAB_PARAMS), refuses, build, **flags)
 
 
+# Kinds whose release parameter names a release to move the cloud to.
+TARGETS_A_RELEASE = frozenset({"deploy", "upgrade", "ffu", "cell-rollout"})
+
 # The one table of job kinds: the models, the API, the forms and the worker all read it.
 KINDS: dict[str, KindSpec] = {
     spec.name: spec
@@ -414,7 +442,7 @@ KINDS: dict[str, KindSpec] = {
             "deploy",
             "deploy",
             True,
-            (_release_param("the release to deploy (default: the cloud's current release)"),),
+            (_release_param("the release to deploy (default: the cloud's current release)"), ACKNOWLEDGE),
             "a release other than the one the cloud runs (that is an upgrade)",
             _deploy,
             records_history=True,
@@ -466,7 +494,7 @@ KINDS: dict[str, KindSpec] = {
             "upgrade",
             "upgrade",
             True,
-            (TARGET,),
+            (TARGET, ACKNOWLEDGE),
             "downgrades, and more than one hop (use a fast-forward upgrade)",
             _upgrade,
             moves_release=True,
@@ -477,7 +505,7 @@ KINDS: dict[str, KindSpec] = {
             "ffu",
             "fast-forward upgrade",
             True,
-            (TARGET,),
+            (TARGET, ACKNOWLEDGE),
             "downgrades",
             _ffu,
             moves_release=True,
@@ -488,7 +516,11 @@ KINDS: dict[str, KindSpec] = {
             "cell-rollout",
             "cell-by-cell upgrade with canary",
             True,
-            (TARGET, Param("canary", "cell", "the cell to upgrade first (default: the first cell)")),
+            (
+                TARGET,
+                Param("canary", "cell", "the cell to upgrade first (default: the first cell)"),
+                ACKNOWLEDGE,
+            ),
             "more than one hop, and a cloud without cells",
             _rollout,
             moves_release=True,

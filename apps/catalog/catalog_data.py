@@ -8,35 +8,61 @@ edit both in the admin pages as Kolla's matrix moves.
 
 from __future__ import annotations
 
-from runner.kolla import KOLLA_MAJOR_BY_SERIES
+import datetime
 
-# series, name, SLURP, status (the kolla-ansible major comes from runner.kolla)
-RELEASES: list[tuple[str, str, bool, str]] = [
-    ("2015.2", "Liberty", False, "eol"),
-    ("2016.1", "Mitaka", False, "eol"),
-    ("2016.2", "Newton", False, "eol"),
-    ("2017.1", "Ocata", False, "eol"),
-    ("2017.2", "Pike", False, "eol"),
-    ("2018.1", "Queens", False, "eol"),
-    ("2018.2", "Rocky", False, "eol"),
-    ("2019.1", "Stein", False, "eol"),
-    ("2019.2", "Train", False, "eol"),
-    ("2020.1", "Ussuri", False, "eol"),
-    ("2020.2", "Victoria", False, "eol"),
-    ("2021.1", "Wallaby", False, "eol"),
-    ("2021.2", "Xena", False, "eol"),
-    ("2022.1", "Yoga", False, "eol"),
-    ("2022.2", "Zed", False, "eol"),
-    ("2023.1", "Antelope", True, "unmaintained"),
-    ("2023.2", "Bobcat", False, "eol"),
-    ("2024.1", "Caracal", True, "unmaintained"),
-    ("2024.2", "Dalmatian", False, "unmaintained"),
-    ("2025.1", "Epoxy", True, "maintained"),
-    ("2025.2", "Flamingo", False, "maintained"),
-    ("2026.1", "Gazpacho", True, "maintained"),
-    ("2026.2", "Hibiscus", False, "maintained"),
-    ("2027.1", "Indri", True, "development"),
+from runner.kolla import KOLLA_MAJOR_BY_SERIES, SERIES_NAMES
+
+# series and SLURP, oldest first (names come from runner.kolla.SERIES_NAMES, kolla-ansible majors
+# from runner.kolla.KOLLA_MAJOR_BY_SERIES).
+RELEASES: list[tuple[str, bool]] = [
+    (series, series in {"2023.1", "2024.1", "2025.1", "2026.1", "2027.1"}) for series in SERIES_NAMES
 ]
+
+_D = datetime.date.fromisoformat
+# What openstack/releases' data/series_status.yaml said when this catalog was written:
+# series: (initial release, status, next status, date of the next status, end of life).
+# `python manage.py load_series_status` replaces these from a newer copy of that file.
+LIFECYCLE: dict[str, tuple[datetime.date, str, str, datetime.date | None, datetime.date | None]] = {
+    "2015.2": (_D("2015-10-15"), "eol", "", None, _D("2016-11-17")),
+    "2016.1": (_D("2016-04-07"), "eol", "", None, _D("2017-04-10")),
+    "2016.2": (_D("2016-10-06"), "eol", "", None, _D("2017-10-25")),
+    "2017.1": (_D("2017-02-22"), "eol", "", None, _D("2021-06-15")),
+    "2017.2": (_D("2017-08-30"), "eol", "", None, _D("2022-10-13")),
+    "2018.1": (_D("2018-02-28"), "eol", "", None, _D("2023-01-18")),
+    "2018.2": (_D("2018-08-30"), "eol", "", None, _D("2023-08-16")),
+    "2019.1": (_D("2019-04-10"), "eol", "", None, _D("2024-01-04")),
+    "2019.2": (_D("2019-10-16"), "eol", "", None, _D("2024-02-20")),
+    "2020.1": (_D("2020-05-13"), "eol", "", None, _D("2024-02-20")),
+    "2020.2": (_D("2020-10-14"), "eol", "", None, _D("2025-12-19")),
+    "2021.1": (_D("2021-04-14"), "eol", "", None, _D("2025-12-19")),
+    "2021.2": (_D("2021-10-06"), "eol", "", None, _D("2025-12-19")),
+    "2022.1": (_D("2022-03-30"), "unmaintained", "eol", None, None),
+    "2022.2": (_D("2022-10-05"), "unmaintained", "eol", None, None),
+    "2023.1": (_D("2023-03-22"), "unmaintained", "eol", None, None),
+    "2023.2": (_D("2023-10-04"), "eol", "", None, _D("2025-04-30")),
+    "2024.1": (_D("2024-04-03"), "unmaintained", "eol", None, None),
+    "2024.2": (_D("2024-10-02"), "eol", "", None, _D("2026-04-29")),
+    "2025.1": (_D("2025-04-02"), "maintained", "unmaintained", _D("2026-10-02"), None),
+    "2025.2": (_D("2025-10-01"), "maintained", "eol", _D("2027-04-28"), None),
+    "2026.1": (_D("2026-04-01"), "maintained", "unmaintained", _D("2027-10-27"), None),
+    "2026.2": (_D("2026-09-30"), "development", "maintained", _D("2026-09-30"), None),
+    "2027.1": (_D("2027-03-24"), "future", "development", _D("2026-10-01"), None),
+}
+
+
+def lifecycle_fields(series: str) -> dict[str, object]:
+    """The Release fields of ``series``' shipped life cycle (empty for a series not shipped)."""
+    if series not in LIFECYCLE:
+        return {}
+    released, status, next_status, next_on, eol = LIFECYCLE[series]
+    return {
+        "released_on": released,
+        "status": status,
+        "next_status": next_status,
+        "next_status_on": next_on,
+        "eol_on": eol,
+    }
+
 
 # The distro release each Kolla series builds on, for image tags such as 2026.1-rocky-10.
 DISTRO_VERSIONS: dict[str, dict[str, str]] = {
@@ -187,14 +213,14 @@ def load(apps) -> None:
     SupportRule = apps.get_model("catalog", "SupportRule")
 
     releases = {}
-    for position, (series, name, slurp, status) in enumerate(RELEASES, start=1):
+    for position, (series, slurp) in enumerate(RELEASES, start=1):
         releases[series], _ = Release.objects.get_or_create(
             series=series,
             defaults={
-                "name": name,
+                "name": SERIES_NAMES[series],
                 "slurp": slurp,
                 "kolla_ansible_major": KOLLA_MAJOR_BY_SERIES.get(series),
-                "status": status,
+                "status": LIFECYCLE[series][1],
                 "position": position * 10,
             },
         )
@@ -220,3 +246,13 @@ def load(apps) -> None:
         SupportRule.objects.get_or_create(
             subject_type=subject_type, subject=subject, defaults={"tier": tiers[tier]}
         )
+
+
+def load_lifecycle(apps) -> None:
+    """Give the shipped series their dates, and drop the kolla-ansible majors kolla-ansible never had."""
+    Release = apps.get_model("catalog", "Release")
+    for release in Release.objects.filter(series__in=list(LIFECYCLE)):
+        for name, value in lifecycle_fields(release.series).items():
+            setattr(release, name, value)
+        release.kolla_ansible_major = KOLLA_MAJOR_BY_SERIES.get(release.series)
+        release.save()

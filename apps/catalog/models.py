@@ -1,15 +1,28 @@
 from __future__ import annotations
 
+import datetime
+
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils import timezone
+
+from runner.kolla import default_base_distro, host_os_for, kolla_openstack_release
+from runner.planner import ReleaseInfo
 
 
 class ReleaseStatus(models.TextChoices):
+    """openstack/releases' phases of a series, in the order a series goes through them."""
+
+    FUTURE = "future", "future"
     DEVELOPMENT = "development", "in development"
     MAINTAINED = "maintained", "maintained"
+    EXTENDED = "extended", "extended maintenance"
     UNMAINTAINED = "unmaintained", "unmaintained"
     EOL = "eol", "end of life"
-    FUTURE = "future", "future"
+
+
+#: Phases in which the community still fixes a series; targeting any other needs an acknowledgement.
+SUPPORTED_STATUSES = frozenset({ReleaseStatus.MAINTAINED, ReleaseStatus.EXTENDED})
 
 
 class Distro(models.TextChoices):
@@ -45,6 +58,10 @@ class Release(models.Model):
     kolla_ansible_major = models.PositiveSmallIntegerField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=ReleaseStatus.choices)
     position = models.PositiveSmallIntegerField(unique=True)
+    released_on = models.DateField(null=True, blank=True, help_text="the series' initial release")
+    next_status = models.CharField(max_length=16, choices=ReleaseStatus.choices, blank=True)
+    next_status_on = models.DateField(null=True, blank=True, help_text="when the series enters next_status")
+    eol_on = models.DateField("end of life on", null=True, blank=True)
 
     class Meta:
         ordering = ["position"]
@@ -52,9 +69,55 @@ class Release(models.Model):
     def __str__(self) -> str:
         return f"{self.series} {self.name}"
 
+    def status_on(self, day: datetime.date) -> str:
+        """The series' phase on ``day``: ``status`` as recorded, moved on by the dates that passed.
+
+        ``status`` is what openstack/releases said when the catalog was last loaded; the dates
+        say when it changes, so the catalog stays true between loads.
+        """
+        if self.eol_on and day >= self.eol_on:
+            return ReleaseStatus.EOL
+        if self.next_status and self.next_status_on and day >= self.next_status_on:
+            return self.next_status
+        return self.status
+
+    @property
+    def current_status(self) -> str:
+        """The series' phase today (the server's local date)."""
+        return self.status_on(timezone.localdate())
+
+    @property
+    def current_status_label(self) -> str:
+        return ReleaseStatus(self.current_status).label
+
+    @property
+    def next_change(self) -> tuple[str, datetime.date] | None:
+        """The next known phase and its date, if it lies ahead."""
+        today = timezone.localdate()
+        if self.next_status and self.next_status_on and self.next_status_on > today:
+            return ReleaseStatus(self.next_status).label, self.next_status_on
+        if self.eol_on and self.eol_on > today:
+            return ReleaseStatus.EOL.label, self.eol_on
+        return None
+
     @property
     def is_supported(self) -> bool:
-        return self.status in {ReleaseStatus.MAINTAINED, ReleaseStatus.DEVELOPMENT}
+        return self.current_status in SUPPORTED_STATUSES
+
+    @property
+    def openstack_release(self) -> str:
+        """What kolla-ansible's ``openstack_release`` is for this series (``zed``, ``2023.1``)."""
+        return kolla_openstack_release(self.series)
+
+    @property
+    def host_os(self) -> dict[str, tuple[str, ...]] | None:
+        """Host OSes kolla-ansible's prechecks accept for this series (None: kolla did not check)."""
+        return host_os_for(self.series)
+
+    @property
+    def default_base_distro(self) -> str | None:
+        """kolla-ansible's default image base for this series."""
+        return default_base_distro(self.series)
 
 
 class Image(models.Model):
@@ -159,3 +222,8 @@ class SupportRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject_type} {self.subject} → {self.tier}"
+
+
+def release_infos() -> list[ReleaseInfo]:
+    """Every series in order, as the planner sees it: SLURP or not, and its phase today."""
+    return [ReleaseInfo(r.series, r.slurp, r.current_status) for r in Release.objects.all()]

@@ -58,7 +58,7 @@ def support_report(cloud: Cloud) -> list[SupportLine]:
 
     release = cloud.release
     if release is not None:
-        flags = [] if release.is_supported else [f"release is {release.get_status_display()}"]
+        flags = [] if release.is_supported else [f"release is {release.current_status_label}"]
         lines.append(SupportLine("release", str(release), None, flags=flags))
 
     for kind, subject in ((SubjectType.DISTRO, cloud.distro), (SubjectType.ARCH, cloud.arch)):

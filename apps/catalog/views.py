@@ -5,7 +5,16 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from apps.accounts.roles import is_member
-from apps.catalog.models import Arch, Distro, Image, ImageAvailability, Release, SupportRule, SupportTier
+from apps.catalog.models import (
+    Arch,
+    Distro,
+    Image,
+    ImageAvailability,
+    Release,
+    SupportRule,
+    SupportTier,
+    release_infos,
+)
 
 
 def _members_only(request: HttpRequest) -> None:
@@ -38,10 +47,10 @@ def support_matrix(request: HttpRequest) -> HttpResponse:
 def release_detail(request: HttpRequest, series: str) -> HttpResponse:
     """One release: where it can be upgraded to, the clouds on it, its image tags."""
     _members_only(request)
-    from runner.planner import ReleaseInfo, legal_hops
+    from runner.planner import legal_hops
 
     release = get_object_or_404(Release, series=series)
-    releases = [ReleaseInfo(s, f) for s, f in Release.objects.values_list("series", "slurp")]
+    releases = release_infos()
     return render(
         request,
         "catalog/release_detail.html",

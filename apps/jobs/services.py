@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from apps.audit.services import record
 from apps.backups.models import Backup
-from apps.catalog.models import Release
+from apps.catalog.models import release_infos
 from apps.clouds.models import Cloud, ReleaseChange
 from apps.clouds.services import cloud_inventory, parse_yaml_mapping
 from apps.jobs.live import publish_job_state
@@ -36,7 +36,7 @@ from apps.jobs.models import (
     StepState,
 )
 from runner.params import BackupInfo, ansible_bool
-from runner.planner import PlanError, PlannedStep, PlanRequest, ReleaseInfo, plan_job
+from runner.planner import PlanError, PlannedStep, PlanRequest, plan_job
 
 log = logging.getLogger(__name__)
 MAX_LIMIT = 500  # leaves room for a step's own limit in the 1,000 characters a step stores
@@ -48,7 +48,7 @@ class TransitionRefused(Exception):
 
 def plan_request(cloud: Cloud, kind: str, params: dict, backend: str = "") -> PlanRequest:
     """The planner's view of ``cloud``: releases in order, current release, cells and hosts."""
-    releases = [ReleaseInfo(series=s, slurp=f) for s, f in Release.objects.values_list("series", "slurp")]
+    releases = release_infos()
     cells = list(cloud.cells.order_by("name").values_list("name", "group"))
     return PlanRequest(
         kind=kind,

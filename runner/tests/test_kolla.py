@@ -25,9 +25,14 @@ from runner.kolla import (
     KollaError,
     KollaInstall,
     build_invocation,
+    cli_command,
+    default_base_distro,
     ensure_kolla_ansible,
+    host_os_for,
     installed,
+    kolla_extra_vars,
     kolla_major_for,
+    kolla_openstack_release,
     kolla_version_for,
 )
 
@@ -41,7 +46,33 @@ def test_series_map_to_kolla_majors() -> None:
     assert kolla_major_for("2026.1") == 22
     assert kolla_major_for("2027.1") == 24
     majors = list(KOLLA_MAJOR_BY_SERIES.values())
-    assert majors == list(range(1, len(majors) + 1))  # one major per series, none skipped
+    assert majors == list(range(4, 4 + len(majors)))  # one major per series from Ocata on, none skipped
+
+
+def test_series_before_ocata_have_no_kolla_ansible() -> None:
+    with pytest.raises(KollaError, match="predates kolla-ansible"):
+        kolla_major_for("2016.2")
+    assert default_base_distro("2016.2") is None and host_os_for("2016.2") is None
+
+
+def test_openstack_release_is_the_name_up_to_zed_and_the_series_after() -> None:
+    assert kolla_openstack_release("2019.2") == "train"
+    assert kolla_openstack_release("2022.2") == "zed"
+    assert kolla_openstack_release("2023.1") == "2023.1"
+    assert kolla_extra_vars({"openstack_release": "2022.1", "x": 1}) == {"openstack_release": "yoga", "x": 1}
+    assert "openstack_release=zed" in cli_command("deploy", extra_vars={"openstack_release": "2022.2"})
+
+
+def test_host_os_and_image_base_follow_kolla_ansibles_prechecks() -> None:
+    assert host_os_for("2025.1") == {
+        "CentOS": ("9", "10"),
+        "Debian": ("bookworm",),
+        "Rocky": ("9", "10"),
+        "Ubuntu": ("noble",),
+    }
+    assert "trixie" in host_os_for("2026.1")["Debian"]
+    assert host_os_for("2019.2") is None  # kolla-ansible 9 did not check the host OS
+    assert default_base_distro("2022.1") == "centos" and default_base_distro("2022.2") == "rocky"
 
 
 def test_kolla_version_for_installable_series() -> None:

@@ -174,3 +174,27 @@ def test_kinds_that_need_a_backup_are_refused_without_enable_mariabackup(kind):
 
 def test_read_only_kinds_do_not_need_mariabackup():
     assert plan(replace(request("prechecks"), mariabackup=False))
+
+
+@pytest.mark.parametrize(("status", "words"), [("development", "in development"), ("eol", "end of life")])
+def test_targeting_an_unreleased_or_dead_release_needs_an_acknowledgement(status, words):
+    releases = [replace(r, status=status) if r.series == "2025.2" else r for r in RELEASES]
+    refused = replace(request("upgrade", target_release="2025.2"), releases=releases)
+    with pytest.raises(PlanError) as error:
+        plan(refused)
+    assert error.value.field == "target_release"
+    assert f"2025.2 is {words}: set acknowledge_release_status" in error.value.message
+    acknowledged = replace(refused, params={**refused.params, "acknowledge_release_status": "yes"})
+    assert plan(acknowledged)[-1].name == "Check services on 2025.2"
+
+
+def test_hops_through_old_releases_need_no_acknowledgement():
+    releases = [replace(r, status="eol") if r.series < "2025.1" else r for r in RELEASES]
+    steps = plan(replace(request("ffu", current="2023.1", target_release="2025.1"), releases=releases))
+    assert any(s.name == "Upgrade to 2024.1" for s in steps)
+
+
+def test_acknowledgement_is_a_flag():
+    with pytest.raises(PlanError) as error:
+        plan(request("upgrade", target_release="2025.2", acknowledge_release_status="perhaps"))
+    assert error.value.field == "acknowledge_release_status" and "true or false" in error.value.message

@@ -5,9 +5,34 @@ from portal.drf import MultilineCharField
 
 
 class ReleaseSerializer(serializers.ModelSerializer):
+    """A series with its dates; ``current_status`` is its phase today, computed from them."""
+
+    current_status = serializers.CharField(read_only=True)
+    openstack_release = serializers.CharField(read_only=True)
+    default_base_distro = serializers.CharField(read_only=True, allow_null=True)
+    host_os = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), read_only=True, allow_null=True
+    )
+
     class Meta:
         model = Release
-        fields = ["id", "series", "name", "slurp", "kolla_ansible_major", "status", "position"]
+        fields = [
+            "id",
+            "series",
+            "name",
+            "slurp",
+            "kolla_ansible_major",
+            "status",
+            "current_status",
+            "released_on",
+            "next_status",
+            "next_status_on",
+            "eol_on",
+            "openstack_release",
+            "default_base_distro",
+            "host_os",
+            "position",
+        ]
 
 
 class ImageAvailabilitySerializer(serializers.ModelSerializer):
