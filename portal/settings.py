@@ -107,6 +107,10 @@ DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
 # Seconds any Redis or PostgreSQL call on a request path may wait: a server that is down or frozen
 # costs a request this long, not the operating system's TCP timeouts.
 FERRY_SERVICE_TIMEOUT = env_float("FERRY_SERVICE_TIMEOUT", 1.5, minimum=0.1)
+# Seconds one PostgreSQL statement, and a transaction left idle, may last (0: no limit). Ferry's own
+# statements take milliseconds; set 0 for a migration that rewrites a large table.
+FERRY_DB_STATEMENT_TIMEOUT = env_float("FERRY_DB_STATEMENT_TIMEOUT", 60.0, minimum=0)
+FERRY_DB_IDLE_IN_TRANSACTION_TIMEOUT = env_float("FERRY_DB_IDLE_IN_TRANSACTION_TIMEOUT", 300.0, minimum=0)
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         # libpq takes whole seconds; keepalives notice a peer that vanished mid-query.
@@ -115,6 +119,12 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
         keepalives_idle=10,
         keepalives_interval=2,
         keepalives_count=3,
+        # A runaway query, or a transaction left open by a stuck process, must not hold locks that
+        # every worker and page then waits on: PostgreSQL ends it and the caller sees an error.
+        options=(
+            f"-c statement_timeout={FERRY_DB_STATEMENT_TIMEOUT * 1000:.0f}"
+            f" -c idle_in_transaction_session_timeout={FERRY_DB_IDLE_IN_TRANSACTION_TIMEOUT * 1000:.0f}"
+        ),
     )
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["OPTIONS"] = {

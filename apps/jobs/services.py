@@ -285,16 +285,21 @@ def requeue_unclaimed(job_id: int) -> bool:
     canceled meanwhile is canceled.
     """
     unclaimed = Job.objects.filter(pk=job_id, worker="")
-    if unclaimed.filter(state=JobState.CANCELING).update(
-        state=JobState.CANCELED, finished_at=timezone.now(), result="Canceled before it started."
-    ):
-        Step.objects.filter(job_id=job_id, state=StepState.PENDING).update(state=StepState.SKIPPED)
-        return True
-    return bool(
-        unclaimed.filter(state=JobState.RUNNING).update(
+    with transaction.atomic():
+        if unclaimed.filter(state=JobState.CANCELING).update(
+            state=JobState.CANCELED, finished_at=timezone.now(), result="Canceled before it started."
+        ):
+            Step.objects.filter(job_id=job_id, state=StepState.PENDING).update(state=StepState.SKIPPED)
+            record(
+                None, "job.canceled_unstarted", Job.objects.get(pk=job_id), detail={"worker": "none took it"}
+            )
+            return True
+        if unclaimed.filter(state=JobState.RUNNING).update(
             state=JobState.QUEUED, started_at=None, heartbeat_at=None
-        )
-    )
+        ):
+            record(None, "job.requeued", Job.objects.get(pk=job_id), detail={"reason": "no worker took it"})
+            return True
+    return False
 
 
 def claim_job(job_id: int, worker: str) -> bool:

@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
+from apps.audit.models import AuditEntry
 from apps.jobs import services, tasks
 from apps.jobs.execution import execute_job
 from apps.jobs.models import Job, JobState, StepState
@@ -56,7 +57,23 @@ def test_reaper_queues_again_a_job_no_worker_took_instead_of_calling_it_lost(
     job.refresh_from_db()
     assert job.state == JobState.QUEUED and job.result == ""
     assert set(job.steps.values_list("state", flat=True)) == {StepState.PENDING}
+    entry = AuditEntry.objects.get(action="job.requeued", object_id=str(job.pk))
+    assert entry.actor is None and entry.detail == {"reason": "no worker took it"}
     assert services.dispatch() == [job.pk]  # and it starts again
+
+
+def test_a_job_canceled_before_any_worker_took_it_is_canceled_and_audited(
+    operator, demo_cloud, no_worker, settings
+):
+    settings.FERRY_HEARTBEAT_TIMEOUT = 20
+    job = services.launch_job(operator, demo_cloud, "reconfigure", confirmed=True)
+    services.dispatch()
+    services.cancel_job(operator, Job.objects.get(pk=job.pk))
+    Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=25))
+    services.reap_lost_jobs()
+    job.refresh_from_db()
+    assert job.state == JobState.CANCELED and job.result == "Canceled before it started."
+    assert AuditEntry.objects.filter(action="job.canceled_unstarted", object_id=str(job.pk)).exists()
 
 
 def test_a_late_task_for_a_job_queued_again_does_not_run_it(operator, demo_cloud, no_worker, settings):
