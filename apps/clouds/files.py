@@ -110,6 +110,18 @@ def check_content(area: str, path: str, content: bytes, field: str = "content") 
             raise ValidationError({field: f"{area}/{path}: {' '.join(exc.messages)}"}) from None
 
 
+def read_upload(upload: UploadedFile, field: str = "file") -> bytes:
+    """The bytes of an uploaded file, refused naming FIELD past FERRY_MAX_CLOUD_FILE_BYTES."""
+    limit = settings.FERRY_MAX_CLOUD_FILE_BYTES
+    data = b"".join(upload.chunks()) if (upload.size or 0) <= limit else b""
+    if (upload.size or 0) > limit or len(data) > limit:
+        size = max(upload.size or 0, len(data))
+        raise ValidationError(
+            {field: f"is {size:,} bytes; at most {limit:,} are accepted (FERRY_MAX_CLOUD_FILE_BYTES)"}
+        )
+    return data
+
+
 def file_content(cloud_file: CloudFile) -> bytes:
     """The plain bytes of a file, decrypted when it is secret."""
     if cloud_file.secret:
