@@ -274,7 +274,7 @@ def read_config_tree(upload: UploadedFile, field: str = "archive") -> ConfigTree
     if not name.endswith((".tar.gz", ".tgz", ".tar")):
         raise ValidationError({field: "must be a .tar.gz (or .tgz, .tar) of a kolla config dir"})
     per_file = settings.FERRY_MAX_CLOUD_FILE_BYTES
-    entries: list[tuple[str, bytes]] = []
+    entries: list[tuple[str, str, bytes]] = []
     try:
         upload.seek(0)
         with tarfile.open(fileobj=upload, mode="r:*") as archive:
@@ -311,32 +311,37 @@ def read_config_tree(upload: UploadedFile, field: str = "archive") -> ConfigTree
                 data = handle.read(per_file + 1) if handle else b""
                 if len(data) != member.size:
                     raise ValidationError({field: f"archive member {member_name!r} is truncated"})
-                entries.append(("/".join(parts), data))
+                entries.append(("/".join(parts), member_name, data))
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise ValidationError({field: f"is not a readable tar archive: {exc}"}) from None
     return _classify(_strip_root(entries), field)
 
 
-def _strip_root(entries: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
-    """Take off leading directories (``kolla/``, ``etc/kolla/``) above the config dir itself."""
+def _strip_root(entries: list[tuple[str, str, bytes]]) -> list[tuple[str, str, bytes]]:
+    """Take off leading directories (``kolla/``, ``etc/kolla/``) above the config dir itself.
+
+    Entries are (path in the config dir, name in the archive, content).
+    """
     while entries:
-        firsts = {name.split("/", 1)[0] for name, _ in entries}
-        if len(firsts) != 1 or firsts & {*AREAS, *_TOP_FILES} or any("/" not in n for n, _ in entries):
+        firsts = {name.split("/", 1)[0] for name, _, _ in entries}
+        if len(firsts) != 1 or firsts & {*AREAS, *_TOP_FILES} or any("/" not in n for n, _, _ in entries):
             break
-        entries = [(name.split("/", 1)[1], data) for name, data in entries]
+        entries = [(name.split("/", 1)[1], member, data) for name, member, data in entries]
     return entries
 
 
-def _classify(entries: list[tuple[str, bytes]], field: str) -> ConfigTree:
+def _classify(entries: list[tuple[str, str, bytes]], field: str) -> ConfigTree:
     tree = ConfigTree()
-    for name, data in entries:
+    for name, member, data in entries:
         top, _, rest = name.partition("/")
         if top in AREAS and rest:
             try:
                 check_path(top, rest)
                 check_content(top, rest, data)
             except ValidationError as exc:
-                raise ValidationError({field: f"archive member {name!r}: {' '.join(exc.messages)}"}) from None
+                raise ValidationError(
+                    {field: f"archive member {member!r}: {' '.join(exc.messages)}"}
+                ) from None
             tree.files[(top, rest)] = data
         elif name in _TOP_FILES:
             setattr(tree, _TOP_FILES[name], data)
