@@ -9,6 +9,7 @@ cloud's configuration files (globals.d/, config/, certificates/) in its config d
 
 from __future__ import annotations
 
+import configparser
 import json
 import logging
 import os
@@ -115,11 +116,14 @@ class LabBackend:
         inventory = render_inventory(context.inventory, run_dir / "inventory")
         root = lab_root(context)
         lab.prepare_lab(root, context.inventory.hosts)
+        overrides = lab_config_overrides(context.files)
         extra = {
             "kolla_base_distro": context.distro,
             "kolla_base_distro_version": context.distro_version,
             **context.globals,
+            **globals_d_vars(context.files),
             **context.passwords,
+            **({"lab_config_overrides": overrides} if overrides else {}),
             **step.extra_vars,
             **{k: v for k, v in context.lab_vars.items() if k not in LAB_FREE_TEXT},
             **lab.lab_extra_vars(root),
@@ -142,6 +146,47 @@ class LabBackend:
                 **{k: v for k, v in context.lab_vars.items() if k in LAB_FREE_TEXT},
             },
         )
+
+
+def globals_d_vars(files: list[ConfigFile]) -> dict[str, Any]:
+    """The variables of the cloud's globals.d files, merged in kolla's order (sorted by name)."""
+    merged: dict[str, Any] = {}
+    for item in sorted((f for f in files if f.area == "globals.d"), key=lambda f: f.path):
+        data = yaml.safe_load(item.content) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"globals.d/{item.path} is not a mapping of variables")
+        merged.update(data)
+    return merged
+
+
+def lab_config_overrides(files: list[ConfigFile]) -> dict[str, dict[str, dict[str, str]]]:
+    """The cloud's INI overrides under config/ as the lab's ``lab_config_overrides``.
+
+    As kolla's ``node_custom_config``: ``config/<project>.conf`` applies to every service of the
+    project, ``config/<project>/<service>.conf`` (``nova/nova-compute.conf``) to one service. Other
+    files (keyrings, ``glance/ceph.conf``, per-host directories) mean nothing to the lab.
+    """
+    overrides: dict[str, dict[str, dict[str, str]]] = {}
+    for item in sorted(files, key=lambda f: (f.path.count("/"), f.path)):
+        if item.area != "config" or not item.path.endswith(".conf"):
+            continue
+        parts = item.path[: -len(".conf")].split("/")
+        if len(parts) == 1:
+            target = parts[0]
+        elif len(parts) == 2 and (parts[1] == parts[0] or parts[1].startswith(f"{parts[0]}-")):
+            target = parts[1]
+        else:
+            continue
+        parser = configparser.ConfigParser(interpolation=None, strict=False, default_section="\0none")
+        parser.optionxform = str  # type: ignore[assignment,method-assign]
+        try:
+            parser.read_string(item.content.decode("utf-8"), source=f"config/{item.path}")
+        except (configparser.Error, UnicodeDecodeError) as exc:
+            raise ValueError(f"config/{item.path} is not an INI file the lab can merge: {exc}") from None
+        sections = overrides.setdefault(target, {})
+        for section in parser.sections():
+            sections.setdefault(section, {}).update(parser.items(section, raw=True))
+    return overrides
 
 
 class KollaAnsibleBackend:

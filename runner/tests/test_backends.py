@@ -135,3 +135,15 @@ def test_the_cli_command_names_the_config_dir():
     assert cli_command("deploy") == "kolla-ansible deploy -i /etc/kolla/multinode"
     command = cli_command("deploy", config_dir="/var/ferry/runs/job-1/etc-kolla", inventory="/x/inventory")
     assert command == "kolla-ansible deploy -i /x/inventory --configdir /var/ferry/runs/job-1/etc-kolla"
+
+
+def test_the_lab_gets_globals_d_and_ini_overrides_from_the_clouds_files(tmp_path):
+    ctx = context(tmp_path)
+    ctx.files = CLOUD_FILES
+    step = StepInput(action="reconfigure", playbook="site.yml", extra_vars={})
+    spec = LabBackend().step_spec(ctx, step, tmp_path / "run")
+    assert spec.extra_vars["kolla_enable_tls_external"] == "yes"
+    assert spec.extra_vars["lab_config_overrides"] == {
+        "nova": {"DEFAULT": {"debug": "True"}},
+        "nova-compute": {"libvirt": {"cpu_mode": "host-passthrough"}},
+    }
