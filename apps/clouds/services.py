@@ -398,6 +398,6 @@ def config_revision(cloud: Cloud) -> str:
     from apps.clouds.files import files_state  # files builds on this module
 
     files = files_state(cloud)
-    if files:  # only then: a cloud without files keeps the revision its queued plans were made on
+    if files:  # only then: a cloud without files keeps the plan hashes it had before files existed
         state["files"] = files
     return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()

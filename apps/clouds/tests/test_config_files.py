@@ -319,3 +319,24 @@ def test_page_import_refuses_without_confirmation_and_imports_with_it(client_as,
     response = client.post("/clouds/demo/files/import/", {"archive": archive, "confirm": "on"})
     assert response.status_code == 302
     assert [f.relative_path for f in demo_cloud.files.all()] == ["config/nova.conf"]
+
+
+def test_a_jobs_runner_context_carries_the_files_decrypted(demo_cloud, admin_user):
+    from apps.jobs.execution import cloud_context
+
+    files.put_file(admin_user, demo_cloud, "config", "nova/ceph.client.nova.keyring", KEYRING)
+    files.put_file(admin_user, demo_cloud, "globals.d", "50-tls.yml", b"kolla_enable_tls_external: 'yes'\n")
+    context = cloud_context(demo_cloud)
+    assert [(f.area, f.path, f.content, f.secret) for f in context.files] == [
+        ("config", "nova/ceph.client.nova.keyring", KEYRING, True),
+        ("globals.d", "50-tls.yml", b"kolla_enable_tls_external: 'yes'\n", False),
+    ]
+    assert "AQBxPlainKeyringSecretValue==" in context.secrets
+
+
+def test_plan_preview_hash_follows_the_files(demo_cloud, admin_user):
+    from apps.jobs.preview import plan_preview
+
+    before = plan_preview(demo_cloud, "deploy", {})["hash"]
+    files.put_file(admin_user, demo_cloud, "config", "nova.conf", NOVA_CONF)
+    assert plan_preview(demo_cloud, "deploy", {})["hash"] != before
