@@ -340,3 +340,14 @@ def test_plan_preview_hash_follows_the_files(demo_cloud, admin_user):
     before = plan_preview(demo_cloud, "deploy", {})["hash"]
     files.put_file(admin_user, demo_cloud, "config", "nova.conf", NOVA_CONF)
     assert plan_preview(demo_cloud, "deploy", {})["hash"] != before
+
+
+def test_api_file_list_takes_a_bounded_number_of_queries(
+    api_as, viewer, admin_user, demo_cloud, django_assert_max_num_queries
+):
+    for i in range(20):
+        files.put_file(admin_user, demo_cloud, "config", f"nova/n{i}.conf", b"[DEFAULT]\n")
+    api = api_as(viewer)
+    with django_assert_max_num_queries(8):
+        listed = api.get("/api/clouds/demo/files/").json()
+    assert len(listed) == 20 and listed[0]["updated_by"] == "ada-admin"
