@@ -357,6 +357,9 @@ FERRY_MAX_UPLOAD_BYTES = env_int("FERRY_MAX_UPLOAD_BYTES", 16 * 2**20, minimum=2
 # What an uploaded archive may unpack to, all members together:
 FERRY_MAX_UNPACKED_BYTES = env_int("FERRY_MAX_UNPACKED_BYTES", 64 * 2**20, minimum=2**16)
 FERRY_MAX_INVENTORY_HOSTS = env_int("FERRY_MAX_INVENTORY_HOSTS", 10_000, minimum=1)
+# A cloud's configuration files (config/, certificates/, globals.d/): the largest one, and how many.
+FERRY_MAX_CLOUD_FILE_BYTES = env_int("FERRY_MAX_CLOUD_FILE_BYTES", 2**20, minimum=1024)
+FERRY_MAX_CLOUD_FILES = env_int("FERRY_MAX_CLOUD_FILES", 500, minimum=1)
 
 
 def _default_scratch_dir() -> Path:

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_VERSION = "22.2.0"
+#: kolla-ansible's config dir when ``--configdir`` is not given (and KOLLA_CONFIG_PATH is unset).
+DEFAULT_CONFIG_DIR = "/etc/kolla"
 REPO = Path(__file__).resolve().parents[1]
 
 #: Release series -> the kolla-ansible major version that deploys it: the one table of this fact
@@ -568,9 +570,12 @@ def cli_command(
     tags: str = "",
     inventory: str = "/etc/kolla/multinode",
     ferry_playbook: str | None = None,
+    config_dir: str = DEFAULT_CONFIG_DIR,
 ) -> str:
     """The command line an operator would type for a step: ``kolla-ansible ACTION …``.
 
+    A ``config_dir`` other than kolla's default ``/etc/kolla`` is named with ``--configdir``: kolla
+    reads globals.yml, passwords.yml, globals.d/, config/ and certificates/ from it.
     ``mariadb_backup_type`` becomes ``--full``/``--incremental`` and ``stop`` carries kolla's
     confirmation flag, as the CLI wants them; other variables are ``-e`` arguments. A step kolla
     has no command for (``ferry_playbook``) is the ``ansible-playbook`` line of Ferry's playbook.
@@ -583,6 +588,8 @@ def cli_command(
         if action not in _ACTIONS:
             raise KollaError(f"unknown kolla-ansible action {action!r}")
         argv = ["kolla-ansible", action, "-i", inventory]
+        if config_dir != DEFAULT_CONFIG_DIR:
+            argv += ["--configdir", config_dir]
         if action == "mariadb-backup":
             argv.append(f"--{backup_type or 'full'}")
         if action in {"stop", "destroy"}:

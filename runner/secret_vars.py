@@ -115,3 +115,34 @@ def hide_secrets_in_yaml(text: str) -> str:
 
 def _secret_keys_in_text(text: str) -> bool:
     return any((m := _YAML_KEY.match(line)) and is_secret_name(m["key"]) for line in text.splitlines())
+
+
+# ``key = value`` (INI, as in kolla's config overrides and Ceph keyrings) and ``key: value``.
+_INI_LINE = re.compile(r"^(?P<head>[ \t]*(?P<key>[A-Za-z0-9_.\-]+)[ \t]*[=:][ \t]*)(?P<value>\S.*?)[ \t]*$")
+# The password of a URL with credentials: transport_url, [database] connection.
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.\-]*://[^:/@\s]*:)(?P<password>[^@\s]+)(?=@)")
+
+
+def config_secret_values(text: str) -> Iterator[str]:
+    """Secret values in a config file's ``text``: secret-named keys' values, URL passwords."""
+    for line in text.splitlines():
+        match = _INI_LINE.match(line)
+        if match and is_secret_name(match["key"]) and len(match["value"]) >= MIN_SECRET_LENGTH:
+            yield match["value"]
+        for url in _URL_PASSWORD.finditer(line):
+            if len(url["password"]) >= MIN_SECRET_LENGTH:
+                yield url["password"]
+
+
+def hide_secrets_in_config(text: str) -> str:
+    """A config file's ``text`` (INI-like) with secret-named keys' values and URL passwords masked."""
+    out = []
+    for line in text.splitlines(keepends=True):
+        ending = line[len(line.rstrip("\r\n")) :]
+        body = line[: len(line) - len(ending)]
+        match = _INI_LINE.match(body)
+        if match and is_secret_name(match["key"]):
+            body = f"{match['head']}{MASK}"
+        body = _URL_PASSWORD.sub(lambda m: f"{m['head']}{MASK}", body)
+        out.append(body + ending)
+    return "".join(out)

@@ -94,6 +94,7 @@ def _known_values(demo_cloud, job) -> dict[str, object]:
     """Path parameters that name real objects, so that requests reach past the 404."""
     return {
         "slug": demo_cloud.slug,
+        "cloud_slug": demo_cloud.slug,
         "id": job.pk,
         "series": "2025.1",
         "name": demo_cloud.hosts.first().name,

@@ -43,7 +43,9 @@ class Backup(models.Model):
     sha256 = models.CharField(max_length=64, blank=True)
     includes_config = models.BooleanField(default=False)
     config_sha256 = models.CharField(
-        max_length=64, blank=True, help_text="of config.tar.gz: globals, passwords (encrypted), inventory"
+        max_length=64,
+        blank=True,
+        help_text="of config.tar.gz: globals, passwords (encrypted), inventory, configuration files",
     )
     state = models.CharField(max_length=16, choices=BackupState.choices)
     problem = models.CharField(max_length=500, blank=True, help_text="why it is not verified")

@@ -15,16 +15,21 @@ import logging
 import shutil
 import tarfile
 import tempfile
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from apps.audit.services import record
 from apps.backups.models import Backup, BackupKind, BackupState
+from apps.clouds import secrets
+from apps.clouds.files import check_content, check_path, replace_files
 from apps.clouds.models import Cloud
-from apps.clouds.services import render_cloud_inventory
+from apps.clouds.services import cloud_passwords, parse_yaml_mapping, render_cloud_inventory
+from runner import secret_vars
 
 log = logging.getLogger(__name__)
 
@@ -135,11 +140,19 @@ def record_fetched_backup(
 CONFIG_ARCHIVE = "config.tar.gz"
 
 
+FILES_MANIFEST = "files.json"
+# Secret files sit apart from the plain ones, so no name of the cloud's can collide with them.
+ENCRYPTED_DIR = "encrypted"
+
+
 def archive_config(cloud: Cloud, path: Path) -> str:
     """Write what ``cloud`` runs with into a tar archive at ``path``; return the archive's sha256.
 
-    globals.yml as stored, passwords.yml still encrypted with FERRY_SECRETS_KEY (as at rest in the
-    database), and the inventory with its group_vars as the runner renders it.
+    Under ``config/``: globals.yml as stored, passwords.yml still encrypted with FERRY_SECRETS_KEY
+    (as at rest in the database), the inventory with its group_vars as the runner renders it, the
+    configuration files as kolla reads them (``globals.d/``, ``config/``, ``certificates/``; secret
+    ones still encrypted, under ``encrypted/<area>/``) and ``files.json``, which lists each file
+    with its area, path, size, sha256 (of the plain bytes) and archive member.
     """
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch) / "config"
@@ -147,6 +160,27 @@ def archive_config(cloud: Cloud, path: Path) -> str:
         (root / "globals.yml").write_text(cloud.globals_yml)
         (root / "passwords.yml.encrypted").write_text(cloud.passwords_encrypted)
         render_cloud_inventory(cloud, root / "inventory")
+        manifest = []
+        for cloud_file in cloud.files.order_by("area", "path"):
+            member = f"{ENCRYPTED_DIR}/" if cloud_file.secret else ""
+            member += cloud_file.relative_path
+            target = root.joinpath(*member.split("/"))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if cloud_file.secret:
+                target.write_text(cloud_file.content_encrypted)
+            else:
+                target.write_bytes(bytes(cloud_file.content))
+            manifest.append(
+                {
+                    "area": cloud_file.area,
+                    "path": cloud_file.path,
+                    "size": cloud_file.size,
+                    "sha256": cloud_file.sha256,
+                    "secret": cloud_file.secret,
+                    "member": member,
+                }
+            )
+        (root / FILES_MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
         with tarfile.open(path, "w:gz") as archive:
             archive.add(root, arcname="config", filter=_without_owner)
     path.chmod(0o600)
@@ -198,3 +232,145 @@ def _when(text) -> datetime:
     except ValueError:
         return datetime.now(UTC)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@dataclass
+class ConfigRestore:
+    """What restoring a backup's configuration changed, and what it found but left alone."""
+
+    backup: int
+    globals_yml: bool = False
+    passwords_yml: bool = False
+    files: dict[str, list] = field(default_factory=dict)
+    # Paths of the rendered inventory that differ from the archived one: reported, not restored.
+    inventory_differs: list[str] = field(default_factory=list)
+
+
+def _refuse(message: str) -> ValidationError:
+    return ValidationError({"backup": message})
+
+
+def _read_archive(path: Path) -> dict[str, bytes]:
+    """Every regular file of a configuration archive by name, within the unpack limits."""
+    members: dict[str, bytes] = {}
+    total, limit = 0, settings.FERRY_MAX_UNPACKED_BYTES
+    try:
+        with tarfile.open(path, "r:gz") as archive:
+            for member in archive:
+                if not member.isfile():
+                    continue
+                total += member.size
+                if total > limit:
+                    raise _refuse(f"its configuration archive unpacks to more than {limit:,} bytes")
+                handle = archive.extractfile(member)
+                members[member.name] = handle.read() if handle else b""
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise _refuse(f"its configuration archive cannot be read: {exc}") from None
+    return members
+
+
+def restore_config(actor, cloud: Cloud, backup: Backup) -> ConfigRestore:
+    """Set ``cloud``'s globals.yml, passwords and configuration files back to what ``backup``'s
+    configuration archive holds.
+
+    Only a verified backup of this cloud whose archive still has the sha256 recorded when it was
+    taken; anything else is refused naming ``backup`` and nothing changes. Every archived file is
+    checked against the sha256 its manifest records. The inventory is not restored: where the
+    archived one differs from today's, the paths are reported (and audited).
+    """
+    if backup.cloud_id != cloud.pk:
+        raise _refuse(f"backup #{backup.pk} belongs to another cloud, not {cloud.slug}")
+    if backup.state != BackupState.VERIFIED:
+        raise _refuse(f"backup #{backup.pk} is {backup.state}, not verified")
+    if not backup.includes_config or not backup.config_sha256 or not backup.store_path:
+        raise _refuse(f"backup #{backup.pk} holds no configuration archive")
+    path = Path(backup.store_path) / CONFIG_ARCHIVE
+    if not path.is_file():
+        raise _refuse(f"the configuration archive of backup #{backup.pk} is missing from {path.parent}")
+    digest = sha256_of(path)
+    if digest != backup.config_sha256:
+        raise _refuse(
+            f"the configuration archive of backup #{backup.pk} has sha256 {digest}, not the "
+            f"{backup.config_sha256} recorded when it was taken: it was changed, so it is not restored"
+        )
+    members = _read_archive(path)
+    try:
+        globals_yml = members["config/globals.yml"].decode("utf-8")
+        token = members["config/passwords.yml.encrypted"].decode("ascii")
+    except (KeyError, UnicodeDecodeError):
+        raise _refuse(
+            f"the configuration archive of backup #{backup.pk} lacks globals.yml or passwords"
+        ) from None
+    try:
+        passwords_yml = secrets.decrypt(token) if token else ""
+    except ValueError as exc:
+        raise _refuse(f"backup #{backup.pk}: {exc}") from None
+    wanted = _archived_files(backup, members)
+    inventory_differs = _inventory_differences(cloud, members)
+
+    with transaction.atomic():
+        cloud = Cloud.objects.select_for_update().get(pk=cloud.pk)
+        result = ConfigRestore(backup=backup.pk, inventory_differs=inventory_differs)
+        detail: dict = {"backup": backup.pk, "config_sha256": backup.config_sha256}
+        if globals_yml != cloud.globals_yml:
+            detail["globals_yml"] = {
+                "before": secret_vars.hide_secrets_in_yaml(cloud.globals_yml),
+                "after": secret_vars.hide_secrets_in_yaml(globals_yml),
+            }
+            cloud.globals_yml, result.globals_yml = globals_yml, True
+        try:
+            current = secrets.decrypt(cloud.passwords_encrypted) if cloud.passwords_encrypted else ""
+        except ValueError:
+            current = None
+        if passwords_yml != current:
+            parse_yaml_mapping(passwords_yml, "passwords_yml")
+            before_names = sorted(cloud_passwords(cloud)) if current is not None else ["(unreadable)"]
+            cloud.passwords_encrypted = secrets.encrypt(passwords_yml) if passwords_yml else ""
+            detail["passwords_yml"] = {"before": before_names, "after": sorted(cloud_passwords(cloud))}
+            result.passwords_yml = True
+        cloud.save()
+        result.files = replace_files(actor, cloud, wanted)
+        detail.update(files=result.files, inventory_differs=inventory_differs)
+        record(actor, "cloud.restore_config", cloud, detail=detail)
+    return result
+
+
+def _archived_files(backup: Backup, members: dict[str, bytes]) -> dict[tuple[str, str], bytes]:
+    """The files of the archive's manifest, each checked against its recorded sha256. An archive
+    taken before Ferry kept configuration files has no manifest: it holds no files."""
+    raw = members.get(f"config/{FILES_MANIFEST}")
+    if raw is None:
+        return {}
+    try:
+        manifest = json.loads(raw)
+    except ValueError:
+        manifest = None
+    if not isinstance(manifest, list):
+        raise _refuse(f"the file list of backup #{backup.pk}'s configuration archive is unreadable") from None
+    wanted: dict[tuple[str, str], bytes] = {}
+    for entry in manifest:
+        try:
+            area, rel, secret = str(entry["area"]), str(entry["path"]), bool(entry["secret"])
+            data = members[f"config/{entry['member']}"]
+            content = secrets.decrypt_bytes(data.decode("ascii")) if secret else data
+            check_path(area, rel)
+            check_content(area, rel, content)
+        except (KeyError, TypeError, ValueError, UnicodeDecodeError, ValidationError) as exc:
+            raise _refuse(f"backup #{backup.pk}: an archived file cannot be restored: {exc}") from None
+        if hashlib.sha256(content).hexdigest() != entry.get("sha256"):
+            raise _refuse(f"backup #{backup.pk}: {area}/{rel} does not match the sha256 its archive recorded")
+        wanted[(area, rel)] = content
+    return wanted
+
+
+def _inventory_differences(cloud: Cloud, members: dict[str, bytes]) -> list[str]:
+    """Paths of the inventory (``inventory/…``) that differ between the archive and today's render."""
+    prefix = "config/inventory/"
+    archived = {name[len("config/") :]: data for name, data in members.items() if name.startswith(prefix)}
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        render_cloud_inventory(cloud, root / "inventory")
+        current = {
+            str(p.relative_to(root)): p.read_bytes() for p in (root / "inventory").rglob("*") if p.is_file()
+        }
+    return sorted(name for name in set(archived) | set(current) if archived.get(name) != current.get(name))

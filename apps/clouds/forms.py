@@ -1,7 +1,7 @@
 from django import forms
 
 from apps.catalog.models import Release
-from apps.clouds.models import Cloud
+from apps.clouds.models import Cloud, FileArea
 from portal.forms import KeepsUnchangedText, TextareaField
 
 
@@ -69,4 +69,27 @@ class InventoryImportForm(forms.Form):
     confirm = forms.BooleanField(
         label="Replace every host, group and cell of this cloud with this inventory",
         help_text="The import is all or nothing: a bad inventory changes nothing.",
+    )
+
+
+class CloudFileForm(forms.Form):
+    """Add or replace one configuration file of a cloud."""
+
+    area = forms.ChoiceField(choices=FileArea.choices)
+    path = forms.CharField(
+        max_length=1000,
+        strip=False,
+        help_text="relative to the area: nova.conf, nova/nova-compute.conf, haproxy.pem, 50-tls.yml",
+    )
+    file = forms.FileField(help_text="A file at the same area and path is replaced.")
+
+
+class ConfigTreeImportForm(forms.Form):
+    """Upload a .tar.gz of a kolla config dir (/etc/kolla) to replace the cloud's configuration files."""
+
+    archive = forms.FileField(help_text=".tar.gz of /etc/kolla (or of its content)")
+    confirm = forms.BooleanField(
+        label="Replace every configuration file of this cloud "
+        "(and globals.yml, passwords.yml if the archive has them)",
+        help_text="All or nothing: a bad member refuses the whole archive and changes nothing.",
     )

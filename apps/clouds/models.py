@@ -5,7 +5,6 @@ from django.core.validators import RegexValidator
 from django.db import models
 
 from apps.accounts.roles import Role
-
 from apps.catalog.models import Arch, Distro, Release
 from runner.secret_vars import is_secret_name
 
@@ -176,6 +175,52 @@ class ReleaseChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.cloud}: {self.from_release or '—'} → {self.to_release}"
+
+
+class FileArea(models.TextChoices):
+    """Where under kolla's config dir (``/etc/kolla``) a configuration file lives."""
+
+    CONFIG = "config", "config/ (node_custom_config: service config overrides, Ceph keyrings)"
+    CERTIFICATES = "certificates", "certificates/ (kolla_certificates_dir: TLS certificates and keys)"
+    GLOBALS_D = "globals.d", "globals.d/ (more variables after globals.yml)"
+
+
+class CloudFile(models.Model):
+    """One file of a cloud's kolla configuration besides globals.yml and passwords.yml.
+
+    kolla-ansible reads service config overrides under ``config/`` (``node_custom_config``), TLS
+    certificates under ``certificates/`` (``kolla_certificates_dir``) and variables in
+    ``globals.d/*.yml``. A secret file (a private key, a Ceph keyring) is kept encrypted in
+    ``content_encrypted`` with the key of passwords.yml and ``content`` stays empty; any other file
+    is kept as it is in ``content``. ``size`` and ``sha256`` are of the plain bytes.
+    """
+
+    cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="files")
+    area = models.CharField(max_length=16, choices=FileArea.choices)
+    path = models.CharField(max_length=255, help_text="relative to the area's directory")
+    content = models.BinaryField(blank=True, default=b"", editable=False)
+    content_encrypted = models.TextField(blank=True, default="", editable=False)
+    secret = models.BooleanField(default=False)
+    size = models.PositiveIntegerField(default=0)
+    sha256 = models.CharField(max_length=64)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["cloud", "area", "path"]
+        constraints = [
+            models.UniqueConstraint(fields=["cloud", "area", "path"], name="one_file_per_path_per_cloud")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cloud}:{self.relative_path}"
+
+    @property
+    def relative_path(self) -> str:
+        """Where kolla finds it, relative to its config dir: ``config/nova/nova-compute.conf``."""
+        return f"{self.area}/{self.path}"
 
 
 class CloudMembership(models.Model):

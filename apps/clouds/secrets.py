@@ -1,4 +1,5 @@
-"""Encryption at rest for each cloud's ``passwords.yml`` (Fernet, keys from FERRY_SECRETS_KEY)."""
+"""Encryption at rest for each cloud's ``passwords.yml`` and secret configuration files (Fernet,
+keys from FERRY_SECRETS_KEY)."""
 
 from __future__ import annotations
 
@@ -45,4 +46,19 @@ def decrypt(token: str) -> str:
     except InvalidToken:
         raise ValueError(
             "stored passwords cannot be decrypted with FERRY_SECRETS_KEY; was the key changed?"
+        ) from None
+
+
+def encrypt_bytes(plaintext: bytes) -> str:
+    """Encrypt the bytes of a file with the current key (a Fernet token, text)."""
+    return _cipher().encrypt(plaintext).decode()
+
+
+def decrypt_bytes(token: str) -> bytes:
+    """Decrypt a file stored by :func:`encrypt_bytes`; a clear error if no key fits."""
+    try:
+        return _cipher().decrypt(token.encode())
+    except InvalidToken:
+        raise ValueError(
+            "a stored secret file cannot be decrypted with FERRY_SECRETS_KEY; was the key changed?"
         ) from None

@@ -160,8 +160,9 @@ def cloud_passwords(cloud: Cloud) -> dict[str, Any]:
 
 
 def secret_values(cloud: Cloud) -> list[str]:
-    """Every password value of ``cloud``, and every value of a secret-named variable of its
-    inventory and globals (``runner.secret_vars.is_secret_name``), to redact from job output."""
+    """Every password value of ``cloud``, every value of a secret-named variable of its inventory
+    and globals (``runner.secret_vars.is_secret_name``), and the secrets of its configuration files
+    (``apps.clouds.files.file_secret_values``), to redact from job output."""
     values = {str(v) for v in cloud_passwords(cloud).values() if v not in (None, "") and len(str(v)) >= 4}
     # Globals that do not parse hold no variables to hide; a job refuses them before running anything.
     with contextlib.suppress(ValidationError):
@@ -172,6 +173,9 @@ def secret_values(cloud: Cloud) -> list[str]:
         values.update(secret_vars.secret_values(list(row)))
     for variables in cloud.cells.values_list("variables", flat=True):
         values.update(secret_vars.secret_values(variables))
+    from apps.clouds.files import file_secret_values  # files builds on this module
+
+    values.update(file_secret_values(cloud))
     return sorted(values)
 
 
@@ -375,7 +379,8 @@ def render_cloud_inventory(cloud: Cloud, out_dir: Path) -> Path:
 
 
 def config_revision(cloud: Cloud) -> str:
-    """A digest of what the cloud's plans depend on: its release, globals.yml and whole inventory.
+    """A digest of what the cloud's plans depend on: its release, globals.yml, whole inventory and
+    configuration files.
 
     Two plans of the same job on the same revision are the same plan; any change to the
     inventory, a variable or globals.yml gives another revision.
@@ -390,4 +395,9 @@ def config_revision(cloud: Cloud) -> str:
         "group_vars": inventory.group_vars,
         "host_vars": inventory.host_vars,
     }
+    from apps.clouds.files import files_state  # files builds on this module
+
+    files = files_state(cloud)
+    if files:  # only then: a cloud without files keeps the plan hashes it had before files existed
+        state["files"] = files
     return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()

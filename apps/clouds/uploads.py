@@ -22,9 +22,7 @@ _CHUNK = 2**20
 
 def unpack_inventory_upload(upload: UploadedFile, into: Path) -> Path:
     """Write ``upload`` under ``into`` and return the path to import (a file or a directory)."""
-    limit = settings.FERRY_MAX_UPLOAD_BYTES
-    if upload.size and upload.size > limit:
-        raise ValidationError({"inventory": f"is {upload.size:,} bytes; at most {limit:,} are accepted"})
+    check_upload_size(upload, "inventory")
     name = Path(upload.name or "inventory").name
     target = into / name
     with target.open("wb") as handle:
@@ -37,16 +35,27 @@ def unpack_inventory_upload(upload: UploadedFile, into: Path) -> Path:
     return target
 
 
-def _refuse(message: str) -> ValidationError:
-    return ValidationError({"inventory": message})
+def _refuse(message: str, field: str = "inventory") -> ValidationError:
+    return ValidationError({field: message})
 
 
-def _check_totals(members: int, size: int) -> None:
+def check_totals(members: int, size: int, field: str = "inventory") -> None:
+    """Refuse, naming FIELD, an archive of too many members or that unpacks to too many bytes."""
     if members > MAX_ARCHIVE_MEMBERS:
-        raise _refuse(f"archive holds more than {MAX_ARCHIVE_MEMBERS:,} members")
+        raise _refuse(f"archive holds more than {MAX_ARCHIVE_MEMBERS:,} members", field)
     limit = settings.FERRY_MAX_UNPACKED_BYTES
     if size > limit:
-        raise _refuse(f"archive would unpack to more than {limit:,} bytes (FERRY_MAX_UNPACKED_BYTES)")
+        raise _refuse(f"archive would unpack to more than {limit:,} bytes (FERRY_MAX_UNPACKED_BYTES)", field)
+
+
+def check_upload_size(upload: UploadedFile, field: str) -> None:
+    """Refuse, naming FIELD, an upload larger than FERRY_MAX_UPLOAD_BYTES."""
+    limit = settings.FERRY_MAX_UPLOAD_BYTES
+    if upload.size and upload.size > limit:
+        raise _refuse(f"is {upload.size:,} bytes; at most {limit:,} are accepted", field)
+
+
+_check_totals = check_totals
 
 
 def _member_path(dest: Path, name: str) -> Path:

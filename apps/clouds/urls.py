@@ -10,6 +10,9 @@ urlpatterns = [
     path("<slug:slug>/edit/", views.cloud_edit, name="cloud-edit"),
     path("<slug:slug>/hosts/", views.cloud_hosts, name="cloud-hosts"),
     path("<slug:slug>/import/", views.cloud_import, name="cloud-import"),
+    path("<slug:slug>/files/", views.cloud_files, name="cloud-files"),
+    path("<slug:slug>/files/import/", views.cloud_files_import, name="cloud-files-import"),
+    path("<slug:slug>/files/<int:pk>/delete/", views.cloud_file_delete, name="cloud-file-delete"),
     path("<slug:slug>/support/", views.cloud_support, name="cloud-support"),
     path("<slug:slug>/jobs/new/", job_launch, name="job-launch"),
 ]

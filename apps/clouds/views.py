@@ -9,11 +9,11 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 
 from apps.catalog.support import support_report
-from apps.clouds import services
-from apps.clouds.forms import CloudForm, InventoryImportForm
+from apps.clouds import files, services
+from apps.clouds.forms import CloudFileForm, CloudForm, ConfigTreeImportForm, InventoryImportForm
 from apps.clouds.inventory_stats import hosts_per_group
 from apps.clouds.models import HostState
 from apps.clouds.permissions import CloudAction, can, clouds_for, get_cloud_for
@@ -174,6 +174,73 @@ def cloud_import(request: HttpRequest, slug: str) -> HttpResponse:
                 )
                 return redirect("cloud-detail", slug=cloud.slug)
     return render(request, "clouds/import.html", {"form": form, "cloud": cloud}, status=_status(form))
+
+
+def cloud_files(request: HttpRequest, slug: str) -> HttpResponse:
+    """The cloud's configuration files; admins add, replace, delete and import them here."""
+    cloud = get_cloud_for(request.user, slug)
+    can_admin = can(request.user, CloudAction.ADMINISTER, cloud)
+    form = CloudFileForm(request.POST or None, request.FILES or None)
+    if request.method == "POST":
+        if not can_admin:
+            raise PermissionDenied(f"You need the admin role to change the files of {slug}.")
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                content = files.read_upload(data["file"])
+                cloud_file = files.put_file(request.user, cloud, data["area"], data["path"], content)
+            except ValidationError as exc:
+                _attach(form, exc, default_field="file")
+            else:
+                messages.success(request, f"Saved {cloud_file.relative_path} ({cloud_file.size} bytes).")
+                return redirect("cloud-files", slug=cloud.slug)
+    return render(
+        request,
+        "clouds/file_list.html",
+        {
+            "cloud": cloud,
+            "files": cloud.files.select_related("updated_by").order_by("area", "path"),
+            "form": form if can_admin else None,
+            "can_admin": can_admin,
+        },
+        status=_status(form),
+    )
+
+
+def cloud_file_delete(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """Ask, then delete one configuration file."""
+    cloud = get_cloud_for(request.user, slug, CloudAction.ADMINISTER)
+    cloud_file = get_object_or_404(cloud.files, pk=pk)
+    if request.method == "POST":
+        files.delete_file(request.user, cloud, cloud_file)
+        messages.success(request, f"Deleted {cloud_file.relative_path}.")
+        return redirect("cloud-files", slug=cloud.slug)
+    return render(request, "clouds/file_delete.html", {"cloud": cloud, "file": cloud_file})
+
+
+def cloud_files_import(request: HttpRequest, slug: str) -> HttpResponse:
+    """Replace the cloud's configuration files with an uploaded kolla config dir."""
+    cloud = get_cloud_for(request.user, slug, CloudAction.ADMINISTER)
+    form = ConfigTreeImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = files.import_config_tree(request.user, cloud, form.cleaned_data["archive"])
+        except ValidationError as exc:
+            _attach(form, exc, default_field="archive")
+        else:
+            also = [
+                name
+                for name, on in (("globals.yml", result.globals_yml), ("passwords.yml", result.passwords_yml))
+                if on
+            ]
+            messages.success(
+                request,
+                f"Imported: {len(result.added)} added, {len(result.changed)} changed, {len(result.removed)} "
+                f"removed{'; ' + ' and '.join(also) + ' replaced' if also else ''}"
+                f"{f'; {len(result.skipped)} other members skipped' if result.skipped else ''}.",
+            )
+            return redirect("cloud-files", slug=cloud.slug)
+    return render(request, "clouds/files_import.html", {"form": form, "cloud": cloud}, status=_status(form))
 
 
 def _status(form) -> int:

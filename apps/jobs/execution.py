@@ -21,6 +21,7 @@ from django.utils import timezone
 from apps.audit.services import record
 from apps.backups.services import incoming_dir, record_fetched_backup
 from apps.catalog.models import Release
+from apps.clouds.files import runner_files
 from apps.clouds.models import Cloud, CloudState, ReleaseChange
 from apps.clouds.services import cloud_inventory, cloud_passwords, parse_yaml_mapping, secret_values
 from apps.jobs.live import flush, publish, publish_job_state
@@ -73,7 +74,8 @@ class JobControl(threading.Thread):
 
 
 def cloud_context(cloud: Cloud) -> CloudContext:
-    """The runner's plain view of a cloud: inventory, variables, secrets, where its lab lives."""
+    """The runner's plain view of a cloud: inventory, variables, secrets, configuration files,
+    where its lab lives."""
     return CloudContext(
         slug=cloud.slug,
         inventory=cloud_inventory(cloud),
@@ -85,6 +87,7 @@ def cloud_context(cloud: Cloud) -> CloudContext:
         distro_version=cloud.distro_version,
         var_dir=Path(settings.VAR_DIR),
         globals_text=cloud.globals_yml,
+        files=runner_files(cloud),
     )
 
 

@@ -6,9 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from runner.backends import CloudContext, KollaAnsibleBackend, LabBackend, StepInput, split_extra_vars
+from runner.backends import (
+    CloudContext,
+    ConfigFile,
+    KollaAnsibleBackend,
+    LabBackend,
+    StepInput,
+    split_extra_vars,
+    write_config_files,
+)
 from runner.inventory import parse_inventory
-from runner.kolla import build_invocation
+from runner.kolla import build_invocation, cli_command
 
 DATA = Path(__file__).parent / "data" / "cells"
 
@@ -69,3 +77,73 @@ def test_kolla_step_is_the_invocation_the_cli_builds(tmp_path, kolla_install):
 def test_vars_file_after_values_is_refused():
     with pytest.raises(ValueError, match="precedence"):
         split_extra_vars(("a=1", "@late.yml"))
+
+
+KEYRING = b"[client.nova]\n\tkey = AQBxKeyring==\n"
+CLOUD_FILES = [
+    ConfigFile("config", "nova.conf", b"[DEFAULT]\ndebug = True\n"),
+    ConfigFile("config", "nova/nova-compute.conf", b"[libvirt]\ncpu_mode = host-passthrough\n"),
+    ConfigFile("config", "nova/ceph.client.nova.keyring", KEYRING, secret=True),
+    ConfigFile("config", "glance/ceph.conf", b"[global]\nfsid = 1\n"),
+    ConfigFile("certificates", "haproxy.pem", b"-----BEGIN PRIVATE KEY-----\n\x00\xff", secret=True),
+    ConfigFile("certificates", "ca/root.crt", b"-----BEGIN CERTIFICATE-----\n"),
+    ConfigFile("globals.d", "50-tls.yml", b"kolla_enable_tls_external: 'yes'\n"),
+]
+
+
+def kolla_step(tmp_path, kolla_install, files, **globals_):
+    ctx = context(tmp_path)
+    ctx.var_dir = kolla_install.venv.parent.parent  # reuse the cached install
+    ctx.files = files
+    ctx.globals.update(globals_)
+    step = StepInput(action="reconfigure", playbook="site.yml", extra_vars={"openstack_release": "2026.1"})
+    return KollaAnsibleBackend().step_spec(ctx, step, tmp_path / "run"), tmp_path / "run" / "etc-kolla"
+
+
+def test_a_kolla_run_dir_holds_the_clouds_files_byte_for_byte(tmp_path, kolla_install):
+    spec, config = kolla_step(tmp_path, kolla_install, CLOUD_FILES)
+    for item in CLOUD_FILES:
+        written = config / item.area / item.path
+        assert written.read_bytes() == item.content, item.path
+        assert written.stat().st_mode & 0o777 == (0o600 if item.secret else 0o644), item.path
+    # kolla lists globals.d itself, after passwords.yml; config/ and certificates/ follow CONFIG_DIR.
+    assert [str(f) for f in spec.extra_vars_files] == [
+        str(config / "globals.yml"),
+        str(config / "passwords.yml"),
+        str(config / "globals.d" / "50-tls.yml"),
+    ]
+    assert spec.extra_vars["CONFIG_DIR"] == str(config)
+    assert "node_custom_config" not in spec.extra_vars and "kolla_certificates_dir" not in spec.extra_vars
+
+
+def test_globals_naming_other_config_dirs_are_pointed_at_the_run_dir(tmp_path, kolla_install):
+    spec, config = kolla_step(tmp_path, kolla_install, CLOUD_FILES, node_custom_config="/etc/kolla/config")
+    assert spec.extra_vars["node_custom_config"] == str(config / "config")
+    assert spec.extra_vars["kolla_certificates_dir"] == str(config / "certificates")
+
+
+def test_files_that_would_leave_the_config_dir_are_refused(tmp_path):
+    for bad in ("../escape", "/abs", "a//b", "a/./b"):
+        with pytest.raises(ValueError, match="unsafe"):
+            write_config_files(tmp_path, [ConfigFile("config", bad, b"x")])
+    with pytest.raises(ValueError, match="area"):
+        write_config_files(tmp_path, [ConfigFile("passwords", "x", b"x")])
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_cli_command_names_the_config_dir():
+    assert cli_command("deploy") == "kolla-ansible deploy -i /etc/kolla/multinode"
+    command = cli_command("deploy", config_dir="/var/ferry/runs/job-1/etc-kolla", inventory="/x/inventory")
+    assert command == "kolla-ansible deploy -i /x/inventory --configdir /var/ferry/runs/job-1/etc-kolla"
+
+
+def test_the_lab_gets_globals_d_and_ini_overrides_from_the_clouds_files(tmp_path):
+    ctx = context(tmp_path)
+    ctx.files = CLOUD_FILES
+    step = StepInput(action="reconfigure", playbook="site.yml", extra_vars={})
+    spec = LabBackend().step_spec(ctx, step, tmp_path / "run")
+    assert spec.extra_vars["kolla_enable_tls_external"] == "yes"
+    assert spec.extra_vars["lab_config_overrides"] == {
+        "nova": {"DEFAULT": {"debug": "True"}},
+        "nova-compute": {"libvirt": {"cpu_mode": "host-passthrough"}},
+    }

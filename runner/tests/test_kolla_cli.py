@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -187,3 +188,54 @@ def test_extra_vars_come_in_kolla_order(kolla_install: KollaInstall, setup: dict
         f"CONFIG_DIR={config}",
     ]
     assert invocation.playbook == kolla_install.playbooks_dir / "mariadb-backup.yml"
+
+
+@pytest.mark.parametrize("pin", [False, True], ids=["kolla-defaults", "globals-name-etc-kolla"])
+def test_the_command_a_kolla_step_logs_is_the_one_it_runs(
+    kolla_install: KollaInstall,
+    setup: dict[str, Path],
+    clean_ansible_env,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    pin: bool,
+) -> None:
+    """A run dir with the cloud's files: the logged `kolla-ansible … --configdir <run dir>`, run by the
+    real CLI, passes what the step passes, globals.d included."""
+    from runner.backends import CloudContext, ConfigFile, KollaAnsibleBackend, StepInput
+
+    context = CloudContext(
+        slug="cells",
+        inventory=parse_inventory(DATA / "cells"),
+        globals={"node_custom_config": "/etc/kolla/config"} if pin else {},
+        passwords={"database_password": "x"},
+        secrets=[],
+        release="2026.1",
+        distro="rocky",
+        distro_version="10",
+        var_dir=kolla_install.venv.parent.parent,
+        files=[
+            ConfigFile("globals.d", "50-tls.yml", b"kolla_enable_tls_external: 'yes'\n"),
+            ConfigFile("config", "nova/nova-compute.conf", b"[DEFAULT]\n"),
+            ConfigFile("certificates", "haproxy.pem", b"-----BEGIN PRIVATE KEY-----\n", secret=True),
+        ],
+    )
+    step = StepInput(action="upgrade", playbook="site.yml", extra_vars={}, limit="cell1")
+    with caplog.at_level("INFO", logger="runner.backends"):
+        spec = KollaAnsibleBackend().step_spec(context, step, tmp_path / "run")
+    (command,) = [
+        r.getMessage().split(" is ", 1)[1] for r in caplog.records if r.getMessage().startswith("step ")
+    ]
+    config = tmp_path / "run" / "etc-kolla"
+    assert f"--configdir {config}" in command
+    argv = shlex.split(command)
+    assert argv[0] == "kolla-ansible"
+    recorded = run_kolla_cli(kolla_install, setup, argv[1:], clean_ansible_env)
+    args = recorded["argv"][1:]
+    passed = [args[i + 1] for i, arg in enumerate(args) if arg == "-e"]
+    files = [value[1:] for value in passed if value.startswith("@")]
+    values = dict(value.split("=", 1) for value in passed if not value.startswith("@"))
+    assert files == [str(f) for f in spec.extra_vars_files]
+    assert files[-1] == str(config / "globals.d" / "50-tls.yml")
+    assert values == {k: str(v) for k, v in spec.extra_vars.items()}
+    assert values["CONFIG_DIR"] == str(config)
+    assert ("node_custom_config" in values) == pin

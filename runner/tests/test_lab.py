@@ -425,3 +425,21 @@ def test_deploy_with_kolla_own_multinode_cells_inventory(tmp_path: Path) -> None
     databases = cloud.state("control01")["mariadb"]["databases"]
     assert databases["nova_cell1"] == databases["nova_cell2"] == "2025.1"
     assert "/nova_cell2\n" in (cloud.root / "compute04/etc/kolla/nova-compute/nova.conf").read_text()
+
+
+def test_a_clouds_config_overrides_reach_the_rendered_config(cloud: LabCloud) -> None:
+    from runner.backends import ConfigFile, lab_config_overrides
+
+    overrides = lab_config_overrides(
+        [
+            ConfigFile("config", "nova.conf", b"[DEFAULT]\nmy_ip_note = from-config-nova\n"),
+            ConfigFile("config", "nova/nova-compute.conf", b"[libvirt]\ncpu_mode = host-passthrough\n"),
+            ConfigFile(
+                "config", "nova/ceph.client.nova.keyring", b"[client.nova]\nkey = AQB==\n", secret=True
+            ),
+        ]
+    )
+    result, _ = cloud.run("site.yml", action="reconfigure", extra={"lab_config_overrides": overrides})
+    assert result.status == "successful"
+    rendered = (cloud.root / "cmp1/etc/kolla/nova-compute/nova.conf").read_text()
+    assert "cpu_mode = host-passthrough" in rendered and "my_ip_note = from-config-nova" in rendered

@@ -6,7 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runner.secret_vars import MASK, has_secrets, hide_secrets, is_secret_name, secret_values
+from runner.secret_vars import (
+    MASK,
+    config_secret_values,
+    has_secrets,
+    hide_secrets,
+    hide_secrets_in_config,
+    is_secret_name,
+    secret_values,
+)
 
 SECRET_NAMES = [
     "ansible_become_password",
@@ -127,3 +135,15 @@ def test_secret_values_are_every_leaf_under_a_secret_name():
     assert sorted(secret_values(variables)) == sorted(
         ["hunter2hunter2", "123456", "t0k3n", "AAAA-key-1", "AAAA-key-2"]
     )
+
+
+def test_config_files_secrets_are_found_and_masked():
+    text = (
+        "[database]\nconnection = mysql+pymysql://nova:Db-Url-Pass@db/nova\n"
+        "[keystone_authtoken]\npassword = Ks-Pass-1\nauth_url = http://keystone:5000\n"
+        "[client.nova]\n\tkey = AQBxKeyring==\r\n"
+    )
+    assert set(config_secret_values(text)) == {"Db-Url-Pass", "Ks-Pass-1", "AQBxKeyring=="}
+    hidden = hide_secrets_in_config(text)
+    assert "Db-Url-Pass" not in hidden and "Ks-Pass-1" not in hidden and "AQBx" not in hidden
+    assert "auth_url = http://keystone:5000\n" in hidden and hidden.endswith(f"\tkey = {MASK}\r\n")

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
-from apps.clouds.models import Cell, Cloud, Host
+from apps.clouds.files import shown_content
+from apps.clouds.models import Cell, Cloud, CloudFile, FileArea, Host
 from apps.clouds.permissions import CloudAction, can
 from runner.secret_vars import hide_secrets, hide_secrets_in_yaml
 
@@ -109,3 +110,68 @@ class InventoryImportSerializer(serializers.Serializer):
     inventory = serializers.FileField()
     globals = serializers.FileField(required=False, help_text="globals.yml")
     release = serializers.CharField(required=False, allow_blank=True)
+
+
+class CloudFileSerializer(serializers.ModelSerializer):
+    """A configuration file of a cloud: where kolla reads it, its size and sha256.
+
+    On a single file, ``content`` is its text: for a secret file (private key, keyring) only admins
+    read it (others get null and ``content_hidden``); non-admins see other files with secret-named
+    values and URL passwords masked. Binary content is null.
+    """
+
+    cloud = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    relative_path = serializers.CharField(read_only=True)
+    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = CloudFile
+        fields = [
+            "id",
+            "cloud",
+            "area",
+            "path",
+            "relative_path",
+            "size",
+            "sha256",
+            "secret",
+            "updated_at",
+            "updated_by",
+        ]
+        read_only_fields = fields
+
+
+class CloudFileDetailSerializer(CloudFileSerializer):
+    content = serializers.SerializerMethodField()
+    content_hidden = serializers.SerializerMethodField()
+
+    class Meta(CloudFileSerializer.Meta):
+        fields = [*CloudFileSerializer.Meta.fields, "content", "content_hidden"]
+        read_only_fields = fields
+
+    def get_content(self, instance) -> str | None:
+        return shown_content(instance, _reads_secrets(self))
+
+    def get_content_hidden(self, instance) -> bool:
+        return instance.secret and not _reads_secrets(self)
+
+
+class CloudFileUploadSerializer(serializers.Serializer):
+    """Add or replace one file: its area and path, and either an uploaded ``file`` or text ``content``."""
+
+    area = serializers.ChoiceField(choices=FileArea.choices)
+    path = serializers.CharField(max_length=1000, trim_whitespace=False)
+    file = serializers.FileField(required=False)
+    content = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+
+    def validate(self, attrs):
+        if ("file" in attrs) == ("content" in attrs):
+            raise serializers.ValidationError({"file": "give either file or content, not both nor neither"})
+        return attrs
+
+
+class ConfigTreeImportSerializer(serializers.Serializer):
+    """A .tar.gz of a kolla config dir (/etc/kolla): its globals.d/, config/ and certificates/
+    replace the cloud's files, and its globals.yml and passwords.yml, when present, the cloud's."""
+
+    archive = serializers.FileField()

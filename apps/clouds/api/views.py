@@ -1,24 +1,30 @@
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count
 from drf_spectacular.utils import extend_schema
-from rest_framework import status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from apps.clouds import services
+from apps.clouds import files, services
 from apps.clouds.api.filters import CellFilterSet, CloudFilterSet, HostFilterSet
 from apps.clouds.api.serializers import (
     CellSerializer,
+    CloudFileDetailSerializer,
+    CloudFileSerializer,
+    CloudFileUploadSerializer,
     CloudSerializer,
+    ConfigTreeImportSerializer,
     HostSerializer,
     InventoryImportSerializer,
 )
-from apps.clouds.models import Cell, Host
+from apps.clouds.files import read_upload
+from apps.clouds.models import Cell, CloudFile, Host
 from apps.clouds.permissions import CloudAction, clouds_for, get_cloud_for
 from apps.clouds.uploads import unpack_inventory_upload
 from portal.drf import as_drf_error
@@ -128,3 +134,58 @@ class HostViewSet(viewsets.ReadOnlyModelViewSet):
             .select_related("cloud", "cell")
             .prefetch_related("groups")
         )
+
+
+class CloudFileViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+):
+    """Configuration files of a cloud (config/, certificates/, globals.d/). Team members read them
+    (secret content only admins); admins add, replace, delete and import them, as the cloud's other
+    definition. POST with an existing area and path replaces that file."""
+
+    permission_classes = [ReadMembersWriteAdmins]
+    pagination_class = None  # bounded by FERRY_MAX_CLOUD_FILES
+    queryset = CloudFile.objects.none()  # for the schema; get_queryset is what answers
+
+    def get_serializer_class(self):
+        return CloudFileDetailSerializer if self.action == "retrieve" else CloudFileSerializer
+
+    def _cloud(self, action: CloudAction = CloudAction.VIEW):
+        return get_cloud_for(self.request.user, self.kwargs["cloud_slug"], action)
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return CloudFile.objects.none()
+        return self._cloud().files.select_related("cloud", "updated_by").order_by("area", "path")
+
+    @extend_schema(request=CloudFileUploadSerializer, responses={201: CloudFileSerializer})
+    def create(self, request, cloud_slug=None):
+        """Add a file, or replace the one at the same area and path."""
+        cloud = self._cloud(CloudAction.ADMINISTER)
+        form = CloudFileUploadSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        try:
+            content = read_upload(data["file"]) if "file" in data else data["content"].encode()
+            cloud_file = files.put_file(request.user, cloud, data["area"], data["path"], content)
+        except DjangoValidationError as exc:
+            raise as_drf_error(exc) from None
+        body = CloudFileSerializer(cloud_file, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance):
+        cloud = self._cloud(CloudAction.ADMINISTER)
+        files.delete_file(self.request.user, cloud, instance)
+
+    @extend_schema(request=ConfigTreeImportSerializer, responses={200: None})
+    @action(detail=False, methods=["post"], url_path="import", parser_classes=[MultiPartParser, FormParser])
+    def import_tree(self, request, cloud_slug=None):
+        """Replace the cloud's files (and globals.yml, passwords.yml if present) with a kolla config dir."""
+        cloud = self._cloud(CloudAction.ADMINISTER)
+        form = ConfigTreeImportSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            result = files.import_config_tree(request.user, cloud, form.validated_data["archive"])
+        except DjangoValidationError as exc:
+            raise as_drf_error(exc) from None
+        return Response(asdict(result), status=status.HTTP_200_OK)

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('clouds', '0003_distro_version_tag_safe'),
+        ('clouds', '0004_cloud_configuration_files'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
