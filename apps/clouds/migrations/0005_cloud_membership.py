@@ -6,26 +6,66 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('clouds', '0004_cloud_configuration_files'),
+        ("clouds", "0004_cloud_configuration_files"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CloudMembership',
+            name="CloudMembership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('viewer', 'viewer'), ('operator', 'operator'), ('approver', 'approver'), ('admin', 'admin')], max_length=16)),
-                ('granted_at', models.DateTimeField(auto_now_add=True)),
-                ('cloud', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='clouds.cloud')),
-                ('granted_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='cloud_memberships', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("viewer", "viewer"),
+                            ("operator", "operator"),
+                            ("approver", "approver"),
+                            ("admin", "admin"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("granted_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "cloud",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="clouds.cloud",
+                    ),
+                ),
+                (
+                    "granted_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="cloud_memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['cloud', 'user__username', 'role'],
-                'constraints': [models.UniqueConstraint(fields=('cloud', 'user', 'role'), name='one_membership_per_role')],
+                "ordering": ["cloud", "user__username", "role"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("cloud", "user", "role"), name="one_membership_per_role")
+                ],
             },
         ),
     ]
