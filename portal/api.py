@@ -12,7 +12,7 @@ from rest_framework.routers import DefaultRouter
 
 from apps.backups.api.views import BackupViewSet
 from apps.catalog.api.views import ImageViewSet, ReleaseViewSet, SupportTierViewSet
-from apps.clouds.api.views import CellViewSet, CloudFileViewSet, CloudViewSet, HostViewSet
+from apps.clouds.api.views import CellViewSet, CloudFileViewSet, CloudMemberViewSet, CloudViewSet, HostViewSet
 from apps.jobs.api.views import JobViewSet
 from portal.permissions import IsAdmin
 from portal.tasks import roundtrip
@@ -20,6 +20,7 @@ from portal.tasks import roundtrip
 router = DefaultRouter()
 router.register("clouds", CloudViewSet, basename="cloud")
 router.register(r"clouds/(?P<cloud_slug>[a-z0-9-]+)/files", CloudFileViewSet, basename="cloud-file")
+router.register(r"clouds/(?P<cloud_slug>[a-z0-9-]+)/members", CloudMemberViewSet, basename="cloud-member")
 router.register("cells", CellViewSet, basename="cell")
 router.register("hosts", HostViewSet, basename="host")
 router.register("releases", ReleaseViewSet, basename="release")

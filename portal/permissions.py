@@ -16,6 +16,19 @@ class ReadMembersWriteAdmins(BasePermission):
         return has_role(request.user, Role.ADMIN)
 
 
+class ReadMembersWriteChecked(BasePermission):
+    """Team members read; writes are for members too, and the view checks the cloud they touch.
+
+    For objects of one cloud, whose admins (global or of that cloud only) may change them: the
+    view fetches the cloud with ``get_cloud_for(..., CloudAction.ADMINISTER)``.
+    """
+
+    message = "This needs a team role."
+
+    def has_permission(self, request, view) -> bool:
+        return is_member(request.user)
+
+
 class IsMember(BasePermission):
     """Any team role: the API's schema and docs describe the clouds' operations."""
 

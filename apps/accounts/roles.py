@@ -1,8 +1,10 @@
 """Roles of the operations team and the questions every permission check asks.
 
-A role is a Django group of the same name. Roles are not a ladder: an approver
-approves what operators ask for, and an admin may do everything. A user with
-no role (an outsider) can log in but sees no cloud.
+A global role is a Django group of the same name and applies to every cloud; a
+membership (``apps.clouds.models.CloudMembership``) gives a role on one cloud only.
+Roles are not a ladder: an approver approves what operators ask for, and an admin
+may do everything. A user with no role anywhere (an outsider) can log in but sees
+no cloud.
 """
 
 from __future__ import annotations
@@ -59,5 +61,20 @@ def has_role(user: AbstractBaseUser | AnonymousUser, role: Role) -> bool:
 
 
 def is_member(user: AbstractBaseUser | AnonymousUser) -> bool:
-    """Whether ``user`` holds any role at all, i.e. belongs to the team."""
-    return bool(roles_of(user))
+    """Whether ``user`` belongs to the team: a global role, or a role on at least one cloud."""
+    return bool(roles_of(user)) or bool(cloud_roles_of(user))
+
+
+def cloud_roles_of(user: AbstractBaseUser | AnonymousUser) -> dict[int, frozenset[Role]]:
+    """The roles ``user`` holds on single clouds, by cloud id (memberships). Cached on the user object."""
+    if not user.is_authenticated:
+        return {}
+    cached = getattr(user, "_ferry_cloud_roles", None)
+    if cached is not None:
+        return cached
+    held: dict[int, set[Role]] = {}
+    for cloud_id, role in user.cloud_memberships.values_list("cloud_id", "role"):
+        held.setdefault(cloud_id, set()).add(Role(role))
+    roles = {cloud_id: frozenset(Role) if Role.ADMIN in r else frozenset(r) for cloud_id, r in held.items()}
+    user._ferry_cloud_roles = roles
+    return roles

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 
+from apps.accounts.roles import Role
 from apps.catalog.models import Arch, Distro, Release
 from runner.secret_vars import is_secret_name
 
@@ -220,3 +221,31 @@ class CloudFile(models.Model):
     def relative_path(self) -> str:
         """Where kolla finds it, relative to its config dir: ``config/nova/nova-compute.conf``."""
         return f"{self.area}/{self.path}"
+
+
+class CloudMembership(models.Model):
+    """A role a user holds on one cloud only.
+
+    Global roles (groups, see :mod:`apps.accounts.roles`) apply to every cloud; a membership gives
+    the same role on this cloud alone, so a team can let an operator run one customer's cloud and
+    only look at the others, or see nothing else at all.
+    """
+
+    cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cloud_memberships"
+    )
+    role = models.CharField(max_length=16, choices=[(role.value, role.value) for role in Role])
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    granted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["cloud", "user__username", "role"]
+        constraints = [
+            models.UniqueConstraint(fields=["cloud", "user", "role"], name="one_membership_per_role")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.role} of {self.cloud}"

@@ -1,9 +1,12 @@
 """The one permission check for clouds and everything that belongs to one.
 
-Pages, API views and WebSocket consumers all ask :func:`can` or fetch with
-:func:`get_cloud_for`, so the rule lives in one place: team members (any role)
-see every cloud; operators act on them; admins change their definition.
-Outsiders (logged in, no role) see none.
+Pages, API views, WebSocket consumers and commands all ask :func:`can` or fetch
+with :func:`get_cloud_for`, so the rule lives in one place. A global role applies
+to every cloud, a membership to its cloud only: viewers see, operators act,
+approvers approve, admins change the definition. A user sees the clouds they hold
+any role on; outsiders (no role anywhere) see none. Asked without a cloud,
+:func:`can` answers for every cloud at once, so only global roles count (creating
+a cloud needs the global admin role).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
 
-from apps.accounts.roles import Role, has_role, is_member
+from apps.accounts.roles import Role, cloud_roles_of, roles_of
 from apps.clouds.models import Cloud
 
 
@@ -34,17 +37,28 @@ _REQUIRED_ROLE = {
 }
 
 
+def roles_on(user, cloud: Cloud | None) -> frozenset[Role]:
+    """The roles ``user`` holds on ``cloud``: global ones and the cloud's memberships."""
+    held = roles_of(user)
+    if cloud is not None:
+        held = held | cloud_roles_of(user).get(cloud.pk, frozenset())
+    return held
+
+
 def can(user, action: CloudAction, cloud: Cloud | None = None) -> bool:
-    """Whether ``user`` may do ``action`` on ``cloud`` (or on clouds in general)."""
-    if not is_member(user):
+    """Whether ``user`` may do ``action`` on ``cloud`` (without a cloud: on every cloud)."""
+    held = roles_on(user, cloud)
+    if not held:
         return False
     role = _REQUIRED_ROLE.get(action)
-    return role is None or has_role(user, role)
+    return role is None or role in held
 
 
 def clouds_for(user) -> QuerySet[Cloud]:
-    """The clouds ``user`` may see."""
-    return Cloud.objects.all() if can(user, CloudAction.VIEW) else Cloud.objects.none()
+    """The clouds ``user`` may see: all with a global role, else those they are a member of."""
+    if roles_of(user):
+        return Cloud.objects.all()
+    return Cloud.objects.filter(pk__in=list(cloud_roles_of(user)))
 
 
 def get_cloud_for(user, slug: str, action: CloudAction = CloudAction.VIEW) -> Cloud:

@@ -14,5 +14,7 @@ urlpatterns = [
     path("<slug:slug>/files/import/", views.cloud_files_import, name="cloud-files-import"),
     path("<slug:slug>/files/<int:pk>/delete/", views.cloud_file_delete, name="cloud-file-delete"),
     path("<slug:slug>/support/", views.cloud_support, name="cloud-support"),
+    path("<slug:slug>/members/", views.cloud_member_add, name="cloud-member-add"),
+    path("<slug:slug>/members/<int:pk>/remove/", views.cloud_member_remove, name="cloud-member-remove"),
     path("<slug:slug>/jobs/new/", job_launch, name="job-launch"),
 ]

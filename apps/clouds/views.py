@@ -10,11 +10,14 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
+from apps.accounts.roles import Role
 from apps.catalog.support import support_report
 from apps.clouds import files, services
 from apps.clouds.forms import CloudFileForm, CloudForm, ConfigTreeImportForm, InventoryImportForm
 from apps.clouds.inventory_stats import hosts_per_group
+from apps.clouds.members import grant_membership, revoke_membership
 from apps.clouds.models import HostState
 from apps.clouds.permissions import CloudAction, can, clouds_for, get_cloud_for
 from apps.clouds.uploads import unpack_inventory_upload
@@ -63,8 +66,38 @@ def cloud_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "history": cloud.release_changes.select_related("from_release", "to_release").order_by("-id")[
                 :20
             ],
+            "members": cloud.memberships.select_related("user"),
+            "roles": [r.value for r in Role],
         },
     )
+
+
+@require_POST
+def cloud_member_add(request: HttpRequest, slug: str) -> HttpResponse:
+    """Give a user a role on this cloud only (the cloud's admins)."""
+    cloud = get_cloud_for(request.user, slug, CloudAction.ADMINISTER)
+    username, role = request.POST.get("username", "").strip(), request.POST.get("role", "")
+    try:
+        grant_membership(request.user, cloud, username, role)
+    except ValidationError as exc:
+        for field, errors in exc.message_dict.items():
+            messages.error(request, f"{field}: {' '.join(errors)}")
+    else:
+        messages.success(request, f"{username} is now {role} of {cloud.slug}.")
+    return redirect("cloud-detail", slug=cloud.slug)
+
+
+@require_POST
+def cloud_member_remove(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """Take one role on this cloud away from a user (the cloud's admins)."""
+    cloud = get_cloud_for(request.user, slug, CloudAction.ADMINISTER)
+    try:
+        revoke_membership(request.user, cloud, pk)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Role removed.")
+    return redirect("cloud-detail", slug=cloud.slug)
 
 
 def cloud_hosts(request: HttpRequest, slug: str) -> HttpResponse:

@@ -1,7 +1,8 @@
 from rest_framework import serializers
 
+from apps.accounts.roles import Role
 from apps.clouds.files import shown_content
-from apps.clouds.models import Cell, Cloud, CloudFile, FileArea, Host
+from apps.clouds.models import Cell, Cloud, CloudFile, CloudMembership, FileArea, Host
 from apps.clouds.permissions import CloudAction, can
 from runner.secret_vars import hide_secrets, hide_secrets_in_yaml
 
@@ -175,3 +176,16 @@ class ConfigTreeImportSerializer(serializers.Serializer):
     replace the cloud's files, and its globals.yml and passwords.yml, when present, the cloud's."""
 
     archive = serializers.FileField()
+
+
+class CloudMembershipSerializer(serializers.ModelSerializer):
+    """A role one user holds on one cloud. Write with ``username`` and ``role``."""
+
+    username = serializers.CharField(source="user.username", max_length=150)
+    role = serializers.ChoiceField(choices=[r.value for r in Role])
+    granted_by = serializers.CharField(source="granted_by.username", read_only=True, default=None)
+
+    class Meta:
+        model = CloudMembership
+        fields = ["id", "username", "role", "granted_by", "granted_at"]
+        read_only_fields = ["id", "granted_by", "granted_at"]

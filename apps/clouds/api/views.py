@@ -7,7 +7,7 @@ from django.db.models import Count
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
@@ -18,17 +18,19 @@ from apps.clouds.api.serializers import (
     CloudFileDetailSerializer,
     CloudFileSerializer,
     CloudFileUploadSerializer,
+    CloudMembershipSerializer,
     CloudSerializer,
     ConfigTreeImportSerializer,
     HostSerializer,
     InventoryImportSerializer,
 )
 from apps.clouds.files import read_upload
-from apps.clouds.models import Cell, CloudFile, Host
-from apps.clouds.permissions import CloudAction, clouds_for, get_cloud_for
+from apps.clouds.members import grant_membership, revoke_membership
+from apps.clouds.models import Cell, CloudFile, CloudMembership, Host
+from apps.clouds.permissions import CloudAction, can, clouds_for, get_cloud_for
 from apps.clouds.uploads import unpack_inventory_upload
 from portal.drf import as_drf_error
-from portal.permissions import ReadMembersWriteAdmins
+from portal.permissions import ReadMembersWriteAdmins, ReadMembersWriteChecked
 
 
 class CloudViewSet(viewsets.ModelViewSet):
@@ -36,7 +38,8 @@ class CloudViewSet(viewsets.ModelViewSet):
 
     serializer_class = CloudSerializer
     filterset_class = CloudFilterSet
-    permission_classes = [ReadMembersWriteAdmins]
+    # Writes are checked against the cloud itself (an admin of that cloud, or a global admin).
+    permission_classes = [ReadMembersWriteChecked]
     lookup_field = "slug"
 
     def get_queryset(self):
@@ -58,6 +61,8 @@ class CloudViewSet(viewsets.ModelViewSet):
         return data
 
     def perform_create(self, serializer):
+        if not can(self.request.user, CloudAction.ADMINISTER):
+            raise PermissionDenied("You need the global admin role to define clouds.")
         try:
             cloud = services.create_cloud(self.request.user, **self._fields(serializer))
         except DjangoValidationError as exc:
@@ -189,3 +194,34 @@ class CloudFileViewSet(
         except DjangoValidationError as exc:
             raise as_drf_error(exc) from None
         return Response(asdict(result), status=status.HTTP_200_OK)
+
+
+class CloudMemberViewSet(
+    mixins.ListModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+):
+    """Who holds which role on one cloud. Members of the cloud read; its admins grant and revoke."""
+
+    serializer_class = CloudMembershipSerializer
+    permission_classes = [ReadMembersWriteChecked]
+    pagination_class = None
+    queryset = CloudMembership.objects.none()  # for the schema; get_queryset is what answers
+
+    def _cloud(self, action: CloudAction = CloudAction.VIEW):
+        return get_cloud_for(self.request.user, self.kwargs["cloud_slug"], action)
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return CloudMembership.objects.none()
+        return self._cloud().memberships.select_related("user", "granted_by")
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        try:
+            serializer.instance = grant_membership(
+                self.request.user, self._cloud(CloudAction.ADMINISTER), data["user"]["username"], data["role"]
+            )
+        except DjangoValidationError as exc:
+            raise as_drf_error(exc) from None
+
+    def perform_destroy(self, instance):
+        revoke_membership(self.request.user, self._cloud(CloudAction.ADMINISTER), instance.pk)
