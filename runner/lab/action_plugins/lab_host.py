@@ -30,8 +30,10 @@ class ActionModule(labaction.LabAction):
         projects = list(dict.fromkeys(s.project for s in services))
         registry = str(args.get("registry") or "").rstrip("/")
         default_tag = str(args.get("tag") or "")
-        # kolla's per-project tag variables (nova_tag ...) default to openstack_tag.
-        tags = {p: str(ctx.var(f"{p}_tag") or default_tag) for p in projects}
+        # kolla's per-service tag variables (nova_libvirt_tag ...) default to the project's (nova_tag),
+        # which default to openstack_tag.
+        project_tags = {p: str(ctx.var(f"{p}_tag") or default_tag) for p in projects}
+        tags = {s.name: str(ctx.var(f"{s.container}_tag") or project_tags[s.project]) for s in services}
         groups = [f"lab_project_{p}" for p in projects]
         db_hosts = ctx.mariadb_hosts()
         if ctx.host in db_hosts:
@@ -54,7 +56,8 @@ class ActionModule(labaction.LabAction):
                         "name": s.name,
                         "project": s.project,
                         "image": f"{registry}/{s.image}" if registry else s.image,
-                        "tag": tags[s.project],
+                        "tag": tags[s.name],
+                        "container": s.container,
                         "stage": s.stage,
                         "conf": s.conf,
                     }
@@ -126,6 +129,45 @@ class ActionModule(labaction.LabAction):
             self._check_release_change(ctx, releases, target, ctx.mariadb_hosts())
         current = ", ".join(releases) or "nothing deployed"
         return {"msg": f"{ctx.host} passed prechecks ({current} -> {target})"}
+
+    def op_rabbitmq_version_check(self, ctx: Any, args: dict[str, Any]) -> dict[str, Any]:
+        """kolla's rabbitmq-version-check: a running RabbitMQ may not go back, nor skip versions.
+
+        Like kolla, it compares only with a running container (kolla lists running ones only).
+        """
+        container = core.read_json(ctx.hd.container_file("rabbitmq")) or {}
+        if container.get("state") != "running":
+            return {"msg": f"no RabbitMQ running on {ctx.host}: nothing to compare"}
+        current = core.rabbitmq_version(str(container.get("release")))
+        new = core.rabbitmq_version(core.release_from_tag(str(args["tag"])))
+        problem = core.rabbitmq_problem(current, new)
+        if problem:
+            raise core.LabError(problem)
+        return {"msg": f"RabbitMQ version check successful: {current} -> {new}"}
+
+    def op_libvirt_version_check(self, ctx: Any, args: dict[str, Any]) -> dict[str, Any]:
+        """kolla's nova-libvirt-version-check: the image's libvirt may not be older than the running one."""
+        container = core.read_json(ctx.hd.container_file("nova-libvirt")) or {}
+        if container.get("state") != "running" or container.get("tag") == args["tag"]:
+            return {"msg": f"nova_libvirt on {ctx.host} keeps its image: nothing to compare"}
+        current = core.libvirt_version(str(container.get("release")))
+        new = core.libvirt_version(core.release_from_tag(str(args["tag"])))
+        problem = core.libvirt_problem(current, new)
+        if problem:
+            raise core.LabError(problem)
+        return {"msg": f"Libvirt version check successful: target {new} >= current {current}."}
+
+    def op_rabbitmq_reset_state(self, ctx: Any, args: dict[str, Any]) -> dict[str, Any]:
+        """kolla's rabbitmq-reset-state: ``rabbitmqctl force_reset`` in the running container."""
+        ctx.pause()
+        ctx.check_injected("rabbitmq")
+        path = ctx.hd.container_file("rabbitmq")
+        container = core.read_json(path) or {}
+        if container.get("state") != "running":
+            raise core.LabError(f"rabbitmq is not running on {ctx.host}: rabbitmqctl cannot reset it")
+        container.update(data_version=None, reset_at=core.now_iso(), updated=core.now_iso())
+        core.write_json(path, container)
+        return {"changed": True, "msg": f"RabbitMQ on {ctx.host} reset to its virgin state"}
 
     def op_package(self, ctx: Any, args: dict[str, Any]) -> dict[str, Any]:
         """Install one package of bootstrap-servers (recorded in host.json)."""
