@@ -611,7 +611,7 @@ KINDS: dict[str, KindSpec] = {
             "rollback (restore and redeploy)",
             True,
             (BACKUP,),
-            "what restore refuses, and a backup taken on the release the cloud runs now",
+            "what restore refuses, and any backup but one an upgrade took before it changed release",
             _rollback,
             records_history=True,
             needs_mariabackup=True,

@@ -117,6 +117,7 @@ def test_the_preview_says_what_is_lost_everywhere_and_the_job_keeps_the_warning(
         format="json",
     )
     assert response.status_code == 201, response.content
+    assert lost in response.json()["warning"]
     job = Job.objects.get(kind="rollback")
     assert lost in job.warning and "nova_libvirt_tag" in job.warning
     assert lost in client.get(f"/jobs/{job.pk}/").content.decode()
