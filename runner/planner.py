@@ -407,7 +407,7 @@ def _rollback(request: PlanRequest, params: dict[str, Any]) -> list[PlannedStep]
     problem = rollback_problem(backup, current, [r.series for r in request.releases])
     if problem:
         raise PlanError("backup", problem)
-    assert current  # rollback_problem refuses a cloud without a release
+    current = _require(current, "release", "the cloud is not deployed")  # refused above already
     # kolla's own formula for openstack_tag, at the release the data plane keeps running.
     kept_tag = current + "-{{ kolla_base_distro }}-{{ kolla_base_distro_version }}{{ openstack_tag_suffix }}"
     # RabbitMQ keeps running through the stop: kolla resets its state with rabbitmqctl inside it.
@@ -434,9 +434,8 @@ def _rollback(request: PlanRequest, params: dict[str, Any]) -> list[PlannedStep]
             tags="rabbitmq",
         ),
         step(
-            f"Redeploy the control plane on {previous}, keeping libvirt and Open vSwitch on {current} "
-            "(kolla refuses an older libvirt; nova-compute and agents go back: none may be newer "
-            "than their control plane)",
+            f"Redeploy the control plane on {previous}; libvirt and Open vSwitch stay on {current} "
+            "(kolla refuses an older libvirt); nova-compute and agents follow (never newer than it)",
             "deploy",
             previous,
             completes=previous,

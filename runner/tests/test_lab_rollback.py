@@ -159,3 +159,11 @@ def test_rollback_brings_the_control_plane_back_and_never_stops_the_data_plane(
     deploy_events = events[-2].dump()
     assert "no RabbitMQ running on ctl" in deploy_events
     assert "nova_libvirt on cmp1 keeps its image" in deploy_events
+
+    # Until the next upgrade, globals must keep libvirt and Open vSwitch at their images.
+    kept = {k: v for k, v in rollback_plan(upgraded[1])[5].extra_vars.items() if k.endswith("_tag")}
+    result, failed = cloud.run(step("Reconfigure nova", "reconfigure", "2025.1", tags="nova"))
+    assert result.status == "failed"
+    assert "nova-libvirt on cmp1 runs 2025.2" in failed.failure_messages()["cmp1"][0]
+    cloud.ok(step("Reconfigure nova, keeping libvirt", "reconfigure", "2025.1", tags="nova", **kept))
+    assert cloud.containers("cmp1")["nova-libvirt"]["restarts"] == before["cmp1"]["nova-libvirt"]["restarts"]

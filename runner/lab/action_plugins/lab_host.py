@@ -47,8 +47,23 @@ class ActionModule(labaction.LabAction):
         releases = core.container_releases(containers)
         health = ctx.hd.health() or {}
         target = str(args.get("target_release") or "")
-        if target and ctx.action in ("upgrade", "deploy", "reconfigure"):
+        if target and ctx.action in ("upgrade", "deploy"):
             self._check_release_change(ctx, releases, target, db_hosts)
+        elif target and ctx.action == "reconfigure":
+            # Per container: one whose tag variable pins another release's image (nova_libvirt_tag
+            # after a rollback) keeps it; any other must already run the release of its image.
+            wanted = {s.name: core.release_from_tag(tags[s.name]) for s in services}
+            other = sorted(
+                (name, c.get("release"))
+                for name, c in containers.items()
+                if name in wanted and c.get("release") != wanted[name]
+            )
+            if other:
+                name, running = other[0]
+                raise core.LabError(
+                    f"{name} on {ctx.host} runs {running} but openstack_release is {target} "
+                    f"(its image: {wanted[name]}): reconfigure keeps the release (use upgrade)"
+                )
         return {
             "ansible_facts": {
                 "lab_host_services": [
@@ -92,13 +107,6 @@ class ActionModule(labaction.LabAction):
                     raise core.LabError(f"{ctx.host}: {problem}")
             if any(core.release_index(r) > core.release_index(target) for r in releases):
                 self._check_database_not_newer(ctx, target, db_hosts)
-        elif ctx.action == "reconfigure":
-            other = [r for r in releases if r != target]
-            if other:
-                raise core.LabError(
-                    f"{ctx.host} runs {other[0]} but openstack_release is {target}: "
-                    "reconfigure keeps the release (use upgrade)"
-                )
 
     def _check_database_not_newer(self, ctx: Any, target: str, db_hosts: list[str]) -> None:
         if not db_hosts:
