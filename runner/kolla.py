@@ -372,6 +372,7 @@ _ACTIONS: dict[str, _Action] = {
     "post-deploy": _Action("post-deploy", (("kolla_action", "post-deploy"),)),
     "mariadb-backup": _Action("mariadb-backup", (("kolla_action", "backup"),)),
     "mariadb-recovery": _Action("mariadb-recovery", (("kolla_action", "deploy"),)),
+    "rabbitmq-reset-state": _Action("rabbitmq-reset-state", (("kolla_action", "rabbitmq-reset-state"),)),
     "destroy": _Action("destroy", (("kolla_action", "destroy"),)),
 }
 

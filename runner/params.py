@@ -14,6 +14,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 # Labels and backup names: what a file name and a log line can hold without quoting.
@@ -52,6 +53,8 @@ class BackupInfo:
     label: str = ""
     taken_at: str = ""
     parent_id: int | None = None
+    job_kind: str = ""  # the kind of job that took it ("" when no job of Ferry's did)
+    taken: datetime | None = None  # taken_at as a time, to say how long ago
 
     @property
     def title(self) -> str:

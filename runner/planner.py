@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from runner.params import BackupInfo, CloudFacts, Param, ParamError, clean_params
@@ -63,6 +64,7 @@ OTHER_PLAYBOOKS = {
     "post-deploy": "post-deploy.yml",
     "mariadb-backup": "mariadb-backup.yml",
     "mariadb-recovery": "mariadb-recovery.yml",
+    "rabbitmq-reset-state": "rabbitmq-reset-state.yml",
     "destroy": "destroy.yml",
 }
 # Ferry's own action: copy the newest backup off the database node into Ferry's backup store.
@@ -295,11 +297,12 @@ def take_backup(backup_type: str, label: str, *, name: str, config: bool = False
 
 def _restore(request: PlanRequest, params: dict[str, Any]) -> list[PlannedStep]:
     backup, release = request.backup(params["backup"]), request.current_release
-    return [
-        step("Stop database", "stop", release, tags="mariadb"),
-        _recover(backup),
-        step("Check services", "check", release),
-    ]
+    return [*restore_steps(backup, release), step("Check services", "check", release)]
+
+
+def restore_steps(backup: BackupInfo, release: str | None) -> list[PlannedStep]:
+    """The steps that bring ``backup``'s database content back on a cloud that runs ``release``."""
+    return [step("Stop database", "stop", release, tags="mariadb"), _recover(backup)]
 
 
 def _recover(backup: BackupInfo) -> PlannedStep:
@@ -337,23 +340,130 @@ def _rollout(request: PlanRequest, params: dict[str, Any]) -> list[PlannedStep]:
     return _cell_rollout(request, params, target)
 
 
+# The data plane: kolla's containers that carry running instances and their traffic, and the
+# agents beside them on computes and network hosts. A rollback stops none of them (kolla's stop
+# skips the containers in skip_stop_containers, ansible/group_vars/all/common.yml).
+DATA_PLANE_CONTAINERS = (
+    "nova_libvirt",
+    "nova_compute",
+    "nova_compute_ironic",
+    "nova_ssh",
+    "openvswitch_db",
+    "openvswitch_vswitchd",
+    "ovn_controller",
+    "neutron_openvswitch_agent",
+    "neutron_ovn_metadata_agent",
+    "neutron_ovn_agent",
+    "neutron_sriov_agent",
+    "neutron_l3_agent",
+    "neutron_dhcp_agent",
+    "neutron_metadata_agent",
+    "iscsid",
+    "multipathd",
+    "tgtd",
+)
+# Containers whose image a rollback keeps as it runs (kolla's per-service tag variables): libvirt
+# holds the instances, Open vSwitch their traffic. kolla refuses an older libvirt
+# (nova-libvirt-version-check), and recreating either would interrupt every instance.
+KEPT_IMAGE_TAGS = ("nova_libvirt_tag", "openvswitch_tag")
+# Job kinds whose backups are taken before the cloud changes release: the only ones to roll back to.
+ROLLBACK_SOURCES = ("upgrade", "ffu", "cell-rollout")
+
+
+def rollback_problem(backup: BackupInfo, current: str | None, order: list[str]) -> str | None:
+    """Why ``backup`` cannot be rolled back to on a cloud at ``current``, or None when it can."""
+    if backup.job_kind not in ROLLBACK_SOURCES:
+        took = f"a {backup.job_kind} job" if backup.job_kind else "no job Ferry ran"
+        return (
+            f"{backup.title} was taken by {took}; roll back only to a backup an upgrade, "
+            "fast-forward upgrade or cell rollout took before it changed release (restore any other)"
+        )
+    if not backup.release or backup.release not in order:
+        return f"{backup.title} does not say which release it was taken on"
+    if not current or order.index(backup.release) >= order.index(current):
+        return (
+            f"{backup.title} was taken on {backup.release}, and the cloud runs {current or 'nothing'}: "
+            "roll back to a backup taken before an upgrade, or restore this one"
+        )
+    return None
+
+
+def loss_warning(backup: BackupInfo, now: datetime) -> str:
+    """What a restore or rollback to ``backup`` loses: every database change since it was taken."""
+    span = ""
+    if backup.taken:
+        minutes = max(int((now - backup.taken).total_seconds() // 60), 0)
+        days, rest = divmod(minutes, 24 * 60)
+        hours, minutes = divmod(rest, 60)
+        parts = [f"{days} d"] if days else []
+        parts += [f"{hours} h"] if hours or days else []
+        parts.append(f"{minutes} min")
+        span = f" ({' '.join(parts)})"
+    return (
+        f"Loses every change the databases took since {backup.taken_at}{span}: instances, volumes, "
+        "networks, users and quotas created, changed or deleted since then are forgotten by the "
+        "control plane, although instances keep running on the computes."
+    )
+
+
+def plan_warnings(request: PlanRequest, params: dict[str, Any], now: datetime) -> list[str]:
+    """What a person must know before launching: the data a restore or rollback loses, and
+    what a rollback leaves newer than the control plane."""
+    if request.kind not in ("restore", "rollback"):
+        return []
+    backup = request.backup(params["backup"])
+    warnings = [loss_warning(backup, now)]
+    if request.kind == "rollback":
+        warnings.append(
+            f"nova-libvirt and Open vSwitch keep running {request.current_release} images under a "
+            f"{backup.release} control plane (kolla refuses an older libvirt); keep nova_libvirt_tag "
+            "and openvswitch_tag at those images in globals.yml until the next upgrade, or a later "
+            "deploy or reconfigure tries to downgrade them."
+        )
+    return warnings
+
+
 def _rollback(request: PlanRequest, params: dict[str, Any]) -> list[PlannedStep]:
     backup = request.backup(params["backup"])
     current, previous = request.current_release, backup.release
-    order = [r.series for r in request.releases]
-    if not previous or previous not in order:
-        raise PlanError("backup", f"{backup.title} does not say which release it was taken on")
-    if current and order.index(previous) >= order.index(current):
-        raise PlanError(
-            "backup",
-            f"{backup.title} was taken on {previous}, which the cloud runs now: "
-            "roll back to a backup taken before an upgrade, or restore this one",
-        )
+    problem = rollback_problem(backup, current, [r.series for r in request.releases])
+    if problem:
+        raise PlanError("backup", problem)
+    current = _require(current, "release", "the cloud is not deployed")  # refused above already
+    # kolla's own formula for openstack_tag, at the release the data plane keeps running.
+    kept_tag = current + "-{{ kolla_base_distro }}-{{ kolla_base_distro_version }}{{ openstack_tag_suffix }}"
+    # RabbitMQ keeps running through the stop: kolla resets its state with rabbitmqctl inside it.
+    skipped = [*DATA_PLANE_CONTAINERS, "rabbitmq"]
     return [
-        step("Stop every service", "stop", current or previous),
-        _recover(backup),
-        step(f"Redeploy {previous}", "deploy", previous, completes=previous),
-        step(f"Check services on {previous}", "check", previous),
+        step(
+            "Stop the control plane (the data plane keeps running: computes, libvirt, Open vSwitch, agents)",
+            "stop",
+            current,
+            skip_stop_containers=skipped,
+        ),
+        *restore_steps(backup, current),
+        step(
+            f"Reset RabbitMQ's state: RabbitMQ at {previous} cannot read what {current}'s wrote; "
+            "services recreate their queues, messages in flight are lost",
+            "rabbitmq-reset-state",
+            current,
+        ),
+        step(
+            f"Stop RabbitMQ so {previous}'s deploy recreates it instead of refusing to downgrade it "
+            "(kolla's rabbitmq-version-check)",
+            "stop",
+            current,
+            tags="rabbitmq",
+        ),
+        step(
+            f"Redeploy the control plane on {previous}; libvirt and Open vSwitch stay on {current} "
+            "(kolla refuses an older libvirt); nova-compute and agents follow (never newer than it)",
+            "deploy",
+            previous,
+            completes=previous,
+            **dict.fromkeys(KEPT_IMAGE_TAGS, kept_tag),
+        ),
+        step(f"Check services on {previous}", "check", previous, **dict.fromkeys(KEPT_IMAGE_TAGS, kept_tag)),
     ]
 
 
@@ -532,7 +642,7 @@ KINDS: dict[str, KindSpec] = {
             "rollback (restore and redeploy)",
             True,
             (BACKUP,),
-            "what restore refuses, and a backup taken on the release the cloud runs now",
+            "what restore refuses, and any backup but one an upgrade took before it changed release",
             _rollback,
             records_history=True,
             needs_mariabackup=True,

@@ -4,6 +4,7 @@ from django.template.defaultfilters import filesizeformat
 from apps.backups.models import Backup, BackupState
 from apps.catalog.models import Release
 from apps.jobs.models import JobKind
+from apps.jobs.services import rollback_backups
 from runner.planner import KINDS
 
 
@@ -39,7 +40,14 @@ class JobLaunchForm(forms.Form):
     def __init__(self, *args, cloud=None, **kwargs):
         super().__init__(*args, **kwargs)
         if cloud is not None:
-            self.fields["backup"].queryset = Backup.objects.filter(cloud=cloud, state=BackupState.VERIFIED)
+            backups = Backup.objects.filter(cloud=cloud, state=BackupState.VERIFIED)
+            if (self.data.get("kind") or self.initial.get("kind")) == "rollback":
+                # Only what rollback takes: a backup an upgrade took before it moved the cloud on.
+                backups = backups.filter(pk__in=[b.pk for b in rollback_backups(cloud)])
+                self.fields[
+                    "backup"
+                ].help_text = "rollback: a verified backup an upgrade took before it changed release"
+            self.fields["backup"].queryset = backups
             self.fields["backup"].label_from_instance = _backup_choice
 
     def params(self) -> dict:

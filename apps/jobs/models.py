@@ -87,6 +87,9 @@ class Job(models.Model):
     current_task = models.CharField(max_length=500, blank=True)
     event_count = models.PositiveIntegerField(default=0)
     result = models.CharField(max_length=1000, blank=True, help_text="what happened, for people")
+    warning = models.TextField(
+        blank=True, help_text="what the plan warned of at launch: the data a restore or rollback loses"
+    )
 
     class Meta:
         ordering = ["-id"]

@@ -17,7 +17,7 @@ from django.db.models import Count
 from apps.clouds.models import Cloud
 from apps.clouds.services import config_revision
 from apps.jobs.models import Step, StepState
-from apps.jobs.services import build_plan
+from apps.jobs.services import build_plan, job_warnings
 from runner.backends import FERRY_ACTIONS, FERRY_PLAYBOOK_DIR
 from runner.kolla import cli_command
 from runner.planner import KINDS, PlannedStep
@@ -52,6 +52,7 @@ def plan_preview(cloud: Cloud, kind: str, params: dict[str, Any], backend: str =
         "steps": rendered,
         "hash": digest,
         "estimated_seconds": estimate_seconds(cloud, steps),
+        "warnings": job_warnings(cloud, kind, cleaned, backend),
     }
 
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from apps.audit.services import record
 from apps.backups.models import Backup
-from apps.catalog.models import release_infos
+from apps.catalog.models import Release, release_infos
 from apps.clouds.models import Cloud, ReleaseChange
 from apps.clouds.services import cloud_inventory, parse_yaml_mapping
 from apps.jobs.live import publish_job_state
@@ -36,7 +36,14 @@ from apps.jobs.models import (
     StepState,
 )
 from runner.params import BackupInfo, ansible_bool
-from runner.planner import PlanError, PlannedStep, PlanRequest, plan_job
+from runner.planner import (
+    PlanError,
+    PlannedStep,
+    PlanRequest,
+    plan_job,
+    plan_warnings,
+    rollback_problem,
+)
 
 log = logging.getLogger(__name__)
 MAX_LIMIT = 500  # leaves room for a step's own limit in the 1,000 characters a step stores
@@ -63,19 +70,42 @@ def plan_request(cloud: Cloud, kind: str, params: dict, backend: str = "") -> Pl
             parse_yaml_mapping(cloud.globals_yml, "globals_yml").get("enable_mariabackup")
         ),
         backups=[
-            BackupInfo(
-                id=b.pk,
-                kind=b.kind,
-                state=b.state,
-                name=b.name,
-                release=b.release,
-                label=b.label,
-                taken_at=f"{b.taken_at:%Y-%m-%d %H:%M} UTC",
-                parent_id=b.parent_id,
-            )
-            for b in Backup.objects.filter(cloud=cloud).order_by("taken_at", "id")
+            backup_info(b)
+            for b in Backup.objects.filter(cloud=cloud).select_related("job").order_by("taken_at", "id")
         ],
     )
+
+
+def backup_info(backup: Backup) -> BackupInfo:
+    """The planner's view of a backup (its ``job`` fetched with it)."""
+    return BackupInfo(
+        id=backup.pk,
+        kind=backup.kind,
+        state=backup.state,
+        name=backup.name,
+        release=backup.release,
+        label=backup.label,
+        taken_at=f"{backup.taken_at:%Y-%m-%d %H:%M} UTC",
+        parent_id=backup.parent_id,
+        job_kind=backup.job.kind if backup.job_id else "",
+        taken=backup.taken_at,
+    )
+
+
+def rollback_backups(cloud: Cloud) -> list[Backup]:
+    """The backups ``cloud`` can roll back to (the planner's rule): verified, taken by an upgrade,
+    fast-forward upgrade or cell rollout before it moved the cloud off an older release."""
+    order = list(Release.objects.values_list("series", flat=True))
+    current = cloud.release.series if cloud.release_id else None
+    candidates = Backup.objects.filter(cloud=cloud, state="verified").select_related("job")
+    return [b for b in candidates if rollback_problem(backup_info(b), current, order) is None]
+
+
+def job_warnings(cloud: Cloud, kind: str, params: dict, backend: str = "") -> list[str]:
+    """What a person must know before launching ``kind`` with the cleaned ``params`` (the planner's
+    words): the data a restore or rollback loses, and what a rollback leaves newer."""
+    request = plan_request(cloud, kind, params, backend)
+    return plan_warnings(request, params, timezone.now())
 
 
 def build_plan(cloud: Cloud, kind: str, params: dict, backend: str = "") -> tuple[dict, list[PlannedStep]]:
@@ -142,6 +172,7 @@ def launch_job(
         requested_by=actor if actor and actor.is_authenticated else None,
         queued_at=timezone.now(),
         from_release=cloud.release.series if cloud.release_id else "",
+        warning="\n".join(job_warnings(cloud, kind, params, backend)),
     )
     _create_steps(job, _narrowed(cloud, steps, limit), attempt=1, first_ordinal=1)
     record(

@@ -17,6 +17,7 @@ from apps.jobs.forms import JobLaunchForm
 from apps.jobs.live import stored_payloads
 from apps.jobs.models import ACTIVE_STATES, Event, Job, JobState
 from apps.jobs.permissions import get_job_for, jobs_for
+from apps.jobs.preview import plan_preview
 
 LOG_CHUNK = 2000
 
@@ -96,6 +97,7 @@ def job_launch(request: HttpRequest, slug: str) -> HttpResponse:
     form = JobLaunchForm(
         request.POST or None, initial={"kind": request.GET.get("kind", "prechecks")}, cloud=cloud
     )
+    preview = None
     if request.method == "POST" and form.is_valid():
         try:
             job = services.launch_job(
@@ -110,12 +112,15 @@ def job_launch(request: HttpRequest, slug: str) -> HttpResponse:
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
+            if set(exc.message_dict) == {"confirm"}:
+                # Planned, not confirmed: show what it will do and lose before the box is ticked.
+                preview = plan_preview(cloud, form.cleaned_data["kind"], form.params())
         else:
             messages.success(
                 request, f"Job #{job.pk} ({job.get_kind_display()}) queued with {job.steps.count()} steps."
             )
             return redirect("job-detail", job_id=job.pk)
-    return render(request, "jobs/job_launch.html", {"form": form, "cloud": cloud})
+    return render(request, "jobs/job_launch.html", {"form": form, "cloud": cloud, "preview": preview})
 
 
 @require_POST

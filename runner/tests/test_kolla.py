@@ -183,6 +183,7 @@ def test_every_action_is_covered() -> None:
         "post-deploy",
         "mariadb-backup",
         "mariadb-recovery",
+        "rabbitmq-reset-state",
         "destroy",
     }
 

@@ -111,6 +111,7 @@ CASES: list[tuple[list[str], dict[str, Any]]] = [
     (["genconfig"], {}),
     (["validate-config"], {}),
     (["post-deploy"], {}),
+    (["rabbitmq-reset-state"], {}),
     (["stop", "--yes-i-really-really-mean-it"], {}),
     (["stop", "--yes-i-really-really-mean-it", "--ignore-missing"], {"ignore_missing": True}),
     (["destroy", "--yes-i-really-really-mean-it"], {}),

@@ -381,20 +381,6 @@ def test_deploy_over_an_older_release_asks_for_upgrade(cloud: LabCloud) -> None:
     assert "is an upgrade: run upgrade" in events.failure_messages()["ctl1"][0]
 
 
-def test_rollback_is_a_restore_then_a_deploy_of_the_old_release(cloud: LabCloud) -> None:
-    cloud.run("mariadb-backup.yml")
-    result, _ = cloud.run("site.yml", action="upgrade", extra={"openstack_release": "2025.2"})
-    assert result.status == "successful"
-    result, events = cloud.run("site.yml", action="deploy", extra={"openstack_release": "2025.1"})
-    assert result.status == "failed"
-    assert "restore a backup" in events.failure_messages()["ctl1"][0]
-    result, _ = cloud.run("mariadb-recovery.yml")
-    assert result.status == "successful"
-    result, events = cloud.run("site.yml", action="deploy", extra={"openstack_release": "2025.1"})
-    assert result.status == "successful", events.failure_messages()
-    assert set(tags(cloud, "cmp1").values()) == {TAG_2025_1}
-
-
 CELLS_INVENTORY = Path(__file__).parent / "data" / "cells"
 
 

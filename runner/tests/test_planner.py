@@ -1,13 +1,15 @@
 """The planner: legal hops, fast-forward paths, staged cell rollouts, refusals that name the field."""
 
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from runner.kolla import cli_command
 from runner.params import BackupInfo
-from runner.planner import PlanError, PlanRequest, ReleaseInfo, legal_hops, plan, upgrade_path
+from runner.planner import PlanError, PlanRequest, ReleaseInfo, legal_hops, plan, plan_warnings, upgrade_path
 
 SERIES = ["2023.1", "2023.2", "2024.1", "2024.2", "2025.1", "2025.2", "2026.1", "2026.2", "2027.1"]
 RELEASES = [ReleaseInfo(s, s.endswith(".1")) for s in SERIES]
@@ -118,11 +120,23 @@ def test_deploy_of_an_undeployed_cloud_needs_a_release():
 
 def backups_request(kind: str, current: str = "2025.2", **params) -> PlanRequest:
     backups = [
-        BackupInfo(1, "full", "verified", "mysqlbackup-1-full", release="2025.1", label="before-2025.2"),
+        BackupInfo(
+            1,
+            "full",
+            "verified",
+            "mysqlbackup-1-full",
+            release="2025.1",
+            label="before-2025.2",
+            taken_at="2026-12-01 10:00 UTC",
+            job_kind="upgrade",
+            taken=datetime(2026, 12, 1, 10, 0, tzinfo=UTC),
+        ),
         BackupInfo(2, "incremental", "verified", "mysqlbackup-2-incremental", release="2025.2", parent_id=1),
         BackupInfo(3, "full", "failed", "mysqlbackup-3-full", release="2025.2"),
         BackupInfo(4, "incremental", "verified", "mysqlbackup-4-incremental", release="2025.2", parent_id=3),
-        BackupInfo(5, "full", "verified", "mysqlbackup-5-full", release="2025.2"),
+        BackupInfo(5, "full", "verified", "mysqlbackup-5-full", release="2025.2", job_kind="upgrade"),
+        BackupInfo(6, "full", "verified", "mysqlbackup-6-full", release="2025.1", job_kind="backup"),
+        BackupInfo(7, "full", "verified", "mysqlbackup-7-full", release="2025.1"),
     ]
     return PlanRequest(kind, RELEASES, current, params=params, backups=backups, mariabackup=True)
 
@@ -149,15 +163,74 @@ def test_restore_refuses_what_cannot_be_restored(backup, why):
     assert refused.value.field == "backup" and why in refused.value.message
 
 
-def test_rollback_goes_back_to_the_release_its_backup_was_taken_on():
+def test_rollback_goes_back_without_stopping_the_data_plane():
     steps = plan(backups_request("rollback", backup=1))
-    assert [s.action for s in steps] == ["stop", "mariadb-recovery", "deploy", "check"]
-    assert steps[2].completes_release == "2025.1"
+    assert [(s.action, s.tags) for s in steps] == [
+        ("stop", ""),
+        ("stop", "mariadb"),
+        ("mariadb-recovery", ""),
+        ("rabbitmq-reset-state", ""),
+        ("stop", "rabbitmq"),
+        ("deploy", ""),
+        ("check", ""),
+    ]
+    stop = steps[0]
+    kept_running = set(stop.extra_vars["skip_stop_containers"])
+    assert {
+        "nova_libvirt",
+        "nova_compute",
+        "openvswitch_vswitchd",
+        "neutron_l3_agent",
+        "rabbitmq",
+    } <= kept_running
+    assert "the data plane keeps running" in stop.name
+    deploy = steps[5]
+    assert deploy.completes_release == "2025.1" and deploy.extra_vars["openstack_release"] == "2025.1"
+    assert deploy.extra_vars["nova_libvirt_tag"].startswith("2025.2-{{ kolla_base_distro }}")
+    assert deploy.extra_vars["openvswitch_tag"] == deploy.extra_vars["nova_libvirt_tag"]
+    assert "kolla refuses an older libvirt" in deploy.name
+    assert "messages in flight are lost" in steps[3].name and "rabbitmq-version-check" in steps[4].name
 
 
-def test_rollback_refuses_a_backup_of_the_release_the_cloud_runs():
-    with pytest.raises(PlanError, match="roll back to a backup taken before an upgrade"):
-        plan(backups_request("rollback", backup=5))
+def test_rollback_command_lines_are_kollas():
+    steps = plan(backups_request("rollback", backup=1))
+    stop = cli_command(steps[0].action, extra_vars=steps[0].extra_vars)
+    assert stop.startswith("kolla-ansible stop -i /etc/kolla/multinode --yes-i-really-really-mean-it -e ")
+    assert '"skip_stop_containers": ["nova_libvirt"' in stop
+    assert cli_command(steps[3].action, extra_vars=steps[3].extra_vars) == (
+        "kolla-ansible rabbitmq-reset-state -i /etc/kolla/multinode -e openstack_release=2025.2"
+    )
+    assert cli_command(steps[4].action, extra_vars=steps[4].extra_vars, tags=steps[4].tags).endswith(
+        "--tags rabbitmq"
+    )
+    deploy = cli_command(steps[5].action, extra_vars=steps[5].extra_vars)
+    assert deploy.startswith("kolla-ansible deploy -i /etc/kolla/multinode -e openstack_release=2025.1 -e ")
+    assert "nova_libvirt_tag" in deploy and "openvswitch_tag" in deploy
+
+
+@pytest.mark.parametrize(
+    ("backup", "why"),
+    [
+        (5, "roll back to a backup taken before an upgrade"),
+        (6, "taken by a backup job"),
+        (7, "taken by no job Ferry ran"),
+    ],
+)
+def test_rollback_takes_only_a_pre_upgrade_backup_of_an_older_release(backup, why):
+    with pytest.raises(PlanError) as refused:
+        plan(backups_request("rollback", backup=backup))
+    assert refused.value.field == "backup" and why in refused.value.message
+
+
+def test_restore_and_rollback_warn_of_what_is_lost_since_the_backup():
+    request = backups_request("rollback", backup=1)
+    now = datetime(2026, 12, 1, 13, 12, 30, tzinfo=UTC)
+    warnings = plan_warnings(request, {"backup": 1}, now)
+    assert "since 2026-12-01 10:00 UTC (3 h 12 min)" in warnings[0]
+    assert "nova_libvirt_tag" in warnings[1]
+    assert plan_warnings(backups_request("restore", backup=5), {"backup": 5}, now)[0].startswith("Loses")
+    assert plan_warnings(request, {"backup": 1}, now + timedelta(days=2))[0].count("2 d 3 h 12 min") == 1
+    assert plan_warnings(backups_request("upgrade"), {}, now) == []
 
 
 @pytest.mark.parametrize("kind", ["backup", "upgrade", "ffu", "cell-rollout", "rollback"])

@@ -62,6 +62,7 @@ class JobSerializer(serializers.ModelSerializer):
             "current_task",
             "event_count",
             "result",
+            "warning",
         ]
         read_only_fields = fields
 

@@ -18,7 +18,7 @@ from apps.jobs.preview import plan_preview
 
 pytestmark = pytest.mark.django_db
 
-KEYS = {"cloud", "kind", "params", "from", "to", "hops", "steps", "hash", "estimated_seconds"}
+KEYS = {"cloud", "kind", "params", "from", "to", "hops", "steps", "hash", "estimated_seconds", "warnings"}
 STEP_KEYS = {"name", "action", "playbook", "limit", "tags", "extra_vars", "command", "gate"}
 
 

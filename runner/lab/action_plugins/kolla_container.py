@@ -19,7 +19,7 @@ class ActionModule(labaction.LabAction):
 
     @staticmethod
     def _summary(container: dict[str, Any]) -> dict[str, Any]:
-        return {k: container.get(k) for k in ("name", "image", "tag", "state", "restarts")}
+        return {k: container.get(k) for k in ("name", "image", "tag", "state", "restarts", "stops")}
 
     def op_pull_image(self, ctx: Any, args: dict[str, Any]) -> dict[str, Any]:
         """Record the service's image as present on the host."""
@@ -54,6 +54,7 @@ class ActionModule(labaction.LabAction):
             self._check_release(ctx, name, str(current.get("release")), release)
         checksum = ctx.hd.config_checksum(name)
         now = core.now_iso()
+        data_version = self._check_rabbitmq_data(ctx, name, current, release)
         if not current:
             container = {
                 "name": name,
@@ -85,8 +86,25 @@ class ActionModule(labaction.LabAction):
                 restarts=int(current.get("restarts", 0)) + 1,
                 updated=now,
             )
+        if data_version:
+            container["data_version"] = data_version
         core.write_json(path, container)
         return {"changed": True, "msg": msg, "container": self._summary(container)}
+
+    @staticmethod
+    def _check_rabbitmq_data(ctx: Any, name: str, current: dict[str, Any] | None, release: str) -> str:
+        """RabbitMQ refuses to start on data a newer RabbitMQ wrote (its feature flags): the version
+        its data is at, or a LabError when the new image is older and the state was not reset."""
+        if name != "rabbitmq":
+            return ""
+        new = core.rabbitmq_version(release)
+        data = (current or {}).get("data_version")
+        if data and core.version_key(new) < core.version_key(data):
+            raise core.LabError(
+                f"RabbitMQ {new} cannot start on {ctx.host}: its data was written by RabbitMQ {data} "
+                "(feature flags it does not know); reset RabbitMQ's state first (rabbitmq-reset-state)"
+            )
+        return new
 
     def _check_release(self, ctx: Any, name: str, current: str, release: str) -> None:
         if ctx.action == "upgrade":
@@ -118,6 +136,8 @@ class ActionModule(labaction.LabAction):
         if container.get("state") == state:
             return {"changed": False, "container": self._summary(container)}
         container.update(state=state, updated=core.now_iso())
+        if state == "stopped":
+            container["stops"] = int(container.get("stops", 0)) + 1
         core.write_json(path, container)
         return {"changed": True, "container": self._summary(container)}
 

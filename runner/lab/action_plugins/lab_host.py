@@ -30,8 +30,10 @@ class ActionModule(labaction.LabAction):
         projects = list(dict.fromkeys(s.project for s in services))
         registry = str(args.get("registry") or "").rstrip("/")
         default_tag = str(args.get("tag") or "")
-        # kolla's per-project tag variables (nova_tag ...) default to openstack_tag.
-        tags = {p: str(ctx.var(f"{p}_tag") or default_tag) for p in projects}
+        # kolla's per-service tag variables (nova_libvirt_tag ...) default to the project's (nova_tag),
+        # which default to openstack_tag.
+        project_tags = {p: str(ctx.var(f"{p}_tag") or default_tag) for p in projects}
+        tags = {s.name: str(ctx.var(f"{s.container}_tag") or project_tags[s.project]) for s in services}
         groups = [f"lab_project_{p}" for p in projects]
         db_hosts = ctx.mariadb_hosts()
         if ctx.host in db_hosts:
@@ -45,8 +47,23 @@ class ActionModule(labaction.LabAction):
         releases = core.container_releases(containers)
         health = ctx.hd.health() or {}
         target = str(args.get("target_release") or "")
-        if target and ctx.action in ("upgrade", "deploy", "reconfigure"):
+        if target and ctx.action in ("upgrade", "deploy"):
             self._check_release_change(ctx, releases, target, db_hosts)
+        elif target and ctx.action == "reconfigure":
+            # Per container: one whose tag variable pins another release's image (nova_libvirt_tag
+            # after a rollback) keeps it; any other must already run the release of its image.
+            wanted = {s.name: core.release_from_tag(tags[s.name]) for s in services}
+            other = sorted(
+                (name, c.get("release"))
+                for name, c in containers.items()
+                if name in wanted and c.get("release") != wanted[name]
+            )
+            if other:
+                name, running = other[0]
+                raise core.LabError(
+                    f"{name} on {ctx.host} runs {running} but openstack_release is {target} "
+                    f"(its image: {wanted[name]}): reconfigure keeps the release (use upgrade)"
+                )
         return {
             "ansible_facts": {
                 "lab_host_services": [
@@ -54,7 +71,8 @@ class ActionModule(labaction.LabAction):
                         "name": s.name,
                         "project": s.project,
                         "image": f"{registry}/{s.image}" if registry else s.image,
-                        "tag": tags[s.project],
+                        "tag": tags[s.name],
+                        "container": s.container,
                         "stage": s.stage,
                         "conf": s.conf,
                     }
@@ -89,13 +107,6 @@ class ActionModule(labaction.LabAction):
                     raise core.LabError(f"{ctx.host}: {problem}")
             if any(core.release_index(r) > core.release_index(target) for r in releases):
                 self._check_database_not_newer(ctx, target, db_hosts)
-        elif ctx.action == "reconfigure":
-            other = [r for r in releases if r != target]
-            if other:
-                raise core.LabError(
-                    f"{ctx.host} runs {other[0]} but openstack_release is {target}: "
-                    "reconfigure keeps the release (use upgrade)"
-                )
 
     def _check_database_not_newer(self, ctx: Any, target: str, db_hosts: list[str]) -> None:
         if not db_hosts:
@@ -126,6 +137,45 @@ class ActionModule(labaction.LabAction):
             self._check_release_change(ctx, releases, target, ctx.mariadb_hosts())
         current = ", ".join(releases) or "nothing deployed"
         return {"msg": f"{ctx.host} passed prechecks ({current} -> {target})"}
+
+    def op_rabbitmq_version_check(self, ctx: Any, args: dict[str, Any]) -> dict[str, Any]:
+        """kolla's rabbitmq-version-check: a running RabbitMQ may not go back, nor skip versions.
+
+        Like kolla, it compares only with a running container (kolla lists running ones only).
+        """
+        container = core.read_json(ctx.hd.container_file("rabbitmq")) or {}
+        if container.get("state") != "running":
+            return {"msg": f"no RabbitMQ running on {ctx.host}: nothing to compare"}
+        current = core.rabbitmq_version(str(container.get("release")))
+        new = core.rabbitmq_version(core.release_from_tag(str(args["tag"])))
+        problem = core.rabbitmq_problem(current, new)
+        if problem:
+            raise core.LabError(problem)
+        return {"msg": f"RabbitMQ version check successful: {current} -> {new}"}
+
+    def op_libvirt_version_check(self, ctx: Any, args: dict[str, Any]) -> dict[str, Any]:
+        """kolla's nova-libvirt-version-check: the image's libvirt may not be older than the running one."""
+        container = core.read_json(ctx.hd.container_file("nova-libvirt")) or {}
+        if container.get("state") != "running" or container.get("tag") == args["tag"]:
+            return {"msg": f"nova_libvirt on {ctx.host} keeps its image: nothing to compare"}
+        current = core.libvirt_version(str(container.get("release")))
+        new = core.libvirt_version(core.release_from_tag(str(args["tag"])))
+        problem = core.libvirt_problem(current, new)
+        if problem:
+            raise core.LabError(problem)
+        return {"msg": f"Libvirt version check successful: target {new} >= current {current}."}
+
+    def op_rabbitmq_reset_state(self, ctx: Any, args: dict[str, Any]) -> dict[str, Any]:
+        """kolla's rabbitmq-reset-state: ``rabbitmqctl force_reset`` in the running container."""
+        ctx.pause()
+        ctx.check_injected("rabbitmq")
+        path = ctx.hd.container_file("rabbitmq")
+        container = core.read_json(path) or {}
+        if container.get("state") != "running":
+            raise core.LabError(f"rabbitmq is not running on {ctx.host}: rabbitmqctl cannot reset it")
+        container.update(data_version=None, reset_at=core.now_iso(), updated=core.now_iso())
+        core.write_json(path, container)
+        return {"changed": True, "msg": f"RabbitMQ on {ctx.host} reset to its virgin state"}
 
     def op_package(self, ctx: Any, args: dict[str, Any]) -> dict[str, Any]:
         """Install one package of bootstrap-servers (recorded in host.json)."""

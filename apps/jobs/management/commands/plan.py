@@ -55,6 +55,7 @@ def _text(preview: dict) -> str:
         f"{preview['kind']} on {preview['cloud']}: {hops if preview['hops'] else preview['to'] or '-'}",
         f"plan hash {preview['hash']}",
         f"estimated {estimate:.0f} s from past runs" if estimate is not None else "no estimate: no past runs",
+        *(f"warning: {warning}" for warning in preview["warnings"]),
         "",
     ]
     for number, step in enumerate(preview["steps"], 1):

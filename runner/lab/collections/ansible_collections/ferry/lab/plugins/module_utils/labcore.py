@@ -243,6 +243,12 @@ class Service:
     stage: str = ""
     conf: str = ""
     group: str = ""
+    container_name: str = ""  # kolla's container name, when it is not the name with underscores
+
+    @property
+    def container(self) -> str:
+        """kolla's name of the container (``nova_libvirt``), as ``skip_stop_containers`` lists it."""
+        return self.container_name or self.name.replace("-", "_")
 
 
 # In kolla's deploy order; ``role`` is resolved by ``host_services``.
@@ -260,7 +266,12 @@ SERVICES: tuple[Service, ...] = (
     Service("cinder-backup", "cinder", "cinder-backup", "storage", conf="cinder.conf"),
     Service("placement-api", "placement", "placement-api", "control", conf="placement.conf"),
     Service(
-        "openvswitch-db-server", "openvswitch", "openvswitch-db-server", "openvswitch", conf="ovsdb.conf"
+        "openvswitch-db-server",
+        "openvswitch",
+        "openvswitch-db-server",
+        "openvswitch",
+        conf="ovsdb.conf",
+        container_name="openvswitch_db",
     ),
     Service(
         "openvswitch-vswitchd", "openvswitch", "openvswitch-vswitchd", "openvswitch", conf="vswitchd.conf"
@@ -275,9 +286,16 @@ SERVICES: tuple[Service, ...] = (
         stage="api",
         conf="nova.conf",
         group="nova-super-conductor",
+        container_name="nova_super_conductor",
     ),
     Service(
-        "nova-cell-conductor", "nova", "nova-conductor", "cell-conductor", stage="cell", conf="nova.conf"
+        "nova-cell-conductor",
+        "nova",
+        "nova-conductor",
+        "cell-conductor",
+        stage="cell",
+        conf="nova.conf",
+        container_name="nova_conductor",
     ),
     Service("nova-novncproxy", "nova", "nova-novncproxy", "cell-novncproxy", stage="cell", conf="nova.conf"),
     Service("nova-libvirt", "nova", "nova-libvirt", "compute", stage="cell", conf="libvirtd.conf"),
@@ -312,6 +330,61 @@ PROJECT_DATABASES: dict[str, tuple[str, ...]] = {
 }
 # Roles that are not an inventory group of the same name.
 _CELL_ROLES = {"cell-conductor", "cell-novncproxy"}
+
+
+# The lab's model of the RabbitMQ and libvirt each release's images carry (X.Y and X.Y.Z), for
+# kolla's version checks; the numbers are the lab's, the rules are kolla's.
+RABBITMQ_VERSIONS: dict[str, str] = {"2023.2": "3.12", "2024.1": "3.13", "2024.2": "3.13", "2025.1": "4.0"}
+RABBITMQ_VERSIONS.update({"2025.2": "4.1", "2026.1": "4.1", "2026.2": "4.2", "2027.1": "4.2"})
+# kolla's rabbitmq_allowed_upgrades: jumps beyond the next minor version that RabbitMQ supports.
+RABBITMQ_ALLOWED_UPGRADES: dict[str, tuple[str, ...]] = {"3.11": ("3.13",), "3.13": ("4.0", "4.1", "4.2")}
+LIBVIRT_VERSIONS: dict[str, str] = {"2024.1": "9.0.0", "2024.2": "10.0.0", "2025.1": "10.0.0"}
+LIBVIRT_VERSIONS.update({"2025.2": "10.10.0", "2026.1": "11.0.0", "2026.2": "11.5.0", "2027.1": "11.5.0"})
+
+
+def rabbitmq_version(series: str) -> str:
+    """The RabbitMQ version (X.Y) of a release's rabbitmq image, in the lab's model."""
+    release_index(series)
+    return RABBITMQ_VERSIONS.get(series, "3.11")
+
+
+def libvirt_version(series: str) -> str:
+    """The libvirt version (X.Y.Z) of a release's nova-libvirt image, in the lab's model."""
+    release_index(series)
+    return LIBVIRT_VERSIONS.get(series, "8.0.0")
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """A dotted version as numbers, to compare."""
+    return tuple(int(part) for part in version.split("."))
+
+
+def rabbitmq_problem(current: str, new: str) -> str | None:
+    """kolla's rabbitmq-version-check: why RabbitMQ ``current`` cannot become ``new``, or None."""
+    if version_key(new) < version_key(current):
+        return (
+            f"Looks like you're about to downgrade RabbitMQ from version {current} to version {new}. "
+            "If you're absolutely certain you want to do this, please skip the tag `rabbitmq-version-check`."
+        )
+    (cur_major, cur_minor), (new_major, new_minor) = version_key(current)[:2], version_key(new)[:2]
+    standard = cur_major == new_major and new_minor == cur_minor + 1
+    if current == new or standard or new in RABBITMQ_ALLOWED_UPGRADES.get(current, ()):
+        return None
+    return (
+        f"Invalid upgrade path detected! You are trying to go from RabbitMQ {current} to {new}. "
+        f"Please upgrade to an intermediate version first ({cur_major}.{cur_minor + 1})."
+    )
+
+
+def libvirt_problem(current: str, new: str) -> str | None:
+    """kolla's nova-libvirt-version-check: why libvirt ``current`` cannot become ``new``, or None."""
+    if version_key(new) >= version_key(current):
+        return None
+    return (
+        "It looks like you're about to downgrade Libvirt in the nova_libvirt container from "
+        f"version {current} to version {new}. If you're absolutely certain that you want to do "
+        "this, please skip the tag `nova-libvirt-version-check`."
+    )
 
 
 def cell_database(cell_name: str | None) -> str:
