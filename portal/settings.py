@@ -312,6 +312,7 @@ SPECTACULAR_SETTINGS = {
         "JobKindEnum": "apps.jobs.models.JobKind",
         "BackupKindEnum": "apps.backups.models.BackupKind",
         "BackupStateEnum": "apps.backups.models.BackupState",
+        "ReleaseStatusEnum": "apps.catalog.models.ReleaseStatus",
     },
     # Without this Swagger UI sends the schema's address to validator.swagger.io for a badge.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
