@@ -83,3 +83,54 @@ def chain_head() -> str:
 def _cloud_slug_of(obj: models.Model) -> str:
     cloud = obj if obj._meta.label_lower == "clouds.cloud" else getattr(obj, "cloud", None)
     return getattr(cloud, "slug", "") or ""
+
+
+def row_snapshot(obj: models.Model) -> dict[str, Any]:
+    """A row as an audit entry shows it: its stored fields, many-to-many members by name, and the
+    values of secret-named variables masked."""
+    from runner.secret_vars import hide_secrets, hide_secrets_in_yaml
+
+    values: dict[str, Any] = {}
+    for field in obj._meta.concrete_fields:
+        if field.primary_key or getattr(field, "auto_now", False):
+            continue
+        value = getattr(obj, field.attname)
+        if field.name == "passwords_encrypted":
+            value = "(encrypted)" if value else ""
+        elif field.name == "globals_yml":
+            value = hide_secrets_in_yaml(value)
+        elif isinstance(field, models.JSONField):
+            value = hide_secrets(value)
+        values[field.name] = value
+    if obj.pk is not None:
+        for field in obj._meta.many_to_many:
+            values[field.name] = sorted(str(o) for o in getattr(obj, field.name).all())
+    return json.loads(json.dumps(values, default=str))
+
+
+def record_row_change(actor, obj: models.Model, before: dict[str, Any] | None) -> AuditEntry | None:
+    """Audit a row created (``before`` None) or changed, with the fields that differ before and
+    after; nothing when nothing differs. For edits that do not go through a domain service (the
+    admin's forms for cells, hosts, inventory groups and inline rows)."""
+    after = row_snapshot(obj)
+    name = obj._meta.model_name
+    if before is None:
+        return record(actor, f"{name}.create", obj, detail={"after": after})
+    changed = sorted(k for k in after if before.get(k) != after[k])
+    if not changed:
+        return None
+    return record(
+        actor,
+        f"{name}.update",
+        obj,
+        detail={
+            "changed": changed,
+            "before": {k: before.get(k) for k in changed},
+            "after": {k: after[k] for k in changed},
+        },
+    )
+
+
+def record_row_delete(actor, obj: models.Model) -> AuditEntry:
+    """Audit a row about to be deleted, with what it was. Call it before the delete, in its transaction."""
+    return record(actor, f"{obj._meta.model_name}.delete", obj, detail={"before": row_snapshot(obj)})
