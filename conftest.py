@@ -35,6 +35,20 @@ def pytest_configure(config: pytest.Config) -> None:
     scratch = Path(settings.FERRY_SCRATCH_DIR) / f"tests-{worker}-{os.getpid()}"
     scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
     settings.FERRY_SCRATCH_DIR = scratch
+    _let_flush_empty_the_audit_trail()
+
+
+def _let_flush_empty_the_audit_trail() -> None:
+    """Transactional tests end by emptying every table with TRUNCATE; on PostgreSQL the audit
+    trail's trigger refuses that unless the transaction says so (apps/audit/migrations/0002)."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    flush = DatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self, sql_list):
+        return flush(self, ["SELECT set_config('ferry.audit_truncate', 'allowed', true)", *sql_list])
+
+    DatabaseOperations.execute_sql_flush = execute_sql_flush
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

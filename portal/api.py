@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
+from apps.audit.api.views import AuditEntryViewSet
 from apps.backups.api.views import BackupViewSet
 from apps.catalog.api.views import ImageViewSet, ReleaseViewSet, SupportTierViewSet
 from apps.clouds.api.views import CellViewSet, CloudFileViewSet, CloudMemberViewSet, CloudViewSet, HostViewSet
@@ -28,6 +29,7 @@ router.register("images", ImageViewSet, basename="image")
 router.register("support-tiers", SupportTierViewSet, basename="support-tier")
 router.register("jobs", JobViewSet, basename="job")
 router.register("backups", BackupViewSet, basename="backup")
+router.register("audit", AuditEntryViewSet, basename="audit-entry")
 
 
 @extend_schema(

@@ -23,6 +23,7 @@ REASONS = {
     "401": "Not logged in (send a session cookie or `Authorization: Token …`).",
     "403": "Logged in, but your role does not allow this.",
     "404": "No such object, or not one you can see.",
+    "409": "Still in use: the answer names what uses it; nothing was deleted.",
 }
 MUTATING = {"post", "put", "patch", "delete"}
 # Operations that answer 404 for an object named in their body rather than their path.
@@ -30,7 +31,8 @@ NAMED_IN_BODY = {("post", "/api/jobs/")}
 
 
 def declare_error_responses(result: dict[str, Any], generator, request, public) -> dict[str, Any]:
-    """Add 400/401/403/404 to every operation that can answer them, unless already declared."""
+    """Add 400/401/403/404, and 409 to deletions, to every operation that can answer them, unless
+    already declared."""
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     for path, path_item in result.get("paths", {}).items():
         for method, operation in path_item.items():
@@ -46,6 +48,8 @@ def declare_error_responses(result: dict[str, Any], generator, request, public) 
                 or any(p.get("in") == "query" for p in parameters)
             ):
                 codes.append("400")
+            if method == "delete":
+                codes.append("409")
             for code in codes:
                 operation["responses"].setdefault(
                     code,

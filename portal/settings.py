@@ -63,6 +63,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every answer, even an early refusal, carries its request id.
+    "apps.audit.middleware.AuditContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "portal.middleware.RequestLimitsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -230,6 +232,8 @@ AXES_FAILURE_LIMIT = env_int("FERRY_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = env_float("FERRY_LOGIN_COOLOFF_MINUTES", 15.0, minimum=0.1) / 60
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# Lockouts and the audit trail see the same client address (FERRY_TRUSTED_PROXY_HEADER below).
+AXES_CLIENT_IP_CALLABLE = "apps.audit.context.request_address"
 AXES_VERBOSE = False
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -254,6 +258,14 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 _proxy_header = env_str("SECURE_PROXY_SSL_HEADER", "")
 if _proxy_header:
     SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_header.upper().replace("-", "_"), "https")
+# The header a proxy in front of Ferry sets to the client's address (e.g. X-Forwarded-For); only
+# then is any such header believed, and only its last entry. Unset: the peer's address is the client's.
+FERRY_TRUSTED_PROXY_HEADER = env_str("FERRY_TRUSTED_PROXY_HEADER", "")
+if FERRY_TRUSTED_PROXY_HEADER and not all(c.isalnum() or c == "-" for c in FERRY_TRUSTED_PROXY_HEADER):
+    raise ImproperlyConfigured(
+        f"FERRY_TRUSTED_PROXY_HEADER must be a header name such as X-Forwarded-For, "
+        f"got {FERRY_TRUSTED_PROXY_HEADER!r}."
+    )
 X_FRAME_OPTIONS = "DENY"
 # No inline script, handler or eval anywhere: an injected <script> or onclick does not run. Style
 # attributes are allowed (the job log's colours); <style> elements are not.

@@ -26,6 +26,7 @@ urlpatterns = [
     path("clouds/", include("apps.clouds.urls")),
     path("catalog/", include("apps.catalog.urls")),
     path("jobs/", include("apps.jobs.urls")),
+    path("audit/", include("apps.audit.urls")),
     path("", include("apps.dashboard.urls")),
 ]
 

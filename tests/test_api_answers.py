@@ -30,7 +30,7 @@ def test_pages_that_match_nothing_stay_html(client_as, viewer):
 def test_deleting_a_support_tier_still_in_use_is_refused(api_as, admin_user, catalog):
     tier = SupportTier.objects.filter(rules__isnull=False).first()
     response = api_as(admin_user).delete(f"/api/support-tiers/{tier.pk}/")
-    assert response.status_code == 400
+    assert response.status_code == 409  # a conflict with what uses it, named
     assert "rule" in response.json()["detail"]
     assert SupportTier.objects.filter(pk=tier.pk).exists()
 

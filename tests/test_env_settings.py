@@ -68,3 +68,9 @@ def test_refuses_a_bad_database_url():
     result = _start_settings(DEBUG="1", DATABASE_URL="mysql://db/ferry")
     assert result.returncode != 0
     assert "DATABASE_URL must be a URL starting with one of sqlite://" in result.stderr
+
+
+def test_refuses_a_trusted_proxy_header_that_is_no_header_name():
+    result = _start_settings(DEBUG="1", FERRY_TRUSTED_PROXY_HEADER="X-Forwarded-For: 1.2.3.4")
+    assert result.returncode != 0
+    assert "FERRY_TRUSTED_PROXY_HEADER must be a header name" in result.stderr

@@ -1,11 +1,14 @@
 from django.contrib import admin
 
+from apps.audit.admin_audit import AuditedAdminMixin
+from apps.catalog import services
 from apps.catalog.models import Image, ImageAvailability, ImageTag, Release, SupportRule, SupportTier
 from portal.forms import MULTILINE_TEXT, EditModelForm
 
 
 @admin.register(Release)
-class ReleaseAdmin(admin.ModelAdmin):
+class ReleaseAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    delete_service = staticmethod(services.delete_release)
     list_display = ("series", "name", "slurp", "kolla_ansible_major", "status", "position")
     list_editable = ("status",)
     list_filter = ("status", "slurp")
@@ -17,7 +20,8 @@ class ImageAvailabilityInline(admin.TabularInline):
 
 
 @admin.register(Image)
-class ImageAdmin(admin.ModelAdmin):
+class ImageAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    delete_service = staticmethod(services.delete_image)
     list_display = ("name", "service", "description")
     list_filter = ("service",)
     search_fields = ("name", "service")
@@ -25,7 +29,7 @@ class ImageAdmin(admin.ModelAdmin):
 
 
 @admin.register(ImageTag)
-class ImageTagAdmin(admin.ModelAdmin):
+class ImageTagAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("image", "release", "distro", "tag")
     list_filter = ("release", "distro")
     search_fields = ("image__name", "tag")
@@ -38,7 +42,8 @@ class SupportRuleInline(admin.TabularInline):
 
 
 @admin.register(SupportTier)
-class SupportTierAdmin(admin.ModelAdmin):
+class SupportTierAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    delete_service = staticmethod(services.delete_tier)
     list_display = ("name", "rank", "flagged", "description")
     inlines = [SupportRuleInline]
     form = EditModelForm

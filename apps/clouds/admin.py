@@ -1,11 +1,12 @@
 from django.contrib import admin
 
+from apps.audit.admin_audit import AuditedAdminMixin
 from apps.clouds.models import Cell, Cloud, Host, InventoryGroup
 from portal.forms import MULTILINE_TEXT, EditModelForm
 
 
 @admin.register(Cloud)
-class CloudAdmin(admin.ModelAdmin):
+class CloudAdmin(AuditedAdminMixin, admin.ModelAdmin):
     """Cloud definitions. passwords.yml is never shown here: change it on the cloud's edit page."""
 
     list_display = ("slug", "region", "release", "distro", "arch", "container_engine", "state")
@@ -18,13 +19,13 @@ class CloudAdmin(admin.ModelAdmin):
 
 
 @admin.register(Cell)
-class CellAdmin(admin.ModelAdmin):
+class CellAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "cloud", "group")
     list_filter = ("cloud",)
 
 
 @admin.register(Host)
-class HostAdmin(admin.ModelAdmin):
+class HostAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "cloud", "cell", "address", "state")
     list_filter = ("cloud", "state")
     search_fields = ("name", "address")
@@ -34,7 +35,7 @@ class HostAdmin(admin.ModelAdmin):
 
 
 @admin.register(InventoryGroup)
-class InventoryGroupAdmin(admin.ModelAdmin):
+class InventoryGroupAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "cloud", "position")
     list_filter = ("cloud",)
     search_fields = ("name",)

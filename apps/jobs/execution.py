@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from apps.audit.context import audit_context
 from apps.audit.services import record
 from apps.backups.services import incoming_dir, record_fetched_backup
 from apps.catalog.models import Release
@@ -92,8 +93,17 @@ def cloud_context(cloud: Cloud) -> CloudContext:
 
 
 def execute_job(job_id: int, *, worker: str) -> None:
-    """Run the remaining steps of the job's current attempt, then settle the job's state."""
+    """Run the remaining steps of the job's current attempt, then settle the job's state.
+
+    What the run records in the audit trail carries the request id of the job's launch (or resume).
+    """
     job = Job.objects.select_related("cloud", "cloud__release").get(pk=job_id)
+    with audit_context(request_id=job.request_id):
+        _execute(job, worker)
+
+
+def _execute(job: Job, worker: str) -> None:
+    job_id = job.pk
     if job.state not in ACTIVE_STATES:
         log.info("job %s is %s, not running; nothing to do", job_id, job.state)
         return

@@ -82,6 +82,8 @@ class Job(models.Model):
     from_release = models.CharField(
         max_length=16, null=True, blank=True, help_text="the release the cloud ran when the job was planned"
     )
+    # The request that launched (or last resumed) the job: the worker's audit entries carry it.
+    request_id = models.CharField(max_length=64, blank=True, default="")
     cancel_requested = models.BooleanField(default=False)
     current_step = models.PositiveSmallIntegerField(null=True, blank=True)
     current_task = models.CharField(max_length=500, blank=True)

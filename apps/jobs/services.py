@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from apps.audit import context as audit_context
 from apps.audit.services import record
 from apps.backups.models import Backup
 from apps.catalog.models import Release, release_infos
@@ -173,6 +174,7 @@ def launch_job(
         queued_at=timezone.now(),
         from_release=cloud.release.series if cloud.release_id else "",
         warning="\n".join(job_warnings(cloud, kind, params, backend)),
+        request_id=audit_context.current().request_id,
     )
     _create_steps(job, _narrowed(cloud, steps, limit), attempt=1, first_ordinal=1)
     record(
@@ -416,6 +418,7 @@ def resume_job(actor, job: Job, *, confirmed: bool = False) -> Job:
         cancel_requested=False,
         result="",
         worker="",
+        request_id=audit_context.current().request_id,
     )
     record(actor, "job.resume", job, detail={"attempt": attempt, "from_step": remaining[0].name})
     transaction.on_commit(request_dispatch)

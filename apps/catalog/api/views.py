@@ -1,9 +1,12 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
 from rest_framework import viewsets
 
+from apps.catalog import services
 from apps.catalog.api.filters import ImageFilterSet, ReleaseFilterSet, SupportTierFilterSet
 from apps.catalog.api.serializers import ImageSerializer, ReleaseSerializer, SupportTierSerializer
 from apps.catalog.models import Image, ImageTag, Release, SupportTier
+from portal.drf import as_drf_error
 from portal.pagination import IdCursorPagination
 from portal.permissions import ReadMembersWriteAdmins
 
@@ -12,8 +15,31 @@ class PositionCursorPagination(IdCursorPagination):
     ordering = ("position", "id")
 
 
-class ReleaseViewSet(viewsets.ModelViewSet):
-    """The release catalog, oldest first. Admins may edit it."""
+class ServiceWritesMixin:
+    """Creates, changes and deletes through the catalog's services, which audit them."""
+
+    create_service = update_service = delete_service = None
+
+    def perform_create(self, serializer):
+        try:
+            serializer.instance = self.create_service(self.request.user, **serializer.validated_data)
+        except DjangoValidationError as exc:
+            raise as_drf_error(exc) from None
+
+    def perform_update(self, serializer):
+        try:
+            serializer.instance = self.update_service(
+                self.request.user, serializer.instance, **serializer.validated_data
+            )
+        except DjangoValidationError as exc:
+            raise as_drf_error(exc) from None
+
+    def perform_destroy(self, instance):
+        self.delete_service(self.request.user, instance)
+
+
+class ReleaseViewSet(ServiceWritesMixin, viewsets.ModelViewSet):
+    """The release catalog, oldest first. Admins may edit it; a release in use cannot be deleted."""
 
     queryset = Release.objects.all()
     serializer_class = ReleaseSerializer
@@ -22,6 +48,9 @@ class ReleaseViewSet(viewsets.ModelViewSet):
     pagination_class = PositionCursorPagination
     lookup_field = "series"
     lookup_value_regex = r"[0-9.]+"
+    create_service = staticmethod(services.create_release)
+    update_service = staticmethod(services.update_release)
+    delete_service = staticmethod(services.delete_release)
 
 
 class ImageViewSet(viewsets.ReadOnlyModelViewSet):
@@ -36,10 +65,13 @@ class ImageViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_field = "name"
 
 
-class SupportTierViewSet(viewsets.ModelViewSet):
-    """Support tiers and the rules that assign them."""
+class SupportTierViewSet(ServiceWritesMixin, viewsets.ModelViewSet):
+    """Support tiers and the rules that assign them. A tier that rules assign cannot be deleted."""
 
     queryset = SupportTier.objects.prefetch_related("rules")
     serializer_class = SupportTierSerializer
     filterset_class = SupportTierFilterSet
     permission_classes = [ReadMembersWriteAdmins]
+    create_service = staticmethod(services.create_tier)
+    update_service = staticmethod(services.update_tier)
+    delete_service = staticmethod(services.delete_tier)
