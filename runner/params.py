@@ -73,7 +73,7 @@ class CloudFacts:
 class Param:
     """One parameter of a job kind: its name, type, whether it must be given, and what it is for.
 
-    ``kind`` names the type (``release``, ``cell``, ``choice``, ``name``, ``number``, ``hosts``,
+    ``kind`` names the type (``release``, ``cell``, ``choice``, ``name``, ``number``, ``boolean``, ``hosts``,
     ``host-actions``, ``overrides``); ``choices`` is the fixed list of a ``choice``; ``source``
     says where the choices of the other types come from, for forms and the API schema.
     """
@@ -182,6 +182,18 @@ def _name(param: Param, value: Any, facts: CloudFacts) -> str:
     return text
 
 
+def _boolean(param: Param, value: Any, facts: CloudFacts) -> bool:
+    """True or false, also as a form or query string sends it (``on``, ``true``, ``1``, ``false``…)."""
+    if isinstance(value, bool):
+        return value
+    text = _text(value, 8).strip().lower()
+    if text in {"true", "on", "yes", "1"}:
+        return True
+    if text in {"false", "off", "no", "0"}:
+        return False
+    raise ValueError("must be true or false")
+
+
 def _backup(param: Param, value: Any, facts: CloudFacts) -> int:
     """A verified backup of this cloud by id; an incremental one needs its full parent verified too."""
     if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
@@ -268,6 +280,7 @@ CHECKS: dict[str, Callable[[Param, Any, CloudFacts], Any]] = {
     "choice": _choice,
     "name": _name,
     "number": _number,
+    "boolean": _boolean,
     "backup": _backup,
     "hosts": _host_list,
     "host-actions": _host_actions,

@@ -21,7 +21,7 @@ from apps.jobs.permissions import get_job_for, jobs_for
 LOG_CHUNK = 2000
 
 
-UNFINISHED_STATES = [*ACTIVE_STATES, JobState.QUEUED]
+UNFINISHED_STATES = [*ACTIVE_STATES, JobState.WAITING, JobState.QUEUED]
 
 
 def _listed(user) -> QuerySet[Job]:
@@ -34,7 +34,7 @@ def _unfinished(user) -> QuerySet[Job]:
 
 
 def active_jobs(request: HttpRequest) -> HttpResponse:
-    """The running and queued jobs, as an htmx partial the dashboard refreshes every two seconds."""
+    """The running, waiting and queued jobs, as an htmx partial the dashboard refreshes every two seconds."""
     return render(
         request,
         "jobs/_job_table.html",
@@ -137,6 +137,28 @@ def job_resume(request: HttpRequest, job_id: int) -> HttpResponse:
         messages.success(request, f"Job #{job.pk} queued again from the step that did not finish.")
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
+    return redirect("job-detail", job_id=job.pk)
+
+
+@require_POST
+def job_continue(request: HttpRequest, job_id: int) -> HttpResponse:
+    return _gate(request, job_id, services.continue_job, "continues with its remaining steps")
+
+
+@require_POST
+def job_abort(request: HttpRequest, job_id: int) -> HttpResponse:
+    return _gate(request, job_id, services.abort_job, "was aborted; its cloud is free again")
+
+
+def _gate(request: HttpRequest, job_id: int, decide, done: str) -> HttpResponse:
+    job = get_job_for(request.user, job_id, CloudAction.OPERATE)
+    try:
+        decide(request.user, job, reason=request.POST.get("reason", ""))
+        messages.success(request, f"Job #{job.pk} {done}.")
+    except ValidationError as exc:
+        messages.error(
+            request, " ".join(f"{field}: {' '.join(errs)}" for field, errs in exc.message_dict.items())
+        )
     return redirect("job-detail", job_id=job.pk)
 
 
