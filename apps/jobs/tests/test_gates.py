@@ -48,7 +48,7 @@ def test_a_cell_rollout_waits_after_the_canary(operator, demo_cloud, no_worker, 
     assert ran[-1] == "Upgrade canary cell cell2"
     assert job.result.startswith("Waiting after step") and "continue or abort" in job.result
     pending = job.steps.filter(state=StepState.PENDING).order_by("position")
-    assert [s.name for s in pending][0] == "Upgrade cell cell1"
+    assert pending.first().name == "Upgrade cell cell1"
     assert AuditEntry.objects.filter(action="job.waiting", object_id=str(job.pk)).exists()
 
 
@@ -149,7 +149,8 @@ def test_ffu_pauses_between_hops_only_when_asked(operator, demo_cloud, no_worker
     )
     services.dispatch()
     job = start(job)
-    assert job.state == JobState.WAITING and job.steps.filter(gate=True, state=StepState.SUCCEEDED).count() == 1
+    assert job.state == JobState.WAITING
+    assert job.steps.filter(gate=True, state=StepState.SUCCEEDED).count() == 1
 
 
 def test_the_api_continues_and_aborts_with_a_reason(api_as, operator, demo_cloud, no_worker, ran):
