@@ -31,15 +31,32 @@ def cells_inventory_zip() -> bytes:
     return buffer.getvalue()
 
 
+@pytest.fixture(scope="module")
+def gated(embedded_stack):
+    """A cloud of two cells on 2025.1 (as the catalog says; deployed by the test that needs it)."""
+    admin = embedded_stack.login("admin")
+    assert admin.post("/api/clouds/", json={"slug": "gated"}).status_code == 201
+    response = admin.post(
+        "/api/clouds/gated/import-inventory/",
+        files={
+            "inventory": ("inventory.zip", cells_inventory_zip()),
+            "globals": ("globals.yml", b'kolla_base_distro: "rocky"\nenable_mariabackup: "yes"\n'),
+        },
+        data={"release": "2025.1"},
+    )
+    assert response.status_code == 200 and response.json()["cells"] == ["cell1", "cell2"], response.text
+    return embedded_stack
+
+
 def preview_text(page) -> str:
     return page.evaluate("document.getElementById('plan-preview').textContent")
 
 
-def test_the_plan_preview_follows_the_launch_form(embedded_stack, browser):  # noqa: F811
-    stack = embedded_stack
+def test_the_plan_preview_follows_the_launch_form(gated, browser):  # noqa: F811
+    stack = gated
     page = browser.new_page()
     login(page, stack, "operator", "operator-demo-pass")
-    page.goto(f"{stack.base_url}/clouds/demo/jobs/new/?kind=prechecks")
+    page.goto(f"{stack.base_url}/clouds/gated/jobs/new/?kind=prechecks")
     assert page.locator("#id_target_release").count() == 0
     assert "kolla-ansible prechecks" in preview_text(page)
 
@@ -60,7 +77,7 @@ def test_the_plan_preview_follows_the_launch_form(embedded_stack, browser):  # n
     page.select_option("#id_target_release", "2026.2")
     wait_until(page, "document.getElementById('plan-preview').textContent.includes('2026.2')")
     assert "gate: waits for a person" not in preview_text(page)
-    page.check("#id_pause_between_hops")
+    page.click("label[for='id_pause_between_hops']")  # as a person does: the label toggles the box
     wait_until(
         page, "document.getElementById('plan-preview').textContent.includes('gate: waits for a person')"
     )
@@ -68,19 +85,8 @@ def test_the_plan_preview_follows_the_launch_form(embedded_stack, browser):  # n
     page.close()
 
 
-def test_a_gate_waits_and_continues_from_the_job_page(embedded_stack, browser):  # noqa: F811
-    stack = embedded_stack
-    admin = stack.login("admin")
-    assert admin.post("/api/clouds/", json={"slug": "gated"}).status_code == 201
-    response = admin.post(
-        "/api/clouds/gated/import-inventory/",
-        files={
-            "inventory": ("inventory.zip", cells_inventory_zip()),
-            "globals": ("globals.yml", b'kolla_base_distro: "rocky"\nenable_mariabackup: "yes"\n'),
-        },
-        data={"release": "2025.1"},
-    )
-    assert response.status_code == 200 and response.json()["cells"] == 2, response.text
+def test_a_gate_waits_and_continues_from_the_job_page(gated, browser):  # noqa: F811
+    stack = gated
     api = stack.login("operator")
     deploy = launch(api, cloud="gated", kind="deploy", confirm=True)
     assert wait_for(api, deploy["id"], {"succeeded", "failed"}, timeout=300)["state"] == "succeeded"
