@@ -11,7 +11,8 @@ from apps.jobs import execution, services
 from apps.jobs.models import Job, JobState, Step, StepState
 from apps.jobs.preview import plan_preview
 
-pytestmark = pytest.mark.django_db
+# Committed: the worker's heartbeat thread has its own connection and must see the job.
+pytestmark = pytest.mark.django_db(transaction=True)
 ROLLOUT = {"target_release": "2025.2", "canary": "cell2"}
 
 
