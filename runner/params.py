@@ -76,7 +76,7 @@ class CloudFacts:
 class Param:
     """One parameter of a job kind: its name, type, whether it must be given, and what it is for.
 
-    ``kind`` names the type (``flag``, ``release``, ``cell``, ``choice``, ``name``, ``number``,
+    ``kind`` names the type (``release``, ``cell``, ``choice``, ``name``, ``number``, ``boolean``,
     ``hosts``, ``host-actions``, ``overrides``, ``backup``); ``choices`` is the fixed list of a
     ``choice``; ``source`` says where the choices of the other types come from, for forms and the
     API schema.
@@ -186,6 +186,18 @@ def _name(param: Param, value: Any, facts: CloudFacts) -> str:
     return text
 
 
+def _boolean(param: Param, value: Any, facts: CloudFacts) -> bool:
+    """True or false, also as a form or query string sends it (``on``, ``true``, ``1``, ``false``…)."""
+    if isinstance(value, bool):
+        return value
+    text = _text(value, 8).strip().lower()
+    if text in {"true", "on", "yes", "1"}:
+        return True
+    if text in {"false", "off", "no", "0"}:
+        return False
+    raise ValueError("must be true or false")
+
+
 def _backup(param: Param, value: Any, facts: CloudFacts) -> int:
     """A verified backup of this cloud by id; an incremental one needs its full parent verified too."""
     if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
@@ -266,24 +278,13 @@ def _overrides(param: Param, value: Any, facts: CloudFacts) -> dict[str, Any]:
     return cleaned
 
 
-def _flag(param: Param, value: Any, facts: CloudFacts) -> bool:
-    if isinstance(value, bool):
-        return value
-    word = str(value).strip().lower() if isinstance(value, (str, int)) else None
-    if word in {"true", "yes", "on", "1"}:
-        return True
-    if word in {"false", "no", "off", "0"}:
-        return False
-    raise ValueError("must be true or false")
-
-
 CHECKS: dict[str, Callable[[Param, Any, CloudFacts], Any]] = {
-    "flag": _flag,
     "release": _release,
     "cell": _cell,
     "choice": _choice,
     "name": _name,
     "number": _number,
+    "boolean": _boolean,
     "backup": _backup,
     "hosts": _host_list,
     "host-actions": _host_actions,

@@ -7,8 +7,10 @@ person has launched.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -45,6 +47,8 @@ class PlannedStep:
     completes_release: str = ""  # the cloud runs this release once the step succeeds
     # Values a person chose (labels, backup names): Ansible gets them marked unsafe, never templated.
     user_vars: dict[str, Any] = field(default_factory=dict)
+    # A gate: once this step succeeds the job waits for a person to continue or abort it.
+    gate: bool = False
 
 
 # kolla-ansible actions and the playbook each one runs.
@@ -330,7 +334,14 @@ def _upgrade(request: PlanRequest, params: dict[str, Any]) -> list[PlannedStep]:
 
 def _ffu(request: PlanRequest, params: dict[str, Any]) -> list[PlannedStep]:
     _, _, path = _upgrade_path(request, params)
-    return [s for hop in path for s in upgrade_hop(hop, backup_label=f"before-{hop}")]
+    steps: list[PlannedStep] = []
+    for number, hop in enumerate(path, start=1):
+        hop_steps = upgrade_hop(hop, backup_label=f"before-{hop}")
+        if params.get("pause_between_hops") and number < len(path):
+            # A person looks at the cloud on its new release before the next hop starts.
+            hop_steps[-1] = replace(hop_steps[-1], gate=True)
+        steps += hop_steps
+    return steps
 
 
 def _rollout(request: PlanRequest, params: dict[str, Any]) -> list[PlannedStep]:
@@ -496,7 +507,7 @@ def _release_param(help_text: str, required: bool = False) -> Param:
 
 TARGET = Param("target_release", "release", "the release to reach", required=True)
 ACKNOWLEDGE = Param(
-    "acknowledge_release_status", "flag", "target a release that is in development or end of life"
+    "acknowledge_release_status", "boolean", "target a release that is in development or end of life"
 )
 BACKUP = Param("backup", "backup", "the id of the verified backup to bring back", required=True)
 # Failure injection and pacing: the lab backend's knobs (runner/lab/README.md), for demos and tests.
@@ -615,7 +626,11 @@ KINDS: dict[str, KindSpec] = {
             "ffu",
             "fast-forward upgrade",
             True,
-            (TARGET, ACKNOWLEDGE),
+            (
+                TARGET,
+                Param("pause_between_hops", "boolean", "wait for a person after each hop but the last"),
+                ACKNOWLEDGE,
+            ),
             "downgrades",
             _ffu,
             moves_release=True,
@@ -676,15 +691,15 @@ def _cell_rollout(request: PlanRequest, params: dict[str, Any], target: str) -> 
     ]
     for cell in order:
         label = "canary cell" if cell == canary else "cell"
-        steps.append(
-            step(
-                f"Upgrade {label} {cell}",
-                "upgrade",
-                target,
-                tags="nova-cell-upgrade",
-                limit=request.cell_groups.get(cell, cell),
-            )
+        upgraded = step(
+            f"Upgrade {label} {cell}",
+            "upgrade",
+            target,
+            tags="nova-cell-upgrade",
+            limit=request.cell_groups.get(cell, cell),
         )
+        # The rollout waits after the canary: a person checks it before any other cell moves.
+        steps.append(replace(upgraded, gate=cell == canary))
     steps += [
         step(
             "Reload nova and run online data migrations",
@@ -697,6 +712,16 @@ def _cell_rollout(request: PlanRequest, params: dict[str, Any], target: str) -> 
         step(f"Check services on {target}", "check", target),
     ]
     return steps
+
+
+def plan_hash(steps: list[dict[str, Any]], revision: str) -> str:
+    """SHA-256 over the canonical JSON of the rendered ``steps`` and the cloud's config ``revision``.
+
+    The same steps on the same configuration give the same hash, so what runs can be matched with
+    what was read.
+    """
+    canonical = json.dumps({"steps": steps, "revision": revision}, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _require(value: Any, field_name: str, message: str) -> Any:

@@ -165,7 +165,8 @@ def _run_steps(job: Job, control: JobControl) -> None:
     context.lab_vars = lab_vars
     run_root = Path(settings.VAR_DIR) / "runs" / f"job-{job.pk}" / f"attempt-{job.attempt}"
     outcome, failed_step = JobState.SUCCEEDED, None
-    steps = list(job.steps.filter(attempt=job.attempt).order_by("position"))
+    # Only what is still pending: a job continued after a gate has run the steps before it.
+    steps = list(job.steps.filter(attempt=job.attempt, state=StepState.PENDING).order_by("position"))
     for index, step in enumerate(steps):
         if control.poll():
             outcome = JobState.CANCELED
@@ -177,6 +178,10 @@ def _run_steps(job: Job, control: JobControl) -> None:
                 retrying(_release_reached, job, step.completes_release)
                 context = retrying(_fresh_context, cloud.pk)
                 context.lab_vars = lab_vars
+            if step.gate and index + 1 < len(steps) and not control.poll():
+                # The worker lets go here; the steps after the gate stay pending for continue.
+                outcome, failed_step = JobState.WAITING, step
+                break
             continue
         outcome = JobState.CANCELED if status == "canceled" else JobState.FAILED
         failed_step = step
@@ -282,6 +287,13 @@ def _finish(job: Job, outcome: str, failed_step: Step | None) -> None:
     job.refresh_from_db()
     if job.state not in (JobState.RUNNING, JobState.CANCELING):
         return  # the reaper already decided (lost)
+    if outcome == JobState.WAITING:
+        if job.state == JobState.RUNNING:
+            _wait_at_gate(job, failed_step)
+            return
+        # Cancel was asked for as the gate step ended: the job stops here rather than waits.
+        outcome = JobState.CANCELED
+        _skip(list(job.steps.filter(attempt=job.attempt, state=StepState.PENDING)), StepState.CANCELED)
     if outcome == JobState.SUCCEEDED:
         result = f"All {job.steps.filter(attempt=job.attempt).count()} steps succeeded."
     elif outcome == JobState.CANCELED:
@@ -306,6 +318,20 @@ def _finish(job: Job, outcome: str, failed_step: Step | None) -> None:
         record(job.requested_by, f"job.{outcome}", job, detail={"attempt": job.attempt})
     publish_job_state(job)
     flush()  # the job's last messages leave before the task reports done
+
+
+def _wait_at_gate(job: Job, gate: Step) -> None:
+    """The gate step succeeded: the job waits for a person, keeping its cloud locked, no slot held."""
+    result = (
+        f"Waiting after step {gate.position} ({gate.name}): check the cloud, "
+        "then continue or abort the job with a reason."
+    )
+    with transaction.atomic():
+        if not transition(job, JobState.WAITING, worker="", heartbeat_at=None, result=result):
+            return
+        record(job.requested_by, "job.waiting", job, detail={"step": gate.position, "attempt": job.attempt})
+    publish_job_state(job)
+    flush()
 
 
 def _cloud_state_after(job: Job, outcome: str) -> str | None:

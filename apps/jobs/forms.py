@@ -1,3 +1,7 @@
+from __future__ import annotations
+
+from typing import Any
+
 from django import forms
 from django.template.defaultfilters import filesizeformat
 
@@ -5,65 +9,151 @@ from apps.backups.models import Backup, BackupState
 from apps.catalog.models import Release
 from apps.jobs.models import JobKind
 from apps.jobs.services import rollback_backups
+from runner.params import Param
 from runner.planner import KINDS
+
+DEFAULT_KIND = "prechecks"
+
+
+def chosen_kind(data: Any) -> str:
+    """The kind a request names (form data or query string), or the default when it names none."""
+    kind = data.get("kind") if data is not None else None
+    return kind if kind in KINDS else DEFAULT_KIND
 
 
 class JobLaunchForm(forms.Form):
-    """Launch a job on a cloud. Mutating kinds need the confirmation box ticked."""
+    """Launch a job on a cloud: the kind, then only that kind's parameters, from the table of kinds.
+
+    Mutating kinds need the confirmation box ticked (``launch_job`` enforces it). Parameters a form
+    cannot hold (the lab's failure injection maps and host lists) are the API's.
+    """
 
     kind = forms.ChoiceField(choices=JobKind.choices)
-    target_release = forms.ModelChoiceField(
-        Release.objects.all(),
-        required=False,
-        to_field_name="series",
-        help_text="upgrade, fast-forward upgrade and cell rollout: the release to reach",
-    )
-    release = forms.ModelChoiceField(
-        Release.objects.all(),
-        required=False,
-        to_field_name="series",
-        help_text="deploy: the release to deploy; prechecks, check, pull, reconfigure, stop: which release",
-    )
-    canary = forms.CharField(required=False, help_text="cell rollout: the cell to upgrade first")
-    backup_type = forms.ChoiceField(
-        choices=[("full", "full"), ("incremental", "incremental")], required=False
-    )
-    backup = forms.ModelChoiceField(
-        Backup.objects.none(),
-        required=False,
-        help_text="restore and rollback: the verified backup to bring back",
-    )
-    limit = forms.CharField(required=False, help_text="cells or hosts, comma-separated")
-    priority = forms.IntegerField(initial=0, min_value=-100, max_value=100)
-    confirm = forms.BooleanField(required=False, label="I understand this changes the cloud")
 
-    def __init__(self, *args, cloud=None, **kwargs):
+    def __init__(self, *args: Any, cloud=None, kind: str = DEFAULT_KIND, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        if cloud is not None:
-            backups = Backup.objects.filter(cloud=cloud, state=BackupState.VERIFIED)
-            if (self.data.get("kind") or self.initial.get("kind")) == "rollback":
-                # Only what rollback takes: a backup an upgrade took before it moved the cloud on.
-                backups = backups.filter(pk__in=[b.pk for b in rollback_backups(cloud)])
-                self.fields[
-                    "backup"
-                ].help_text = "rollback: a verified backup an upgrade took before it changed release"
-            self.fields["backup"].queryset = backups
-            self.fields["backup"].label_from_instance = _backup_choice
+        self.cloud = cloud
+        self.spec = KINDS[kind]
+        self.declared = [p for p in self.spec.params if not p.backend and p.kind in FIELD_TYPES]
+        for param in self.declared:
+            self.fields[param.name] = FIELD_TYPES[param.kind](self, param)
+        self.fields["limit"] = forms.CharField(required=False, help_text="cells or hosts, comma-separated")
+        self.fields["priority"] = forms.IntegerField(
+            required=False, initial=0, min_value=-100, max_value=100, help_text="higher starts first"
+        )
+        if self.spec.mutating:
+            self.fields["confirm"] = forms.BooleanField(
+                required=False, label="I understand this changes the cloud"
+            )
 
-    def params(self) -> dict:
-        """The chosen kind's own parameters from the form; fields of other kinds are left out."""
-        data = self.cleaned_data
-        declared = {p.name for p in KINDS[data["kind"]].params}
-        params = {}
-        for key in declared & {"target_release", "release"}:
-            if data.get(key):
-                params[key] = data[key].series
-        for key in declared & {"canary", "backup_type"}:
-            if data.get(key):
-                params[key] = data[key].strip()
-        if "backup" in declared and data.get("backup"):
-            params["backup"] = data["backup"].pk
+    def params(self) -> dict[str, Any]:
+        """The chosen kind's parameters as the planner takes them; empty ones are left out."""
+        params: dict[str, Any] = {}
+        for param in self.declared:
+            value = self.cleaned_data.get(param.name)
+            if value in (None, "", False):
+                continue
+            if isinstance(value, Release):
+                value = value.series
+            elif isinstance(value, Backup):
+                value = value.pk
+            elif isinstance(value, str):
+                value = value.strip()
+            params[param.name] = value
         return params
+
+    def first_error(self) -> tuple[str, str]:
+        """(field, message) of the first thing the form refuses."""
+        field, errors = next(iter(self.errors.items()))
+        return field, " ".join(errors)
+
+
+def _label(param: Param) -> str:
+    return param.name.replace("_", " ").capitalize()
+
+
+def _release(form: JobLaunchForm, param: Param) -> forms.Field:
+    return forms.ModelChoiceField(
+        Release.objects.all(),
+        required=param.required,
+        to_field_name="series",
+        label=_label(param),
+        help_text=param.help,
+    )
+
+
+def _backup(form: JobLaunchForm, param: Param) -> forms.Field:
+    backups = Backup.objects.filter(cloud=form.cloud, state=BackupState.VERIFIED).order_by("-taken_at", "-id")
+    help_text = param.help
+    if form.spec.name == "rollback" and form.cloud is not None:
+        # Only what rollback takes: a backup an upgrade took before it moved the cloud on.
+        backups = backups.filter(pk__in=[b.pk for b in rollback_backups(form.cloud)])
+        help_text = "a verified backup an upgrade took before it changed release"
+    field = forms.ModelChoiceField(
+        backups,
+        required=param.required,
+        label=_label(param),
+        help_text=help_text,
+        empty_label="choose a verified backup",
+    )
+    field.label_from_instance = _backup_choice
+    return field
+
+
+def _cell(form: JobLaunchForm, param: Param) -> forms.Field:
+    cells = list(form.cloud.cells.order_by("name").values_list("name", flat=True)) if form.cloud else []
+    return forms.ChoiceField(
+        choices=[("", "default")] + [(c, c) for c in cells],
+        required=param.required,
+        label=_label(param),
+        help_text=param.help,
+    )
+
+
+def _choice(form: JobLaunchForm, param: Param) -> forms.Field:
+    return forms.ChoiceField(
+        choices=[(c, c) for c in param.choices],
+        required=param.required,
+        initial=param.default,
+        label=_label(param),
+        help_text=param.help,
+    )
+
+
+def _name(form: JobLaunchForm, param: Param) -> forms.Field:
+    return forms.CharField(
+        required=param.required,
+        max_length=param.max_length,
+        initial=param.default,
+        label=_label(param),
+        help_text=param.help,
+    )
+
+
+def _number(form: JobLaunchForm, param: Param) -> forms.Field:
+    return forms.FloatField(
+        required=param.required,
+        min_value=param.minimum,
+        max_value=param.maximum,
+        label=_label(param),
+        help_text=param.help,
+    )
+
+
+def _boolean(form: JobLaunchForm, param: Param) -> forms.Field:
+    return forms.BooleanField(required=False, label=_label(param), help_text=param.help)
+
+
+# Each parameter type of runner.params and the form field that holds it.
+FIELD_TYPES = {
+    "release": _release,
+    "backup": _backup,
+    "cell": _cell,
+    "choice": _choice,
+    "name": _name,
+    "number": _number,
+    "boolean": _boolean,
+}
 
 
 def _backup_choice(backup: Backup) -> str:

@@ -19,13 +19,18 @@ class JobState(models.TextChoices):
     QUEUED = "queued", "queued"
     RUNNING = "running", "running"
     CANCELING = "canceling", "canceling"
+    WAITING = "waiting", "waiting"
     SUCCEEDED = "succeeded", "succeeded"
     FAILED = "failed", "failed"
     CANCELED = "canceled", "canceled"
     LOST = "lost", "lost"
 
 
+# Active jobs hold a worker slot and beat a heartbeat; the reaper watches only them.
 ACTIVE_STATES = (JobState.RUNNING, JobState.CANCELING)
+# A mutating job in these states holds its cloud's lock. A job waiting at a gate holds the lock but
+# no worker slot: nothing runs until a person continues or aborts it.
+LOCKING_STATES = (JobState.RUNNING, JobState.CANCELING, JobState.WAITING)
 FINISHED_STATES = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELED, JobState.LOST)
 
 # The only transitions a job may take; services apply them with conditional updates.
@@ -39,7 +44,10 @@ TRANSITIONS: dict[str, set[str]] = {
         JobState.CANCELING,
         JobState.LOST,
         JobState.QUEUED,
+        JobState.WAITING,  # a step that is a gate succeeded
     },
+    # continue hands it straight to a worker (the lock never lapses); abort ends it.
+    JobState.WAITING: {JobState.RUNNING, JobState.CANCELED},
     JobState.CANCELING: {JobState.CANCELED, JobState.FAILED, JobState.SUCCEEDED, JobState.LOST},
     JobState.FAILED: {JobState.QUEUED},  # resume
     JobState.LOST: {JobState.QUEUED},  # resume
@@ -99,7 +107,7 @@ class Job(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["cloud"],
-                condition=Q(mutating=True, state__in=["running", "canceling"]),
+                condition=Q(mutating=True, state__in=["running", "canceling", "waiting"]),
                 name="one_running_mutating_job_per_cloud",
             )
         ]
@@ -145,6 +153,7 @@ class Step(models.Model):
     completes_release = models.CharField(
         max_length=7, blank=True, help_text="the cloud runs it once this succeeds"
     )
+    gate = models.BooleanField(default=False, help_text="the job waits for a person once this succeeds")
     state = models.CharField(max_length=16, choices=StepState.choices, default=StepState.PENDING)
     rc = models.IntegerField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)

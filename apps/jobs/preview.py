@@ -7,8 +7,6 @@ cloud state gives the same plan and hash, and any change to what the plan depend
 
 from __future__ import annotations
 
-import hashlib
-import json
 import statistics
 from typing import Any
 
@@ -20,7 +18,7 @@ from apps.jobs.models import Step, StepState
 from apps.jobs.services import build_plan, job_warnings
 from runner.backends import FERRY_ACTIONS, FERRY_PLAYBOOK_DIR
 from runner.kolla import cli_command
-from runner.planner import KINDS, PlannedStep
+from runner.planner import KINDS, PlannedStep, plan_hash
 
 HISTORY = 50  # past runs of an action that its estimate reads
 
@@ -39,9 +37,7 @@ def plan_preview(cloud: Cloud, kind: str, params: dict[str, Any], backend: str =
             hops.append({"from": here, "to": step.completes_release})
             here = step.completes_release
     rendered = [_step_json(s) for s in steps]
-    digest = hashlib.sha256(
-        json.dumps({"steps": rendered, "revision": config_revision(cloud)}, sort_keys=True).encode()
-    ).hexdigest()
+    digest = plan_hash(rendered, config_revision(cloud))
     return {
         "cloud": cloud.slug,
         "kind": kind,
@@ -73,7 +69,7 @@ def _step_json(step: PlannedStep) -> dict[str, Any]:
             tags=step.tags,
             ferry_playbook=f"runner/{FERRY_PLAYBOOK_DIR.name}/{playbook}" if playbook else None,
         ),
-        "gate": False,
+        "gate": step.gate,
     }
 
 

@@ -1,4 +1,4 @@
-"""Job workflows: launch, queue and start within slots, cancel, resume, reap lost jobs.
+"""Job workflows: launch, queue and start within slots, cancel, resume, gates, reap lost jobs.
 
 Every state change is a conditional UPDATE whose row count is checked, so two
 operators (or two workers) acting at once cannot both win. The database, not
@@ -14,7 +14,7 @@ from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -23,6 +23,7 @@ from apps.audit.services import record
 from apps.backups.models import Backup
 from apps.catalog.models import Release, release_infos
 from apps.clouds.models import Cloud, ReleaseChange
+from apps.clouds.permissions import CloudAction, can
 from apps.clouds.services import cloud_inventory, parse_yaml_mapping
 from apps.jobs.live import publish_job_state
 from apps.jobs.models import (
@@ -48,6 +49,7 @@ from runner.planner import (
 
 log = logging.getLogger(__name__)
 MAX_LIMIT = 500  # leaves room for a step's own limit in the 1,000 characters a step stores
+MAX_REASON = 500
 
 
 class TransitionRefused(Exception):
@@ -240,6 +242,7 @@ def _create_steps(
             limit=s.limit,
             tags=s.tags,
             completes_release=s.completes_release,
+            gate=s.gate,
         )
         for i, s in enumerate(steps)
     )
@@ -282,7 +285,7 @@ def dispatch() -> list[int]:
     started: list[int] = []
     with transaction.atomic():
         SlotPool.objects.select_for_update().get_or_create(name="default")
-        free = settings.FERRY_JOB_SLOTS - Job.objects.filter(state__in=ACTIVE_STATES).count()
+        free = free_slots()
         if free <= 0:
             return started
         for job in Job.objects.filter(state=JobState.QUEUED).order_by("-priority", "id")[:200]:
@@ -296,6 +299,16 @@ def dispatch() -> list[int]:
                         started.append(job.pk)
             except IntegrityError:
                 continue  # its cloud is busy with another mutating job: it stays queued
+    return hand_to_workers(started)
+
+
+def free_slots() -> int:
+    """Worker slots no running job holds (call with the slot pool row locked)."""
+    return settings.FERRY_JOB_SLOTS - Job.objects.filter(state__in=ACTIVE_STATES).count()
+
+
+def hand_to_workers(started: list[int]) -> list[int]:
+    """Send each job marked running to a worker; the ones the broker cannot take queue again."""
     from apps.jobs.tasks import run_job
 
     for index, job_id in enumerate(started):
@@ -360,6 +373,8 @@ def cancel_job(actor, job: Job) -> Job:
         transaction.on_commit(partial(publish_job_state, job))
     elif job.state == JobState.RUNNING:
         transition(job, JobState.CANCELING, cancel_requested=True)
+    elif job.state == JobState.WAITING:
+        raise ValidationError({"state": f"job #{job.pk} waits at a gate: abort it, with a reason"})
     else:
         raise ValidationError(
             {
@@ -394,9 +409,7 @@ def resume_job(actor, job: Job, *, confirmed: bool = False) -> Job:
     remaining = [s for s in steps if s.state != StepState.SUCCEEDED]
     if not remaining:
         raise ValidationError({"state": f"every step of job #{job.pk} succeeded; nothing to resume"})
-    stale = stale_plan_reason(job, remaining)
-    if stale:
-        raise ValidationError({"state": f"job #{job.pk} cannot resume: {stale}; plan a new job"})
+    _refuse_stale(job, remaining, "resume", "plan a new job")
     last_ordinal = job.steps.order_by("-ordinal").values_list("ordinal", flat=True).first() or 0
     attempt = job.attempt + 1
     # Every field of a planned step is stored on the step under its own name; a stored step's limit
@@ -422,6 +435,90 @@ def resume_job(actor, job: Job, *, confirmed: bool = False) -> Job:
     )
     record(actor, "job.resume", job, detail={"attempt": attempt, "from_step": remaining[0].name})
     transaction.on_commit(request_dispatch)
+    return job
+
+
+def _refuse_stale(job: Job, remaining: list[Step], verb: str, advice: str) -> None:
+    """A 400 when the job's ``remaining`` steps are no longer its plan (see ``stale_plan_reason``)."""
+    stale = stale_plan_reason(job, remaining)
+    if stale:
+        raise ValidationError({"state": f"job #{job.pk} cannot {verb}: {stale}; {advice}"})
+
+
+def _gate_reason(reason: object) -> str:
+    """The reason a person gave for continuing or aborting: required, at most ``MAX_REASON`` long."""
+    text = reason.strip() if isinstance(reason, str) else ""
+    if not text:
+        raise ValidationError({"reason": "required: say why (it goes into the job and the audit trail)"})
+    if len(text) > MAX_REASON:
+        raise ValidationError({"reason": f"at most {MAX_REASON} characters (got {len(text)})"})
+    return text
+
+
+def _waiting_job(actor, job: Job, verb: str) -> Job:
+    """``job`` locked for update, once ``actor`` may operate its cloud and it waits at a gate."""
+    if not can(actor, CloudAction.OPERATE, job.cloud):
+        raise PermissionDenied(f"You need the operator role to {verb} job #{job.pk}.")
+    job = Job.objects.select_for_update().get(pk=job.pk)
+    if job.state != JobState.WAITING:
+        raise ValidationError(
+            {"state": f"job #{job.pk} is {job.get_state_display()}, not waiting at a gate; nothing to {verb}"}
+        )
+    return job
+
+
+@transaction.atomic
+def continue_job(actor, job: Job, *, reason: str) -> Job:
+    """Let a job waiting at a gate run its remaining steps; ``reason`` goes into the audit entry.
+
+    The remaining steps are checked against the plan as on resume. The job goes from waiting
+    straight to running (never through the queue), so its cloud's lock does not lapse for another
+    mutating job to take; that needs a free worker slot, else it is refused and the job keeps waiting.
+    """
+    reason = _gate_reason(reason)
+    job = _waiting_job(actor, job, "continue")
+    remaining = list(job.steps.filter(attempt=job.attempt, state=StepState.PENDING).order_by("position"))
+    _refuse_stale(job, remaining, "continue", "abort it and plan a new job")
+    SlotPool.objects.select_for_update().get_or_create(name="default")
+    if free_slots() <= 0:
+        raise ValidationError(
+            {
+                "state": f"every worker slot is busy; job #{job.pk} keeps waiting (and its cloud locked): "
+                "continue it once a slot frees"
+            }
+        )
+    now = timezone.now()
+    transition(job, JobState.RUNNING, heartbeat_at=now, worker="", result="", cancel_requested=False)
+    record(
+        actor,
+        "job.continue",
+        job,
+        detail={"reason": reason, "from_step": remaining[0].name if remaining else None},
+    )
+    transaction.on_commit(partial(publish_job_state, job))
+    transaction.on_commit(partial(hand_to_workers, [job.pk]))
+    return job
+
+
+@transaction.atomic
+def abort_job(actor, job: Job, *, reason: str) -> Job:
+    """End a job waiting at a gate as canceled, with ``reason``; its cloud's lock is released.
+
+    Its remaining steps are marked canceled, so a person can still resume it later.
+    """
+    reason = _gate_reason(reason)
+    job = _waiting_job(actor, job, "abort")
+    who = getattr(actor, "username", "") or "ferry"
+    transition(
+        job,
+        JobState.CANCELED,
+        finished_at=timezone.now(),
+        cancel_requested=True,
+        result=f"Aborted at a gate by {who}: {reason}"[:1000],
+    )
+    job.steps.filter(attempt=job.attempt, state=StepState.PENDING).update(state=StepState.CANCELED)
+    record(actor, "job.abort", job, detail={"reason": reason})
+    transaction.on_commit(partial(publish_job_state, job))
     return job
 
 

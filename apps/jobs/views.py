@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from apps.clouds.permissions import CloudAction, can, get_cloud_for
 from apps.jobs import services
-from apps.jobs.forms import JobLaunchForm
+from apps.jobs.forms import JobLaunchForm, chosen_kind
 from apps.jobs.live import stored_payloads
 from apps.jobs.models import ACTIVE_STATES, Event, Job, JobState
 from apps.jobs.permissions import get_job_for, jobs_for
@@ -22,7 +22,7 @@ from apps.jobs.preview import plan_preview
 LOG_CHUNK = 2000
 
 
-UNFINISHED_STATES = [*ACTIVE_STATES, JobState.QUEUED]
+UNFINISHED_STATES = [*ACTIVE_STATES, JobState.WAITING, JobState.QUEUED]
 
 
 def _listed(user) -> QuerySet[Job]:
@@ -35,7 +35,7 @@ def _unfinished(user) -> QuerySet[Job]:
 
 
 def active_jobs(request: HttpRequest) -> HttpResponse:
-    """The running and queued jobs, as an htmx partial the dashboard refreshes every two seconds."""
+    """The running, waiting and queued jobs, as an htmx partial the dashboard refreshes every two seconds."""
     return render(
         request,
         "jobs/_job_table.html",
@@ -93,17 +93,27 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
 
 
 def job_launch(request: HttpRequest, slug: str) -> HttpResponse:
+    """The launch form: the chosen kind's fields and its plan, redrawn as the form changes.
+
+    htmx asks for this page again with the form's values whenever one changes (and swaps in the
+    fields and the preview); without JavaScript a refresh or a refused submit draws the same.
+    """
     cloud = get_cloud_for(request.user, slug, CloudAction.OPERATE)
-    form = JobLaunchForm(
-        request.POST or None, initial={"kind": request.GET.get("kind", "prechecks")}, cloud=cloud
-    )
-    preview = None
+    data = request.POST if request.method == "POST" else request.GET
+    kind = chosen_kind(data)
+    if request.method == "POST":
+        form = JobLaunchForm(request.POST, cloud=cloud, kind=kind)
+        checked = form
+    else:
+        # What the query string holds is shown as chosen, not judged: the preview says what is wrong.
+        form = JobLaunchForm(initial={**data.dict(), "kind": kind}, cloud=cloud, kind=kind)
+        checked = JobLaunchForm({**data.dict(), "kind": kind}, cloud=cloud, kind=kind)
     if request.method == "POST" and form.is_valid():
         try:
             job = services.launch_job(
                 request.user,
                 cloud,
-                form.cleaned_data["kind"],
+                kind,
                 params=form.params(),
                 limit=form.cleaned_data.get("limit") or "",
                 priority=form.cleaned_data.get("priority") or 0,
@@ -120,7 +130,34 @@ def job_launch(request: HttpRequest, slug: str) -> HttpResponse:
                 request, f"Job #{job.pk} ({job.get_kind_display()}) queued with {job.steps.count()} steps."
             )
             return redirect("job-detail", job_id=job.pk)
-    return render(request, "jobs/job_launch.html", {"form": form, "cloud": cloud, "preview": preview})
+    preview, refusal = _preview(cloud, checked)
+    return render(
+        request,
+        "jobs/job_launch.html",
+        {"form": form, "cloud": cloud, "preview": preview, "refusal": refusal},
+    )
+
+
+def _preview(cloud, form: JobLaunchForm) -> tuple[dict | None, dict | None]:
+    """The plan preview of what ``form`` asks for, or the refusal naming the field."""
+    if not form.is_valid():
+        field, message = form.first_error()
+        return None, {"field": field, "message": message}
+    try:
+        preview = plan_preview(cloud, form.cleaned_data["kind"], form.params())
+    except ValidationError as exc:
+        field, errors = next(iter(exc.message_dict.items()))
+        return None, {"field": field, "message": " ".join(errors)}
+    seconds = preview["estimated_seconds"]
+    preview["estimate"] = _duration(seconds) if seconds is not None else None
+    preview["path"] = " → ".join([preview["from"] or "", *(h["to"] for h in preview["hops"])])
+    return preview, None
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min"
 
 
 @require_POST
@@ -142,6 +179,28 @@ def job_resume(request: HttpRequest, job_id: int) -> HttpResponse:
         messages.success(request, f"Job #{job.pk} queued again from the step that did not finish.")
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
+    return redirect("job-detail", job_id=job.pk)
+
+
+@require_POST
+def job_continue(request: HttpRequest, job_id: int) -> HttpResponse:
+    return _gate(request, job_id, services.continue_job, "continues with its remaining steps")
+
+
+@require_POST
+def job_abort(request: HttpRequest, job_id: int) -> HttpResponse:
+    return _gate(request, job_id, services.abort_job, "was aborted; its cloud is free again")
+
+
+def _gate(request: HttpRequest, job_id: int, decide, done: str) -> HttpResponse:
+    job = get_job_for(request.user, job_id, CloudAction.OPERATE)
+    try:
+        decide(request.user, job, reason=request.POST.get("reason", ""))
+        messages.success(request, f"Job #{job.pk} {done}.")
+    except ValidationError as exc:
+        messages.error(
+            request, " ".join(f"{field}: {' '.join(errs)}" for field, errs in exc.message_dict.items())
+        )
     return redirect("job-detail", job_id=job.pk)
 
 

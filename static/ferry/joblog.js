@@ -92,11 +92,14 @@ function setState(state, result) {
   badge.textContent = state;
   badge.className = `ferry-badge ${state}`;
   finished = ["succeeded", "failed", "canceled", "lost"].includes(state);
-  if (finished) document.getElementById("cancel-form")?.setAttribute("hidden", "");
-  if (result) {
+  const waiting = state === "waiting";
+  // A job waiting at a gate is continued or aborted, not canceled.
+  document.getElementById("cancel-form")?.toggleAttribute("hidden", finished || waiting);
+  document.getElementById("gate-form")?.toggleAttribute("hidden", !waiting);
+  if (result !== undefined && result !== null) {
     const box = document.getElementById("job-result");
     box.textContent = result;
-    box.hidden = false;
+    box.hidden = !result;  // continue clears what the gate said
   }
 }
 

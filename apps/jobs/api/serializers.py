@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from apps.jobs.models import Backend, Event, HostSummary, Job, JobKind, Step
-from apps.jobs.services import MAX_LIMIT
+from apps.jobs.services import MAX_LIMIT, MAX_REASON
 
 
 class StepSerializer(serializers.ModelSerializer):
@@ -19,6 +19,7 @@ class StepSerializer(serializers.ModelSerializer):
             "limit",
             "tags",
             "completes_release",
+            "gate",
             "state",
             "rc",
             "started_at",
@@ -101,6 +102,12 @@ class JobResumeSerializer(serializers.Serializer):
     """Resuming a mutating job needs ``confirm: true`` again."""
 
     confirm = serializers.BooleanField(required=False, default=False)
+
+
+class JobGateSerializer(serializers.Serializer):
+    """Continuing or aborting a job that waits at a gate needs a reason, kept in the audit trail."""
+
+    reason = serializers.CharField(max_length=MAX_REASON, trim_whitespace=True)
 
 
 class EventSerializer(serializers.ModelSerializer):

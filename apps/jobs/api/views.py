@@ -12,6 +12,7 @@ from apps.jobs.api.filters import JobFilterSet
 from apps.jobs.api.serializers import (
     EventSerializer,
     JobDetailSerializer,
+    JobGateSerializer,
     JobLaunchSerializer,
     JobResumeSerializer,
     JobSerializer,
@@ -90,6 +91,28 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet):
         form.is_valid(raise_exception=True)
         try:
             job = services.resume_job(request.user, job, confirmed=form.validated_data["confirm"])
+        except DjangoValidationError as exc:
+            raise as_drf_error(exc) from None
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=JobGateSerializer, responses={202: JobSerializer})
+    @action(detail=True, methods=["post"], url_path="continue")
+    def continue_(self, request, pk=None):
+        """Let a job waiting at a gate run its remaining steps; ``reason`` is required."""
+        return self._gate(request, pk, services.continue_job)
+
+    @extend_schema(request=JobGateSerializer, responses={202: JobSerializer})
+    @action(detail=True, methods=["post"])
+    def abort(self, request, pk=None):
+        """End a job waiting at a gate as canceled, releasing its cloud; ``reason`` is required."""
+        return self._gate(request, pk, services.abort_job)
+
+    def _gate(self, request, pk, decide):
+        job = get_job_for(request.user, job_id(pk), CloudAction.OPERATE)
+        form = JobGateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            job = decide(request.user, job, reason=form.validated_data["reason"])
         except DjangoValidationError as exc:
             raise as_drf_error(exc) from None
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
