@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import shutil
 from pathlib import Path
@@ -113,14 +114,21 @@ def api_as(api):
     return login
 
 
+@pytest.fixture(autouse=True)
+def catalog_day(monkeypatch):
+    """Release statuses follow their dates: tests see them as on the day they were written."""
+    monkeypatch.setattr("apps.catalog.models.today", lambda: datetime.date(2026, 12, 3))
+
+
 @pytest.fixture
 def catalog(db):
     """The shipped catalog; transactional tests flush what the data migration loaded."""
     from django.apps import apps
 
-    from apps.catalog.catalog_data import load
+    from apps.catalog.catalog_data import load, load_lifecycle
 
     load(apps)
+    load_lifecycle(apps)
 
 
 @pytest.fixture

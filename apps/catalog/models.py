@@ -21,6 +21,11 @@ class ReleaseStatus(models.TextChoices):
     EOL = "eol", "end of life"
 
 
+def today() -> datetime.date:
+    """The day release statuses are computed for: the server's local date."""
+    return timezone.localdate()
+
+
 #: Phases in which the community still fixes a series; targeting any other needs an acknowledgement.
 SUPPORTED_STATUSES = frozenset({ReleaseStatus.MAINTAINED, ReleaseStatus.EXTENDED})
 
@@ -84,7 +89,7 @@ class Release(models.Model):
     @property
     def current_status(self) -> str:
         """The series' phase today (the server's local date)."""
-        return self.status_on(timezone.localdate())
+        return self.status_on(today())
 
     @property
     def current_status_label(self) -> str:
@@ -93,10 +98,10 @@ class Release(models.Model):
     @property
     def next_change(self) -> tuple[str, datetime.date] | None:
         """The next known phase and its date, if it lies ahead."""
-        today = timezone.localdate()
-        if self.next_status and self.next_status_on and self.next_status_on > today:
+        day = today()
+        if self.next_status and self.next_status_on and self.next_status_on > day:
             return ReleaseStatus(self.next_status).label, self.next_status_on
-        if self.eol_on and self.eol_on > today:
+        if self.eol_on and self.eol_on > day:
             return ReleaseStatus.EOL.label, self.eol_on
         return None
 

@@ -108,6 +108,8 @@ def job_launch(request: HttpRequest, slug: str) -> HttpResponse:
         # What the query string holds is shown as chosen, not judged: the preview says what is wrong.
         form = JobLaunchForm(initial={**data.dict(), "kind": kind}, cloud=cloud, kind=kind)
         checked = JobLaunchForm({**data.dict(), "kind": kind}, cloud=cloud, kind=kind)
+    # Planned before the launch is tried: a refused confirmation still shows what it would do and lose.
+    preview, refusal = _preview(cloud, checked)
     if request.method == "POST" and form.is_valid():
         try:
             job = services.launch_job(
@@ -122,15 +124,11 @@ def job_launch(request: HttpRequest, slug: str) -> HttpResponse:
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
-            if set(exc.message_dict) == {"confirm"}:
-                # Planned, not confirmed: show what it will do and lose before the box is ticked.
-                preview = plan_preview(cloud, form.cleaned_data["kind"], form.params())
         else:
             messages.success(
                 request, f"Job #{job.pk} ({job.get_kind_display()}) queued with {job.steps.count()} steps."
             )
             return redirect("job-detail", job_id=job.pk)
-    preview, refusal = _preview(cloud, checked)
     return render(
         request,
         "jobs/job_launch.html",

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from apps.catalog.catalog_data import RELEASES as CATALOG
 from runner.planner import PlannedStep, PlanRequest, ReleaseInfo, legal_hops, plan, plan_hash
 
-RELEASES = [ReleaseInfo(series, slurp) for series, _name, slurp, _status in CATALOG]
+RELEASES = [ReleaseInfo(series, slurp) for series, slurp in CATALOG]
 ORDER = [r.series for r in RELEASES]
 # Actions that change what runs on the hosts; pull, prechecks, checks and backups do not.
 CHANGING = {"upgrade", "deploy", "reconfigure", "stop", "post-deploy", "mariadb-recovery", "destroy"}

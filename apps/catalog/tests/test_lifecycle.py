@@ -21,7 +21,7 @@ def today(monkeypatch):
     """Pin the server's date: statuses are computed for it."""
 
     def pin(day: datetime.date) -> None:
-        monkeypatch.setattr("django.utils.timezone.localdate", lambda *a, **k: day)
+        monkeypatch.setattr("apps.catalog.models.today", lambda: day)
 
     return pin
 

@@ -19,9 +19,24 @@ def fields(page: str) -> set[str]:
 def test_each_kind_shows_only_its_own_fields(client_as, operator, demo_cloud):
     client = client_as(operator)
     upgrade = client.get(URL, {"kind": "upgrade"}).content.decode()
-    assert fields(upgrade) == {"kind", "target_release", "limit", "priority", "confirm"}
+    assert fields(upgrade) == {
+        "kind",
+        "target_release",
+        "acknowledge_release_status",
+        "limit",
+        "priority",
+        "confirm",
+    }
     rollout = client.get(URL, {"kind": "cell-rollout"}).content.decode()
-    assert fields(rollout) == {"kind", "target_release", "canary", "limit", "priority", "confirm"}
+    assert fields(rollout) == {
+        "kind",
+        "target_release",
+        "canary",
+        "acknowledge_release_status",
+        "limit",
+        "priority",
+        "confirm",
+    }
     assert '<option value="cell2">cell2</option>' in rollout  # the canary is one of the cloud's cells
     prechecks = client.get(URL, {"kind": "prechecks"}).content.decode()
     assert fields(prechecks) == {"kind", "release", "limit", "priority"}  # read-only: nothing to confirm
