@@ -19,12 +19,12 @@ from runner import lab
 from runner.execute import StepSpec
 from runner.inventory import Inventory, render_inventory
 from runner.kolla import build_invocation, ensure_kolla_ansible, kolla_version_for
-from runner.planner import BACKUP_FETCH, LAB_FREE_TEXT
+from runner.planner import BACKUP_FETCH, BACKUP_PUSH, LAB_FREE_TEXT, MARIADB_RESTORE
 
 LAB_DIR = Path(__file__).resolve().parent / "lab"
 # Ferry's own playbooks for the kolla-ansible backend: steps kolla-ansible has no action for.
 FERRY_PLAYBOOK_DIR = Path(__file__).resolve().parent / "playbooks"
-FERRY_ACTIONS = {BACKUP_FETCH: "ferry-backup-fetch.yml"}
+FERRY_ACTIONS = {action: f"{action}.yml" for action in (BACKUP_FETCH, BACKUP_PUSH, MARIADB_RESTORE)}
 
 
 @dataclass

@@ -72,6 +72,9 @@ def plan_request(cloud: Cloud, kind: str, params: dict, backend: str = "") -> Pl
                 label=b.label,
                 taken_at=f"{b.taken_at:%Y-%m-%d %H:%M} UTC",
                 parent_id=b.parent_id,
+                sha256=b.sha256,
+                node=b.node,
+                store_path=b.store_path,
             )
             for b in Backup.objects.filter(cloud=cloud).order_by("taken_at", "id")
         ],
