@@ -450,17 +450,19 @@ def cli_command(
     tags: str = "",
     inventory: str = "/etc/kolla/multinode",
     ferry_playbook: str | None = None,
+    config_dir: str = "/etc/kolla",
 ) -> str:
     """The command line an operator would type for a step: ``kolla-ansible ACTION …``.
 
     ``mariadb_backup_type`` becomes ``--full``/``--incremental`` and ``stop`` carries kolla's
     confirmation flag, as the CLI wants them; other variables are ``-e`` arguments. A step kolla
-    has no command for (``ferry_playbook``) is the ``ansible-playbook`` line of Ferry's playbook.
+    has no command for (``ferry_playbook``) is the ``ansible-playbook`` line of Ferry's playbook, with
+    the cloud's globals.yml (for ``kolla_container_engine``) as the kolla-ansible backend runs it.
     """
     variables = dict(extra_vars or {})
     backup_type = variables.pop("mariadb_backup_type", None)
     if ferry_playbook:
-        argv = ["ansible-playbook", "-i", inventory]
+        argv = ["ansible-playbook", "-i", inventory, "-e", f"@{os.path.join(config_dir, 'globals.yml')}"]
     else:
         if action not in _ACTIONS:
             raise KollaError(f"unknown kolla-ansible action {action!r}")

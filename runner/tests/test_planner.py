@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from runner.params import BackupInfo
-from runner.planner import PlanError, PlanRequest, ReleaseInfo, legal_hops, plan, upgrade_path
+from runner.planner import PlanError, PlanRequest, ReleaseInfo, legal_hops, plan, restore_steps, upgrade_path
 
 SERIES = ["2023.1", "2023.2", "2024.1", "2024.2", "2025.1", "2025.2", "2026.1", "2026.2", "2027.1"]
 RELEASES = [ReleaseInfo(s, s.endswith(".1")) for s in SERIES]
@@ -116,22 +116,83 @@ def test_deploy_of_an_undeployed_cloud_needs_a_release():
     assert steps[0].playbook == "kolla-host.yml" and steps[3].completes_release == "2025.1"
 
 
+def info(id: int, kind: str, state: str = "verified", release: str = "2025.2", **more) -> BackupInfo:
+    return BackupInfo(
+        id,
+        kind,
+        state,
+        f"mysqlbackup-{id}-{kind}",
+        release=release,
+        taken_at=f"2026-12-0{id} 10:00 UTC",
+        sha256=f"{id:064x}",
+        node="ctl01",
+        store_path=f"/var/ferry/backups/demo/{id:06d}",
+        **more,
+    )
+
+
 def backups_request(kind: str, current: str = "2025.2", **params) -> PlanRequest:
     backups = [
-        BackupInfo(1, "full", "verified", "mysqlbackup-1-full", release="2025.1", label="before-2025.2"),
-        BackupInfo(2, "incremental", "verified", "mysqlbackup-2-incremental", release="2025.2", parent_id=1),
-        BackupInfo(3, "full", "failed", "mysqlbackup-3-full", release="2025.2"),
-        BackupInfo(4, "incremental", "verified", "mysqlbackup-4-incremental", release="2025.2", parent_id=3),
-        BackupInfo(5, "full", "verified", "mysqlbackup-5-full", release="2025.2"),
+        info(1, "full", release="2025.1", label="before-2025.2"),
+        info(2, "incremental", parent_id=1),
+        info(3, "full", "failed"),
+        info(4, "incremental", parent_id=3),
+        info(5, "full"),
+        info(6, "incremental", parent_id=5),
+        info(7, "incremental", parent_id=5),
+        info(8, "incremental", "failed", parent_id=5),
+        info(9, "incremental", parent_id=5),
     ]
     return PlanRequest(kind, RELEASES, current, params=params, backups=backups, mariabackup=True)
 
 
-def test_restore_takes_a_verified_backup_by_id_and_names_it():
+def test_restore_puts_the_backup_back_stops_mariadb_restores_recovers_and_checks():
     steps = plan(backups_request("restore", backup=5))
-    recovery = next(s for s in steps if s.action == "mariadb-recovery")
-    assert recovery.extra_vars["mariadb_backup_name"] == "mysqlbackup-5-full"
-    assert "backup #5" in recovery.name
+    assert [(s.action, s.tags) for s in steps] == [
+        ("ferry-backup-push", ""),
+        ("stop", "mariadb"),
+        ("ferry-mariadb-restore", ""),
+        ("mariadb-recovery", ""),
+        ("check", ""),
+    ]
+    assert steps[0].name == "Put backup #5 (full, 2026-12-05 10:00 UTC) on ctl01"
+    assert steps[2].name == "Restore backup #5 (full, 2026-12-05 10:00 UTC): prepare and copy back"
+    assert steps[3].name == "Recover the MariaDB cluster from ctl01"
+    chain = [
+        {
+            "id": 5,
+            "kind": "full",
+            "name": "mysqlbackup-5-full",
+            "sha256": f"{5:064x}",
+            "store": "/var/ferry/backups/demo/000005",
+        }
+    ]
+    for each in (steps[0], steps[2]):
+        # Names and paths are data: Ansible gets them unsafe, never as templates.
+        assert each.user_vars == {"ferry_restore_chain": chain, "ferry_restore_node": "ctl01"}
+        assert each.playbook == f"{each.action}.yml" and not each.extra_vars
+    assert steps[3].user_vars == {"mariadb_recover_inventory_name": "ctl01"}
+    assert steps[1].extra_vars["openstack_release"] == steps[4].extra_vars["openstack_release"] == "2025.2"
+
+
+def test_an_incremental_restore_applies_its_full_parent_then_each_increment_in_order():
+    steps = plan(backups_request("restore", backup=7))
+    assert steps[0].name == "Put backup #7 (incremental on #5, 2026-12-07 10:00 UTC) on ctl01"
+    assert [b["id"] for b in steps[0].user_vars["ferry_restore_chain"]] == [5, 6, 7]
+    assert steps[2].user_vars == steps[0].user_vars
+
+
+def test_restore_steps_need_the_backups_chain_and_node():
+    with pytest.raises(PlanError, match="without its full backup"):
+        restore_steps(info(7, "incremental", parent_id=5), "2025.2")
+    with pytest.raises(PlanError, match="which database node"):
+        restore_steps(replace(info(5, "full"), node=""), "2025.2")
+
+
+def test_restore_needs_a_deployed_cloud():
+    with pytest.raises(PlanError) as refused:
+        plan(backups_request("restore", current=None, backup=5))
+    assert refused.value.field == "release"
 
 
 @pytest.mark.parametrize(
@@ -140,6 +201,7 @@ def test_restore_takes_a_verified_backup_by_id_and_names_it():
         (99, "no backup #99 of this cloud"),
         (3, "failed, not verified"),
         (4, "no verified full backup"),
+        (9, "needs backup #8, which is failed"),
         ("mysqlbackup-5-full", "id of one of this cloud's backups"),
     ],
 )
@@ -151,8 +213,16 @@ def test_restore_refuses_what_cannot_be_restored(backup, why):
 
 def test_rollback_goes_back_to_the_release_its_backup_was_taken_on():
     steps = plan(backups_request("rollback", backup=1))
-    assert [s.action for s in steps] == ["stop", "mariadb-recovery", "deploy", "check"]
-    assert steps[2].completes_release == "2025.1"
+    assert [s.action for s in steps] == [
+        "stop",
+        "ferry-backup-push",
+        "stop",
+        "ferry-mariadb-restore",
+        "mariadb-recovery",
+        "deploy",
+        "check",
+    ]
+    assert steps[5].completes_release == "2025.1" and "backup #1" in steps[1].name
 
 
 def test_rollback_refuses_a_backup_of_the_release_the_cloud_runs():
