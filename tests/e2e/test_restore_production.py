@@ -9,6 +9,7 @@ with ``manage.py launch``: A and the increment, in that order, give B's content.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -83,7 +84,7 @@ def test_restoring_a_chosen_backup_through_the_api_brings_back_its_content(produ
     out = stack.manage(
         "launch", "restore", "restore", "--param", f"backup={b['id']}", "--user", "operator", "--yes"
     )
-    job_id = int(out.split()[1])
+    job_id = int(re.search(r"job (\d+) queued", out)[1])
     done = wait_for(operator, job_id, {"succeeded", "failed"}, timeout=400)
     assert done["state"] == "succeeded", operator.get(f"/jobs/{job_id}/log.txt").text[-3000:]
     assert f"incremental on #{a['id']}" in done["steps"][0]["name"]
