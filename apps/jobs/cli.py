@@ -33,7 +33,7 @@ def parse_params(items: Iterable[str], kind: str, to: str | None = None) -> dict
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise CommandError(f"param: {item!r} is not KEY=VALUE", returncode=2)
-        if value[:1] in "{[" and value:
+        if value.startswith(("{", "[")):
             try:
                 params[key] = json.loads(value)
                 continue
