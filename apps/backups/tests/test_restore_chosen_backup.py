@@ -103,7 +103,9 @@ def test_an_incremental_restores_its_full_parent_then_itself(lab_cloud, operator
     )
     applied = [
         e.event_data["res"]["applied"]
-        for e in Event.objects.filter(job=restore_b, step=steps[2], event="runner_item_on_ok")
+        for e in Event.objects.filter(
+            job=restore_b, step=steps[2], event="runner_item_on_ok", task="Applying each increment in order"
+        )
     ]
     assert applied == [b.name]
 
