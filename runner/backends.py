@@ -29,14 +29,14 @@ from runner.kolla import (
     kolla_extra_vars,
     kolla_version_for,
 )
-from runner.planner import BACKUP_FETCH, LAB_FREE_TEXT
+from runner.planner import BACKUP_FETCH, BACKUP_PUSH, LAB_FREE_TEXT, MARIADB_RESTORE
 
 log = logging.getLogger(__name__)
 
 LAB_DIR = Path(__file__).resolve().parent / "lab"
 # Ferry's own playbooks for the kolla-ansible backend: steps kolla-ansible has no action for.
 FERRY_PLAYBOOK_DIR = Path(__file__).resolve().parent / "playbooks"
-FERRY_ACTIONS = {BACKUP_FETCH: "ferry-backup-fetch.yml"}
+FERRY_ACTIONS = {action: f"{action}.yml" for action in (BACKUP_FETCH, BACKUP_PUSH, MARIADB_RESTORE)}
 
 
 #: kolla's directories under its config dir that Ferry models, and the variables naming the first two.

@@ -579,12 +579,13 @@ def cli_command(
     reads globals.yml, passwords.yml, globals.d/, config/ and certificates/ from it.
     ``mariadb_backup_type`` becomes ``--full``/``--incremental`` and ``stop`` carries kolla's
     confirmation flag, as the CLI wants them; other variables are ``-e`` arguments. A step kolla
-    has no command for (``ferry_playbook``) is the ``ansible-playbook`` line of Ferry's playbook.
+    has no command for (``ferry_playbook``) is the ``ansible-playbook`` line of Ferry's playbook, with
+    the cloud's globals.yml (for ``kolla_container_engine``) as the kolla-ansible backend runs it.
     """
     variables = kolla_extra_vars(extra_vars or {})
     backup_type = variables.pop("mariadb_backup_type", None)
     if ferry_playbook:
-        argv = ["ansible-playbook", "-i", inventory]
+        argv = ["ansible-playbook", "-i", inventory, "-e", f"@{os.path.join(config_dir, 'globals.yml')}"]
     else:
         if action not in _ACTIONS:
             raise KollaError(f"unknown kolla-ansible action {action!r}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -55,11 +55,40 @@ class BackupInfo:
     parent_id: int | None = None
     job_kind: str = ""  # the kind of job that took it ("" when no job of Ferry's did)
     taken: datetime | None = None  # taken_at as a time, to say how long ago
+    sha256: str = ""
+    node: str = ""  # the database node it was taken on, where a restore puts it back
+    store_path: str = ""  # Ferry's copy: a directory holding ``data``, under FERRY_BACKUP_DIR
+    # An incremental backup's base, oldest first: its full parent, then the increments between them.
+    base: tuple[BackupInfo, ...] = ()
 
     @property
     def title(self) -> str:
         label = f" {self.label}" if self.label else ""
         return f"backup #{self.id} ({self.kind}{label}, {self.taken_at})"
+
+    @property
+    def chain(self) -> tuple[BackupInfo, ...]:
+        """What a restore applies, in order: the full backup, then each increment up to this one."""
+        return (*self.base, self)
+
+
+def backup_chain(backup: BackupInfo, backups: Mapping[int, BackupInfo]) -> BackupInfo:
+    """``backup`` with its ``base`` filled in from ``backups``: its full parent and earlier increments.
+
+    mariabackup bases each increment on the backup before it, so an incremental restore needs the full
+    parent and every increment of that parent taken before this one (Ferry records them in order).
+    """
+    if backup.kind != "incremental":
+        return backup
+    parent = backups.get(backup.parent_id) if backup.parent_id else None
+    if parent is None:
+        return replace(backup, base=())
+    earlier = sorted(
+        (b for b in backups.values() if b.parent_id == parent.id and b.kind == "incremental"),
+        key=lambda b: b.id,
+    )
+    earlier = [b for b in earlier if b.id < backup.id]
+    return replace(backup, base=(parent, *earlier))
 
 
 @dataclass(frozen=True)
@@ -211,6 +240,11 @@ def _backup(param: Param, value: Any, facts: CloudFacts) -> int:
         parent = facts.backups.get(backup.parent_id) if backup.parent_id else None
         if parent is None or parent.state != "verified":
             raise ValueError(f"incremental backup #{backup.id} has no verified full backup to apply it to")
+        broken = [b for b in backup_chain(backup, facts.backups).base if b.state != "verified"]
+        if broken:
+            raise ValueError(
+                f"incremental backup #{backup.id} needs backup #{broken[0].id}, which is {broken[0].state}"
+            )
     return backup.id
 
 

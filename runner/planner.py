@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from runner.params import BackupInfo, CloudFacts, Param, ParamError, clean_params
+from runner.params import BackupInfo, CloudFacts, Param, ParamError, backup_chain, clean_params
 
 
 class PlanError(ParamError):
@@ -71,9 +71,13 @@ OTHER_PLAYBOOKS = {
     "rabbitmq-reset-state": "rabbitmq-reset-state.yml",
     "destroy": "destroy.yml",
 }
-# Ferry's own action: copy the newest backup off the database node into Ferry's backup store.
+# Ferry's own actions, for what kolla-ansible has no command for: copy the newest backup off the
+# database node into Ferry's backup store; put a chosen backup from that store back on the node;
+# restore it there (extract, prepare, copy back) as kolla's backup-and-restore guide does by hand.
 BACKUP_FETCH = "ferry-backup-fetch"
-OTHER_PLAYBOOKS[BACKUP_FETCH] = "ferry-backup-fetch.yml"
+BACKUP_PUSH = "ferry-backup-push"
+MARIADB_RESTORE = "ferry-mariadb-restore"
+OTHER_PLAYBOOKS.update({action: f"{action}.yml" for action in (BACKUP_FETCH, BACKUP_PUSH, MARIADB_RESTORE)})
 
 
 def step(
@@ -185,7 +189,9 @@ class PlanRequest:
         )
 
     def backup(self, backup_id: int) -> BackupInfo:
-        return next(b for b in self.backups if b.id == backup_id)
+        """The backup ``backup_id`` with its chain (an incremental's full parent and earlier increments)."""
+        by_id = {b.id: b for b in self.backups}
+        return backup_chain(by_id[backup_id], by_id)
 
 
 def plan(request: PlanRequest) -> list[PlannedStep]:
@@ -300,19 +306,49 @@ def take_backup(backup_type: str, label: str, *, name: str, config: bool = False
 
 
 def _restore(request: PlanRequest, params: dict[str, Any]) -> list[PlannedStep]:
-    backup, release = request.backup(params["backup"]), request.current_release
-    return [*restore_steps(backup, release), step("Check services", "check", release)]
+    release = _require(request.current_release, "release", "restore needs a deployed cloud: deploy it first")
+    return restore_steps(request.backup(params["backup"]), release)
+
+
+def backup_title(backup: BackupInfo) -> str:
+    """How steps name a backup: ``backup #12 (full, 2026-12-01 10:00 UTC)``."""
+    kind = f"incremental on #{backup.base[0].id}" if backup.base else backup.kind
+    return f"backup #{backup.id} ({kind}, {backup.taken_at})"
 
 
 def restore_steps(backup: BackupInfo, release: str | None) -> list[PlannedStep]:
-    """The steps that bring ``backup``'s database content back on a cloud that runs ``release``."""
-    return [step("Stop database", "stop", release, tags="mariadb"), _recover(backup)]
+    """Bring ``backup`` back into the cloud's MariaDB, as kolla's backup-and-restore guide does.
 
-
-def _recover(backup: BackupInfo) -> PlannedStep:
-    return step(
-        f"Restore database from {backup.title}", "mariadb-recovery", None, mariadb_backup_name=backup.name
-    )
+    Put the backup (an incremental: its full parent, then each increment in order) from Ferry's store
+    into the ``mariadb_backup`` volume of the node it was taken on and check its sha256 there; stop
+    MariaDB on every database host (``kolla-ansible stop -t mariadb``); extract, prepare and copy it
+    back into that node's datadir; then kolla's mariadb-recovery bootstraps the Galera cluster from
+    that node (the others join it), and the services are checked. ``backup`` must carry its chain
+    (see :meth:`PlanRequest.backup`).
+    """
+    if backup.kind == "incremental" and not backup.base:
+        raise PlanError("backup", f"incremental backup #{backup.id} comes without its full backup")
+    if not backup.node:
+        raise PlanError("backup", f"backup #{backup.id} does not say which database node it was taken on")
+    title = backup_title(backup)
+    # Names, checksums and paths as data: Ansible gets them unsafe and never templates them.
+    chain = [
+        {"id": b.id, "kind": b.kind, "name": b.name, "sha256": b.sha256, "store": b.store_path}
+        for b in backup.chain
+    ]
+    user = {"ferry_restore_chain": chain, "ferry_restore_node": backup.node}
+    return [
+        step(f"Put {title} on {backup.node}", BACKUP_PUSH, None, user=user),
+        step("Stop MariaDB on every database host", "stop", release, tags="mariadb"),
+        step(f"Restore {title}: prepare and copy back", MARIADB_RESTORE, None, user=user),
+        step(
+            f"Recover the MariaDB cluster from {backup.node}",
+            "mariadb-recovery",
+            None,
+            user={"mariadb_recover_inventory_name": backup.node},
+        ),
+        step("Check services", "check", release),
+    ]
 
 
 def _upgrade_path(request: PlanRequest, params: dict[str, Any]) -> tuple[str, str, list[str]]:
@@ -452,7 +488,7 @@ def _rollback(request: PlanRequest, params: dict[str, Any]) -> list[PlannedStep]
             current,
             skip_stop_containers=skipped,
         ),
-        *restore_steps(backup, current),
+        *restore_steps(backup, current)[:-1],
         step(
             f"Reset RabbitMQ's state: RabbitMQ at {previous} cannot read what {current}'s wrote; "
             "services recreate their queues, messages in flight are lost",

@@ -92,6 +92,9 @@ def backup_info(backup: Backup) -> BackupInfo:
         parent_id=backup.parent_id,
         job_kind=backup.job.kind if backup.job_id else "",
         taken=backup.taken_at,
+        sha256=backup.sha256,
+        node=backup.node,
+        store_path=backup.store_path,
     )
 
 

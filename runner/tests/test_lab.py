@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -261,27 +262,152 @@ def test_pull_records_images_of_the_target_release(cloud: LabCloud) -> None:
     assert "quay.io/openstack.kolla/nova-compute:2025.2-rocky-10" in cloud.state("cmp1")["images"]
 
 
-def test_backup_then_corruption_then_recovery_restores_the_data(cloud: LabCloud) -> None:
-    result, events = cloud.run("mariadb-backup.yml", extra={"mariadb_backup_type": "full"})
+def store_copy(cloud: LabCloud, store: Path, name: str) -> dict:
+    """Ferry's copy of a backup on ctl1, as the fetch step leaves it: ``data`` and the node's meta.json."""
+    source = cloud.root / "ctl1/volumes/mariadb_backup" / name
+    (store / name).mkdir(parents=True)
+    shutil.copyfile(source / "ibdata1", store / name / "data")
+    shutil.copyfile(source / "meta.json", store / name / "meta.json")
+    meta = json.loads((source / "meta.json").read_text())
+    return {
+        "id": len(list(store.iterdir())),
+        "kind": meta["type"],
+        "name": name,
+        "sha256": meta["sha256"],
+        "store": str(store / name),
+    }
+
+
+def restore(cloud: LabCloud, chain: list[dict], node: str = "ctl1") -> list[tuple[str, Collector]]:
+    """The steps of a restore plan, in order, until one fails: push, stop, restore, recover."""
+    user = {"ferry_restore_chain": chain, "ferry_restore_node": node}
+    done = []
+    for playbook, action, extra, tags in (
+        ("ferry-backup-push.yml", None, user, None),
+        ("site.yml", "stop", {}, "mariadb"),
+        ("ferry-mariadb-restore.yml", None, user, None),
+        ("mariadb-recovery.yml", None, {"mariadb_recover_inventory_name": node}, None),
+    ):
+        result, events = cloud.run(playbook, action=action, extra=extra, tags=tags)
+        done.append((result.status, events))
+        if result.status != "successful":
+            break
+    return done
+
+
+def databases(cloud: LabCloud, host: str = "ctl1") -> dict:
+    return json.loads((cloud.root / host / "volumes/mariadb/ibdata1").read_text())["databases"]
+
+
+def write_row(cloud: LabCloud, row: dict) -> None:
+    for host in CONTROL:  # the cluster replicates every write
+        path = cloud.root / host / "volumes/mariadb/ibdata1"
+        data = json.loads(path.read_text())
+        data["databases"]["keystone"]["rows"].append(row)
+        data["seq"] += 1
+        path.write_text(json.dumps(data))
+
+
+def test_a_restore_brings_back_the_chosen_full_backup_on_every_host(cloud: LabCloud, tmp_path: Path) -> None:
+    result, _ = cloud.run("mariadb-backup.yml", extra={"mariadb_backup_type": "full"})
     assert result.status == "successful"
     assert set(result.stats["processed"]) == set(CONTROL)
     [backup] = cloud.state("ctl1")["backups"]
     assert backup["type"] == "full" and backup["sha256"] == cloud.state("ctl1")["mariadb"]["sha256"]
-    copy = cloud.root / "ctl1/volumes/mariadb_backup" / backup["name"] / "ibdata1"
-    assert lab.sha256_file(copy) == backup["sha256"]
+    content = databases(cloud)
+    full = store_copy(cloud, tmp_path / "store", backup["name"])
+    write_row(cloud, {"id": 999, "name": "written-after-the-backup"})
+    shutil.rmtree(cloud.root / "ctl1/volumes/mariadb_backup")  # only Ferry's store holds it now
 
+    steps = restore(cloud, [full])
+    assert [status for status, _ in steps] == ["successful"] * 4, steps[-1][1].failure_messages()
     for host in CONTROL:
-        (cloud.root / host / "volumes/mariadb/ibdata1").write_text('{"databases": {}, "garbage": true}')
-    assert cloud.state("ctl1")["mariadb"]["sha256"] != backup["sha256"]
+        assert databases(cloud, host) == content
+        assert cloud.state(host)["containers"]["mariadb"]["state"] == "running"
+    [bootstrap] = [
+        e
+        for e in steps[3][1].of("runner_on_ok")
+        if e["event_data"]["task"] == "Bootstrapping the cluster from one host"
+    ]
+    assert bootstrap["event_data"]["res"]["bootstrap_host"] == "ctl1"
 
+
+def test_an_incremental_restore_applies_the_full_backup_then_each_increment_in_order(
+    cloud: LabCloud, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    cloud.run("mariadb-backup.yml", extra={"mariadb_backup_type": "full"})
+    write_row(cloud, {"id": 1000, "name": "in-the-first-increment"})
+    cloud.run("mariadb-backup.yml", extra={"mariadb_backup_type": "incremental"})
+    write_row(cloud, {"id": 1001, "name": "in-the-second-increment"})
+    cloud.run("mariadb-backup.yml", extra={"mariadb_backup_type": "incremental"})
+    expected = databases(cloud)
+    full, first, second = cloud.state("ctl1")["backups"]
+    assert (first["base"], second["base"], second["parent"]) == (full["name"], first["name"], full["name"])
+    # An increment holds only what changed: alone it is not the database.
+    increment = json.loads(
+        (cloud.root / "ctl1/volumes/mariadb_backup" / second["name"] / "ibdata1").read_text()
+    )
+    assert set(increment["changed"]) == {"keystone"}
+    chain = [store_copy(cloud, store, b["name"]) for b in (full, first, second)]
+    write_row(cloud, {"id": 1002, "name": "written-after-the-backups"})
+
+    out_of_order = restore(cloud, [chain[0], chain[2]])
+    assert out_of_order[-1][0] == "failed"
+    assert f"applies on top of {first['name']}" in out_of_order[-1][1].failure_messages()["ctl1"][0]
+    steps = restore(cloud, chain)
+    assert [status for status, _ in steps] == ["successful"] * 4, steps[-1][1].failure_messages()
+    assert databases(cloud) == databases(cloud, "ctl2") == expected
+    applied = [
+        e["event_data"]["res"]["applied"]
+        for e in steps[2][1].of("runner_item_on_ok")
+        if e["event_data"]["task"] == "Applying each increment in order"
+    ]
+    assert applied == [first["name"], second["name"]]
+
+
+def test_a_tampered_copy_in_ferrys_store_fails_the_push_and_leaves_the_database_alone(
+    cloud: LabCloud, tmp_path: Path
+) -> None:
+    cloud.run("mariadb-backup.yml")
+    [backup] = cloud.state("ctl1")["backups"]
+    full = store_copy(cloud, tmp_path / "store", backup["name"])
+    Path(full["store"], "data").write_text('{"databases": {}}')
+    write_row(cloud, {"id": 999, "name": "written-after-the-backup"})
+    before = {host: cloud.state(host)["mariadb"]["sha256"] for host in CONTROL}
+
+    [(status, events)] = restore(cloud, [full])
+    assert status == "failed"
+    message = events.failure_messages()["ctl1"][0]
+    assert f"Ferry's copy of backup #1 ({backup['name']}) has sha256" in message and "damaged" in message
+    assert {host: cloud.state(host)["mariadb"]["sha256"] for host in CONTROL} == before
+    assert all(cloud.state(h)["containers"]["mariadb"]["state"] == "running" for h in CONTROL)
+
+
+def test_the_restore_step_refuses_to_run_under_a_running_mariadb(cloud: LabCloud, tmp_path: Path) -> None:
+    cloud.run("mariadb-backup.yml")
+    [backup] = cloud.state("ctl1")["backups"]
+    user = {
+        "ferry_restore_chain": [store_copy(cloud, tmp_path / "store", backup["name"])],
+        "ferry_restore_node": "ctl1",
+    }
+    before = cloud.state("ctl1")["mariadb"]["sha256"]
+    result, events = cloud.run("ferry-mariadb-restore.yml", extra=user)
+    assert result.status == "failed"
+    assert "MariaDB runs on ctl1, ctl2: stop it on every host first" in events.failure_messages()["ctl1"][0]
+    assert cloud.state("ctl1")["mariadb"]["sha256"] == before
+
+
+def test_recovery_without_a_host_bootstraps_from_the_data_furthest_along(cloud: LabCloud) -> None:
+    write_row(cloud, {"id": 999, "name": "only-on-ctl2"})
+    ahead = cloud.root / "ctl2/volumes/mariadb/ibdata1"
+    data = json.loads(ahead.read_text())
+    data["seq"] += 10
+    ahead.write_text(json.dumps(data))
     result, events = cloud.run("mariadb-recovery.yml")
     assert result.status == "successful", events.failure_messages()
-    for host in CONTROL:
-        state = cloud.state(host)
-        assert state["mariadb"]["sha256"] == backup["sha256"]
-        assert state["containers"]["mariadb"]["state"] == "running"
-    [restore] = [e for e in events.of("runner_on_ok") if e["event_data"]["task"] == "Copying back the backup"]
-    assert restore["event_data"]["res"]["sha256"] == backup["sha256"]
+    assert cloud.state("ctl1")["mariadb"]["sha256"] == lab.sha256_file(ahead)
+    assert cloud.state("ctl1")["backups"] == []  # recovery restores no backup
 
 
 def test_incremental_backup_needs_a_full_parent(cloud: LabCloud) -> None:
@@ -293,17 +419,6 @@ def test_incremental_backup_needs_a_full_parent(cloud: LabCloud) -> None:
     assert result.status == "successful"
     full, incremental = cloud.state("ctl1")["backups"]
     assert (full["type"], incremental["type"], incremental["parent"]) == ("full", "incremental", full["name"])
-
-
-def test_recovery_refuses_a_corrupt_backup(cloud: LabCloud) -> None:
-    cloud.run("mariadb-backup.yml")
-    [backup] = cloud.state("ctl1")["backups"]
-    (cloud.root / "ctl1/volumes/mariadb_backup" / backup["name"] / "ibdata1").write_text("bit rot")
-    data_before = cloud.state("ctl1")["mariadb"]["sha256"]
-    result, events = cloud.run("mariadb-recovery.yml")
-    assert result.status == "failed"
-    assert f"backup {backup['name']} on ctl1 is corrupt" in events.failure_messages()["ctl1"][0]
-    assert cloud.state("ctl1")["mariadb"]["sha256"] == data_before
 
 
 def test_injected_failure_fails_the_step_and_names_the_host(cloud: LabCloud) -> None:

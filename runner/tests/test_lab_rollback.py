@@ -16,7 +16,15 @@ from runner.backends import CloudContext, LabBackend, StepInput, lab_root
 from runner.execute import StepResult, run_step
 from runner.inventory import parse_inventory
 from runner.params import BackupInfo
-from runner.planner import DATA_PLANE_CONTAINERS, PlannedStep, PlanRequest, ReleaseInfo, plan, step
+from runner.planner import (
+    DATA_PLANE_CONTAINERS,
+    PlannedStep,
+    PlanRequest,
+    ReleaseInfo,
+    plan,
+    restore_steps,
+    step,
+)
 from runner.tests.lab_fixtures import SMALL_CLOUD_INVENTORY, Collector
 
 pytestmark = pytest.mark.ansible
@@ -90,9 +98,13 @@ def upgraded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Cloud, dict[str,
     cloud.ok(step("Bootstrap", "bootstrap-servers", "2025.1"))
     cloud.ok(step("Deploy", "deploy", "2025.1"))
     cloud.ok(step("Back up", "mariadb-backup", None, mariadb_backup_type="full"))
-    cloud.ok(step("Upgrade", "upgrade", "2025.2"))
     [backup] = lab.read_host_state(cloud.root, "ctl1")["backups"]
-    return cloud, backup
+    # Ferry's own copy of the backup, as the fetch step leaves it: what a restore puts back.
+    store = cloud.context.var_dir / "store" / backup["name"]
+    store.mkdir(parents=True)
+    shutil.copyfile(cloud.root / "ctl1/volumes/mariadb_backup" / backup["name"] / "ibdata1", store / "data")
+    cloud.ok(step("Upgrade", "upgrade", "2025.2"))
+    return cloud, {**backup, "store": str(store)}
 
 
 @pytest.fixture
@@ -100,10 +112,23 @@ def cloud(upgraded: tuple[Cloud, dict[str, Any]], tmp_path: Path) -> Cloud:
     return upgraded[0].copy(tmp_path)
 
 
-def rollback_plan(backup: dict[str, Any]) -> list[PlannedStep]:
-    info = BackupInfo(
-        1, "full", "verified", backup["name"], release="2025.1", taken_at="t", job_kind="upgrade"
+def backup_info(backup: dict[str, Any]) -> BackupInfo:
+    return BackupInfo(
+        1,
+        "full",
+        "verified",
+        backup["name"],
+        release="2025.1",
+        taken_at="t",
+        job_kind="upgrade",
+        sha256=backup["sha256"],
+        node="ctl1",
+        store_path=backup["store"],
     )
+
+
+def rollback_plan(backup: dict[str, Any]) -> list[PlannedStep]:
+    info = backup_info(backup)
     return plan(
         PlanRequest("rollback", RELEASES, "2025.2", params={"backup": 1}, backups=[info], mariabackup=True)
     )
@@ -112,7 +137,8 @@ def rollback_plan(backup: dict[str, Any]) -> list[PlannedStep]:
 def test_a_naive_deploy_of_the_old_release_stops_at_kollas_downgrade_checks(
     cloud: Cloud, upgraded: tuple[Cloud, dict[str, Any]]
 ) -> None:
-    cloud.ok(step("Restore", "mariadb-recovery", None, mariadb_backup_name=upgraded[1]["name"]))
+    for planned in restore_steps(backup_info(upgraded[1]), "2025.2")[:-1]:
+        cloud.ok(planned)
     result, events = cloud.run(step("Deploy the old release", "deploy", "2025.1"))
     assert result.status == "failed"
     assert "downgrade RabbitMQ from version 4.1 to version 4.0" in str(events.failure_messages()), (
@@ -161,7 +187,8 @@ def test_rollback_brings_the_control_plane_back_and_never_stops_the_data_plane(
     assert "nova_libvirt on cmp1 keeps its image" in deploy_events
 
     # Until the next upgrade, globals must keep libvirt and Open vSwitch at their images.
-    kept = {k: v for k, v in rollback_plan(upgraded[1])[5].extra_vars.items() if k.endswith("_tag")}
+    deploy = next(planned for planned in rollback_plan(upgraded[1]) if planned.action == "deploy")
+    kept = {k: v for k, v in deploy.extra_vars.items() if k.endswith("_tag")}
     result, failed = cloud.run(step("Reconfigure nova", "reconfigure", "2025.1", tags="nova"))
     assert result.status == "failed"
     assert "nova-libvirt on cmp1 runs 2025.2" in failed.failure_messages()["cmp1"][0]

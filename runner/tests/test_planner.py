@@ -9,7 +9,16 @@ from hypothesis import strategies as st
 
 from runner.kolla import cli_command
 from runner.params import BackupInfo
-from runner.planner import PlanError, PlanRequest, ReleaseInfo, legal_hops, plan, plan_warnings, upgrade_path
+from runner.planner import (
+    PlanError,
+    PlanRequest,
+    ReleaseInfo,
+    legal_hops,
+    plan,
+    plan_warnings,
+    restore_steps,
+    upgrade_path,
+)
 
 SERIES = ["2023.1", "2023.2", "2024.1", "2024.2", "2025.1", "2025.2", "2026.1", "2026.2", "2027.1"]
 RELEASES = [ReleaseInfo(s, s.endswith(".1")) for s in SERIES]
@@ -118,34 +127,92 @@ def test_deploy_of_an_undeployed_cloud_needs_a_release():
     assert steps[0].playbook == "kolla-host.yml" and steps[3].completes_release == "2025.1"
 
 
+def info(id: int, kind: str, state: str = "verified", release: str = "2025.2", **more) -> BackupInfo:
+    return BackupInfo(
+        id,
+        kind,
+        state,
+        f"mysqlbackup-{id}-{kind}",
+        release=release,
+        taken_at=f"2026-12-{id:02d} 10:00 UTC",
+        sha256=f"{id:064x}",
+        node="ctl01",
+        store_path=f"/var/ferry/backups/demo/{id:06d}",
+        **more,
+    )
+
+
 def backups_request(kind: str, current: str = "2025.2", **params) -> PlanRequest:
     backups = [
-        BackupInfo(
+        info(
             1,
             "full",
-            "verified",
-            "mysqlbackup-1-full",
             release="2025.1",
             label="before-2025.2",
-            taken_at="2026-12-01 10:00 UTC",
             job_kind="upgrade",
             taken=datetime(2026, 12, 1, 10, 0, tzinfo=UTC),
         ),
-        BackupInfo(2, "incremental", "verified", "mysqlbackup-2-incremental", release="2025.2", parent_id=1),
-        BackupInfo(3, "full", "failed", "mysqlbackup-3-full", release="2025.2"),
-        BackupInfo(4, "incremental", "verified", "mysqlbackup-4-incremental", release="2025.2", parent_id=3),
-        BackupInfo(5, "full", "verified", "mysqlbackup-5-full", release="2025.2", job_kind="upgrade"),
-        BackupInfo(6, "full", "verified", "mysqlbackup-6-full", release="2025.1", job_kind="backup"),
-        BackupInfo(7, "full", "verified", "mysqlbackup-7-full", release="2025.1"),
+        info(2, "incremental", parent_id=1),
+        info(3, "full", "failed"),
+        info(4, "incremental", parent_id=3),
+        info(5, "full", job_kind="upgrade"),
+        info(6, "incremental", parent_id=5),
+        info(7, "incremental", parent_id=5),
+        info(8, "incremental", "failed", parent_id=5),
+        info(9, "incremental", parent_id=5),
+        info(10, "full", release="2025.1", job_kind="backup"),
+        info(11, "full", release="2025.1"),
     ]
     return PlanRequest(kind, RELEASES, current, params=params, backups=backups, mariabackup=True)
 
 
-def test_restore_takes_a_verified_backup_by_id_and_names_it():
+def test_restore_puts_the_backup_back_stops_mariadb_restores_recovers_and_checks():
     steps = plan(backups_request("restore", backup=5))
-    recovery = next(s for s in steps if s.action == "mariadb-recovery")
-    assert recovery.extra_vars["mariadb_backup_name"] == "mysqlbackup-5-full"
-    assert "backup #5" in recovery.name
+    assert [(s.action, s.tags) for s in steps] == [
+        ("ferry-backup-push", ""),
+        ("stop", "mariadb"),
+        ("ferry-mariadb-restore", ""),
+        ("mariadb-recovery", ""),
+        ("check", ""),
+    ]
+    assert steps[0].name == "Put backup #5 (full, 2026-12-05 10:00 UTC) on ctl01"
+    assert steps[2].name == "Restore backup #5 (full, 2026-12-05 10:00 UTC): prepare and copy back"
+    assert steps[3].name == "Recover the MariaDB cluster from ctl01"
+    chain = [
+        {
+            "id": 5,
+            "kind": "full",
+            "name": "mysqlbackup-5-full",
+            "sha256": f"{5:064x}",
+            "store": "/var/ferry/backups/demo/000005",
+        }
+    ]
+    for each in (steps[0], steps[2]):
+        # Names and paths are data: Ansible gets them unsafe, never as templates.
+        assert each.user_vars == {"ferry_restore_chain": chain, "ferry_restore_node": "ctl01"}
+        assert each.playbook == f"{each.action}.yml" and not each.extra_vars
+    assert steps[3].user_vars == {"mariadb_recover_inventory_name": "ctl01"}
+    assert steps[1].extra_vars["openstack_release"] == steps[4].extra_vars["openstack_release"] == "2025.2"
+
+
+def test_an_incremental_restore_applies_its_full_parent_then_each_increment_in_order():
+    steps = plan(backups_request("restore", backup=7))
+    assert steps[0].name == "Put backup #7 (incremental on #5, 2026-12-07 10:00 UTC) on ctl01"
+    assert [b["id"] for b in steps[0].user_vars["ferry_restore_chain"]] == [5, 6, 7]
+    assert steps[2].user_vars == steps[0].user_vars
+
+
+def test_restore_steps_need_the_backups_chain_and_node():
+    with pytest.raises(PlanError, match="without its full backup"):
+        restore_steps(info(7, "incremental", parent_id=5), "2025.2")
+    with pytest.raises(PlanError, match="which database node"):
+        restore_steps(replace(info(5, "full"), node=""), "2025.2")
+
+
+def test_restore_needs_a_deployed_cloud():
+    with pytest.raises(PlanError) as refused:
+        plan(backups_request("restore", current=None, backup=5))
+    assert refused.value.field == "release"
 
 
 @pytest.mark.parametrize(
@@ -154,6 +221,7 @@ def test_restore_takes_a_verified_backup_by_id_and_names_it():
         (99, "no backup #99 of this cloud"),
         (3, "failed, not verified"),
         (4, "no verified full backup"),
+        (9, "needs backup #8, which is failed"),
         ("mysqlbackup-5-full", "id of one of this cloud's backups"),
     ],
 )
@@ -167,7 +235,9 @@ def test_rollback_goes_back_without_stopping_the_data_plane():
     steps = plan(backups_request("rollback", backup=1))
     assert [(s.action, s.tags) for s in steps] == [
         ("stop", ""),
+        ("ferry-backup-push", ""),
         ("stop", "mariadb"),
+        ("ferry-mariadb-restore", ""),
         ("mariadb-recovery", ""),
         ("rabbitmq-reset-state", ""),
         ("stop", "rabbitmq"),
@@ -184,12 +254,13 @@ def test_rollback_goes_back_without_stopping_the_data_plane():
         "rabbitmq",
     } <= kept_running
     assert "the data plane keeps running" in stop.name
-    deploy = steps[5]
+    deploy = steps[7]
     assert deploy.completes_release == "2025.1" and deploy.extra_vars["openstack_release"] == "2025.1"
     assert deploy.extra_vars["nova_libvirt_tag"].startswith("2025.2-{{ kolla_base_distro }}")
     assert deploy.extra_vars["openvswitch_tag"] == deploy.extra_vars["nova_libvirt_tag"]
     assert "kolla refuses an older libvirt" in deploy.name
-    assert "messages in flight are lost" in steps[3].name and "rabbitmq-version-check" in steps[4].name
+    assert "messages in flight are lost" in steps[5].name and "rabbitmq-version-check" in steps[6].name
+    assert "backup #1" in steps[1].name
 
 
 def test_rollback_command_lines_are_kollas():
@@ -197,13 +268,13 @@ def test_rollback_command_lines_are_kollas():
     stop = cli_command(steps[0].action, extra_vars=steps[0].extra_vars)
     assert stop.startswith("kolla-ansible stop -i /etc/kolla/multinode --yes-i-really-really-mean-it -e ")
     assert '"skip_stop_containers": ["nova_libvirt"' in stop
-    assert cli_command(steps[3].action, extra_vars=steps[3].extra_vars) == (
+    assert cli_command(steps[5].action, extra_vars=steps[5].extra_vars) == (
         "kolla-ansible rabbitmq-reset-state -i /etc/kolla/multinode -e openstack_release=2025.2"
     )
-    assert cli_command(steps[4].action, extra_vars=steps[4].extra_vars, tags=steps[4].tags).endswith(
+    assert cli_command(steps[6].action, extra_vars=steps[6].extra_vars, tags=steps[6].tags).endswith(
         "--tags rabbitmq"
     )
-    deploy = cli_command(steps[5].action, extra_vars=steps[5].extra_vars)
+    deploy = cli_command(steps[7].action, extra_vars=steps[7].extra_vars)
     assert deploy.startswith("kolla-ansible deploy -i /etc/kolla/multinode -e openstack_release=2025.1 -e ")
     assert "nova_libvirt_tag" in deploy and "openvswitch_tag" in deploy
 
@@ -212,8 +283,8 @@ def test_rollback_command_lines_are_kollas():
     ("backup", "why"),
     [
         (5, "roll back to a backup taken before an upgrade"),
-        (6, "taken by a backup job"),
-        (7, "taken by no job Ferry ran"),
+        (10, "taken by a backup job"),
+        (11, "taken by no job Ferry ran"),
     ],
 )
 def test_rollback_takes_only_a_pre_upgrade_backup_of_an_older_release(backup, why):

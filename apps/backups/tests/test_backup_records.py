@@ -172,4 +172,4 @@ def test_the_launch_form_offers_only_verified_backups_and_restores_by_id(
     assert response.status_code == 302, response.content.decode()[-2000:]
     restore = Job.objects.get(kind="restore")
     assert restore.params == {"backup": good.pk}
-    assert f"backup #{good.pk}" in restore.steps.get(action="mariadb-recovery").name
+    assert f"backup #{good.pk}" in restore.steps.get(action="ferry-mariadb-restore").name

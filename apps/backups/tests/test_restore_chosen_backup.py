@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from apps.audit.models import AuditEntry
 from apps.backups.models import Backup, BackupState
 from apps.jobs import services
-from apps.jobs.models import JobState
+from apps.jobs.models import Event, JobState
 from apps.jobs.tests.test_execution import run
 from runner import lab
 
@@ -75,17 +76,62 @@ def test_an_incremental_restores_its_full_parent_then_itself(lab_cloud, operator
         ).state
         == "succeeded"
     )
-    full = backup(operator, lab_cloud, "base")
+    a = backup(operator, lab_cloud, "base")
+    content_a = json.loads(lab_data(settings).read_text())["databases"]
     data = json.loads(lab_data(settings).read_text())
     data["databases"]["keystone"]["rows"].append({"id": 1000, "name": "in-the-increment"})
     lab_data(settings).write_text(json.dumps(data))
-    increment = backup(operator, lab_cloud, "incr", kind="incremental")
-    assert increment.kind == "incremental" and increment.parent_id == full.pk
-    expected = json.loads(lab_data(settings).read_text())["databases"]
-    lab_data(settings).write_text(json.dumps({**data, "databases": {}}))
+    b = backup(operator, lab_cloud, "incr", kind="incremental")
+    assert b.kind == "incremental" and b.parent_id == a.pk
+    content_b = json.loads(lab_data(settings).read_text())["databases"]
+
+    restore_a = run(
+        services.launch_job(operator, lab_cloud, "restore", params={"backup": a.pk}, confirmed=True)
+    )
+    assert restore_a.state == JobState.SUCCEEDED, restore_a.result
+    assert json.loads(lab_data(settings).read_text())["databases"] == content_a != content_b
+
+    restore_b = run(
+        services.launch_job(operator, lab_cloud, "restore", params={"backup": b.pk}, confirmed=True)
+    )
+    assert restore_b.state == JobState.SUCCEEDED, restore_b.result
+    assert json.loads(lab_data(settings).read_text())["databases"] == content_b
+    steps = list(restore_b.steps.order_by("position"))
+    assert (
+        steps[0].name
+        == f"Put backup #{b.pk} (incremental on #{a.pk}, {b.taken_at:%Y-%m-%d %H:%M} UTC) on ctl01"
+    )
+    applied = [
+        e.event_data["res"]["applied"]
+        for e in Event.objects.filter(
+            job=restore_b, step=steps[2], event="runner_item_on_ok", task="Applying each increment in order"
+        )
+    ]
+    assert applied == [b.name]
+
+
+def test_a_tampered_copy_in_ferrys_store_fails_the_restore_and_leaves_the_database_alone(
+    lab_cloud, operator, no_worker, store, settings
+):
+    assert (
+        run(
+            services.launch_job(operator, lab_cloud, "deploy", params={"release": "2025.1"}, confirmed=True)
+        ).state
+        == "succeeded"
+    )
+    a = backup(operator, lab_cloud, "before-change")
+    (Path(a.store_path) / "data").write_text('{"databases": {}}')
+    before = lab.sha256_file(lab_data(settings))
 
     restore = run(
-        services.launch_job(operator, lab_cloud, "restore", params={"backup": increment.pk}, confirmed=True)
+        services.launch_job(operator, lab_cloud, "restore", params={"backup": a.pk}, confirmed=True)
     )
-    assert restore.state == JobState.SUCCEEDED, restore.result
-    assert json.loads(lab_data(settings).read_text())["databases"] == expected
+    assert restore.state == JobState.FAILED
+    push, *rest = restore.steps.order_by("position")
+    assert push.state == "failed" and {s.state for s in rest} == {"skipped"}
+    failures = " ".join(
+        json.dumps(e.event_data)
+        for e in Event.objects.filter(job=restore, step=push, event="runner_on_failed")
+    )
+    assert f"Ferry's copy of backup #{a.pk}" in failures and "damaged" in failures
+    assert lab.sha256_file(lab_data(settings)) == before

@@ -84,3 +84,49 @@ def test_the_cli_prints_the_same_json_and_exits_2_naming_the_field(demo_cloud):
     with pytest.raises(CommandError) as refused:
         call_command("plan", "--cloud", "demo", "--operation", "upgrade", "--to", "2024.1")
     assert refused.value.returncode == 2 and "target_release:" in str(refused.value)
+
+
+def test_a_restore_preview_names_the_backup_and_shows_each_restore_command(viewer, api_as, demo_cloud):
+    from datetime import UTC, datetime
+
+    from apps.backups.models import Backup
+
+    full = Backup.objects.create(
+        cloud=demo_cloud,
+        kind="full",
+        taken_at=datetime(2026, 12, 1, 10, 0, tzinfo=UTC),
+        node="control01",
+        name="mysqlbackup-01-12-2026-1.qp.xbc.xbs.gz",
+        sha256="a" * 64,
+        store_path="/srv/ferry/backups/demo/000001",
+        state="verified",
+    )
+    increment = Backup.objects.create(
+        cloud=demo_cloud,
+        kind="incremental",
+        parent=full,
+        taken_at=datetime(2026, 12, 1, 11, 0, tzinfo=UTC),
+        node="control01",
+        name="incremental-11-mysqlbackup-01-12-2026-2.qp.xbc.xbs.gz",
+        sha256="b" * 64,
+        state="verified",
+    )
+    body = api_as(viewer).get(f"/api/clouds/demo/plan/?kind=restore&backup={increment.pk}").json()
+    names = [s["name"] for s in body["steps"]]
+    title = f"backup #{increment.pk} (incremental on #{full.pk}, 2026-12-01 11:00 UTC)"
+    assert names == [
+        f"Put {title} on control01",
+        "Stop MariaDB on every database host",
+        f"Restore {title}: prepare and copy back",
+        "Recover the MariaDB cluster from control01",
+        "Check services",
+    ]
+    commands = [s["command"] for s in body["steps"]]
+    assert commands[0].startswith("ansible-playbook -i /etc/kolla/multinode -e @/etc/kolla/globals.yml -e ")
+    assert commands[0].endswith("-e ferry_restore_node=control01 runner/playbooks/ferry-backup-push.yml")
+    assert commands[1].startswith("kolla-ansible stop -i /etc/kolla/multinode --yes-i-really-really-mean-it")
+    assert commands[2].endswith("runner/playbooks/ferry-mariadb-restore.yml")
+    recovery = "kolla-ansible mariadb-recovery -i /etc/kolla/multinode"
+    assert commands[3] == f"{recovery} -e mariadb_recover_inventory_name=control01"
+    chain = body["steps"][0]["extra_vars"]["ferry_restore_chain"]
+    assert [(b["id"], b["sha256"]) for b in chain] == [(full.pk, "a" * 64), (increment.pk, "b" * 64)]

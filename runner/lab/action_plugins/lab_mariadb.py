@@ -159,18 +159,26 @@ class ActionModule(labaction.LabAction):
         return {"changed": bool(changed), "databases": changed}
 
     def op_backup(self, ctx: Any, args: dict[str, Any]) -> dict[str, Any]:
-        """Copy the data file into ``volumes/mariadb_backup/<name>/`` with its sha256."""
+        """Back up into ``volumes/mariadb_backup/<name>/``: ``ibdata1``, its sha256 and ``meta.json``.
+
+        A full backup is a copy of the data file. An incremental one, as mariabackup's, holds only what
+        changed since the backup before it (the full parent or the previous increment): the databases
+        that differ and the names of those that are gone, so it restores only on top of its chain.
+        """
         kind = str(args.get("type") or "full")
         if kind not in ("full", "incremental"):
             raise core.LabError(f"mariadb_backup_type must be full or incremental, not {kind!r}")
         ctx.pause()
         ctx.check_injected()
-        parent = None
+        parent, chain = None, []
         if kind == "incremental":
-            fulls = [b for b in ctx.hd.backups() if b.get("type") == "full"]
+            backups = ctx.hd.backups()
+            fulls = [i for i, b in enumerate(backups) if b.get("type") == "full"]
             if not fulls:
                 raise core.LabError(f"no full backup on {ctx.host} to base an incremental backup on")
-            parent = fulls[-1]["name"]
+            since = backups[fulls[-1] :]
+            chain = [since[0]["name"], *(b["name"] for b in since[1:] if b.get("type") == "incremental")]
+            parent = chain[0]
         stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%S%f")
         name = f"mysqlbackup-{stamp}-{kind}"
         target = ctx.hd.backup_dir / name
@@ -178,12 +186,18 @@ class ActionModule(labaction.LabAction):
             if not ctx.hd.data_file.exists():
                 raise core.LabError(f"no MariaDB data on {ctx.host} to back up")
             data = core.read_json(ctx.hd.data_file) or {}
-            sha256 = core.sha256_file(ctx.hd.data_file)
-            _copy_verified(ctx.hd.data_file, target / "ibdata1", sha256)
+            if kind == "full":
+                sha256 = core.sha256_file(ctx.hd.data_file)
+                _copy_verified(ctx.hd.data_file, target / "ibdata1", sha256)
+            else:
+                base = _prepared([ctx.hd.backup_dir / each / "ibdata1" for each in chain], chain)
+                core.write_json(target / "ibdata1", _increment(base, data, chain[-1]))
+                sha256 = core.sha256_file(target / "ibdata1")
         (target / "ibdata1.sha256").write_text(f"{sha256}  ibdata1\n")
         meta = {
             "type": kind,
             "parent": parent,
+            "base": chain[-1] if chain else None,
             "sha256": sha256,
             "size": (target / "ibdata1").stat().st_size,
             "created": core.now_iso(),
@@ -211,6 +225,41 @@ class ActionModule(labaction.LabAction):
         core.write_json(dest / "meta.json", {**meta, "node": ctx.host})
         return {"changed": True, "backup": meta["name"], "dest": str(dest), "sha256": meta["sha256"]}
 
+    def op_push(self, ctx: Any, args: dict[str, Any]) -> dict[str, Any]:
+        """Put backups from Ferry's store into this host's ``mariadb_backup`` volume, checked by sha256.
+
+        ``chain`` lists them in order, each with ``name``, ``sha256`` (what Ferry recorded) and
+        ``store`` (Ferry's copy: ``data`` and the node's ``meta.json``). A copy whose checksum is not
+        the recorded one fails the task before anything is written to the host.
+        """
+        ctx.pause()
+        ctx.check_injected()
+        chain = _chain(args)
+        for item in chain:
+            store = Path(str(item["store"]))
+            if not (store / "data").is_file():
+                raise core.LabError(
+                    f"Ferry's copy of backup #{item['id']} ({item['name']}) is missing from {store}"
+                )
+            got = core.sha256_file(store / "data")
+            if got != item["sha256"]:
+                raise core.LabError(
+                    f"Ferry's copy of backup #{item['id']} ({item['name']}) has sha256 {got}, but Ferry "
+                    f"recorded {item['sha256']}: it is damaged, restore another backup"
+                )
+        pushed = []
+        for item in chain:
+            store, target = Path(str(item["store"])), ctx.hd.backup_dir / item["name"]
+            _copy_verified(store / "data", target / "ibdata1", item["sha256"])
+            meta = core.read_json(store / "meta.json")
+            if not isinstance(meta, dict):
+                meta = {}
+            meta = {k: v for k, v in meta.items() if k not in ("name", "node")}
+            (target / "ibdata1.sha256").write_text(f"{item['sha256']}  ibdata1\n")
+            core.write_json(target / "meta.json", {**meta, "type": item["kind"], "sha256": item["sha256"]})
+            pushed.append(item["name"])
+        return {"changed": True, "pushed": pushed}
+
     def _verified_backup(self, ctx: Any, hd: Any, name: str) -> dict[str, Any]:
         backups = {b["name"]: b for b in hd.backups()}
         if name not in backups:
@@ -223,36 +272,140 @@ class ActionModule(labaction.LabAction):
             )
         return meta
 
-    def op_restore(self, ctx: Any, args: dict[str, Any]) -> dict[str, Any]:
-        """Copy a verified backup (default: the latest) back onto every MariaDB host and verify it."""
+    def op_extract(self, ctx: Any, args: dict[str, Any]) -> dict[str, Any]:
+        """``mbstream -x``: unpack backup ``name`` into ``restore/<index>`` of the backup volume."""
         ctx.pause()
         ctx.check_injected()
-        cluster = self._cluster(ctx)
-        source = cluster[0]
-        backups = source.backups()
-        if not backups:
-            raise core.LabError(f"no MariaDB backup on {source.host} to recover from")
-        name = str(args.get("backup") or backups[-1]["name"])
-        meta = self._verified_backup(ctx, source, name)
-        chain = [(name, meta)]
-        if meta.get("type") == "incremental":
-            parent = meta.get("parent")
-            if not parent:
-                raise core.LabError(f"incremental backup {name} has no full parent")
-            chain.insert(0, (str(parent), self._verified_backup(ctx, source, str(parent))))
-        restored = []
+        name, index = str(args["name"]), int(args["index"])
+        meta = self._verified_backup(ctx, ctx.hd, name)
+        restore = ctx.hd.backup_dir / RESTORE_DIR
+        if index == 0:
+            core.remove_tree(restore)
+        _copy_verified(ctx.hd.backup_dir / name / "ibdata1", restore / str(index) / "ibdata1", meta["sha256"])
+        core.write_json(restore / str(index) / "backup.json", {"name": name, "type": meta.get("type")})
+        return {"changed": True, "backup": name, "dir": str(restore / str(index))}
+
+    def op_prepare(self, ctx: Any, args: dict[str, Any]) -> dict[str, Any]:
+        """``mariabackup --prepare``: ready ``restore/0``, or apply ``restore/<incremental>`` to it."""
+        ctx.pause()
+        ctx.check_injected()
+        restore = ctx.hd.backup_dir / RESTORE_DIR
+        full = restore / "0"
+        index = int(args.get("incremental") or 0)
+        checkpoints = full / "checkpoints.json"
+        if index == 0:
+            data = core.read_json(full / "ibdata1")
+            if not isinstance(data, dict) or "incremental" in data:
+                raise core.LabError(f"{full} holds no full backup to prepare")
+            core.write_json(checkpoints, {"applied": [core.read_json(full / "backup.json")["name"]]})
+            return {"changed": True, "prepared": str(full)}
+        applied = (core.read_json(checkpoints) or {}).get("applied")
+        if not applied:
+            raise core.LabError(f"prepare the full backup in {full} before applying an increment")
+        name = core.read_json(restore / str(index) / "backup.json")["name"]
+        data = _prepared([full / "ibdata1", restore / str(index) / "ibdata1"], [applied[-1], name])
+        core.write_json(full / "ibdata1", data)
+        core.write_json(checkpoints, {"applied": [*applied, name]})
+        return {"changed": True, "applied": name, "on": applied[-1]}
+
+    def op_copy_back(self, ctx: Any, args: dict[str, Any]) -> dict[str, Any]:
+        """Empty this host's datadir and ``mariabackup --copy-back`` the prepared backup into it."""
+        ctx.pause()
+        ctx.check_injected()
+        full = ctx.hd.backup_dir / RESTORE_DIR / "0"
+        applied = (core.read_json(full / "checkpoints.json") or {}).get("applied")
+        if not applied:
+            raise core.LabError(f"{full} holds no prepared backup to copy back")
         with core.locked(ctx.lab_root, "mariadb"):
+            running = [
+                hd.host
+                for hd in self._cluster(ctx)
+                if (core.read_json(hd.container_file("mariadb")) or {}).get("state") == "running"
+            ]
+            if running:
+                raise core.LabError(f"MariaDB runs on {', '.join(running)}: stop it on every host first")
+            core.remove_tree(ctx.hd.data_file.parent)
+            data = core.read_json(full / "ibdata1")
+            data["restored"] = {"chain": applied, "at": core.now_iso()}
+            core.write_json(ctx.hd.data_file, data)
+        core.remove_tree(full.parent)
+        return {"changed": True, "restored": applied, "sha256": core.sha256_file(ctx.hd.data_file)}
+
+    def op_recover(self, ctx: Any, args: dict[str, Any]) -> dict[str, Any]:
+        """kolla's mariadb recovery of a stopped cluster: bootstrap it from one host, the others join.
+
+        The host is ``mariadb_recover_inventory_name`` when given, else the one whose data is furthest
+        along (highest ``seq``), as kolla picks the highest Galera seqno. Joiners take its data (SST).
+        Nothing is restored from a backup here.
+        """
+        ctx.pause()
+        ctx.check_injected()
+        cluster = [hd for hd in self._cluster(ctx) if hd.root.is_dir()]
+        wanted = str(args.get("host") or "")
+        with core.locked(ctx.lab_root, "mariadb"):
+            with_data = [hd for hd in cluster if hd.data_file.exists()]
+            if wanted:
+                source = next((hd for hd in cluster if hd.host == wanted), None)
+                if source is None:
+                    raise core.LabError(f"{wanted} is not a MariaDB host of this cluster")
+                if not source.data_file.exists():
+                    raise core.LabError(f"MariaDB on {wanted} has no data to bootstrap the cluster from")
+            elif with_data:
+                source = max(with_data, key=_seq)
+            else:
+                raise core.LabError("no MariaDB host has data to bootstrap the cluster from")
+            sha256 = core.sha256_file(source.data_file)
             for hd in cluster:
-                if not hd.root.is_dir():
-                    continue
-                # The full backup first, then the increment, as mariabackup --prepare applies them.
-                for each, each_meta in chain:
-                    _copy_verified(source.backup_dir / each / "ibdata1", hd.data_file, each_meta["sha256"])
-                restored.append(hd.host)
-        return {
-            "changed": True,
-            "backup": name,
-            "chain": [each for each, _ in chain],
-            "sha256": meta["sha256"],
-            "hosts": restored,
-        }
+                if hd is not source:
+                    _copy_verified(source.data_file, hd.data_file, sha256)
+        return {"changed": True, "bootstrap_host": source.host, "sha256": sha256}
+
+
+RESTORE_DIR = "restore"
+
+
+def _seq(hd: Any) -> int:
+    return int((core.read_json(hd.data_file) or {}).get("seq") or 0)
+
+
+def _chain(args: dict[str, Any]) -> list[dict[str, Any]]:
+    chain = args.get("chain")
+    if not isinstance(chain, list) or not chain:
+        raise core.LabError("chain: the backups to restore, a full one first, are missing")
+    for item in chain:
+        name = str(item.get("name") or "")
+        if not name or "/" in name or name.startswith(".") or name == RESTORE_DIR:
+            raise core.LabError(f"backup #{item.get('id')} has a name that is not a plain file name")
+    return chain
+
+
+def _increment(base: dict[str, Any], data: dict[str, Any], base_name: str) -> dict[str, Any]:
+    """What changed from ``base`` to ``data``: the databases that differ, the names of those gone."""
+    old, new = base.get("databases") or {}, data.get("databases") or {}
+    return {
+        "format": 1,
+        "incremental": {"base": base_name},
+        "seq": data.get("seq", 0),
+        "changed": {name: db for name, db in new.items() if old.get(name) != db},
+        "removed": sorted(name for name in old if name not in new),
+    }
+
+
+def _prepared(files: list[Path], names: list[str]) -> dict[str, Any]:
+    """A full backup's data with each increment applied in order; each must follow the one before."""
+    data = core.read_json(files[0])
+    if not isinstance(data, dict) or "incremental" in data:
+        raise core.LabError(f"{names[0]} is not a full backup")
+    for path, name, previous in zip(files[1:], names[1:], names, strict=False):
+        increment = core.read_json(path)
+        if not isinstance(increment, dict) or "incremental" not in increment:
+            raise core.LabError(f"{name} is not an incremental backup")
+        base = increment["incremental"].get("base")
+        if base != previous:
+            raise core.LabError(f"increment {name} applies on top of {base}, not on {previous}")
+        databases = dict(data.get("databases") or {})
+        databases.update(increment.get("changed") or {})
+        for gone in increment.get("removed") or []:
+            databases.pop(gone, None)
+        data = {**data, "databases": databases, "seq": increment.get("seq", data.get("seq", 0))}
+    return data
