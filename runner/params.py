@@ -54,6 +54,7 @@ class BackupInfo:
     taken_at: str = ""
     parent_id: int | None = None
     job_kind: str = ""  # the kind of job that took it ("" when no job of Ferry's did)
+    includes_config: bool = False  # Ferry archived the cloud's configuration with it
     taken: datetime | None = None  # taken_at as a time, to say how long ago
     sha256: str = ""
     node: str = ""  # the database node it was taken on, where a restore puts it back

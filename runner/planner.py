@@ -80,6 +80,12 @@ MARIADB_RESTORE = "ferry-mariadb-restore"
 OTHER_PLAYBOOKS.update({action: f"{action}.yml" for action in (BACKUP_FETCH, BACKUP_PUSH, MARIADB_RESTORE)})
 
 
+# Ferry's own step that runs no playbook: the worker sets the cloud's configuration (globals.yml,
+# passwords.yml, configuration files) back to what a backup archived with it.
+RESTORE_CONFIG = "ferry-restore-config"
+INTERNAL_ACTIONS = frozenset({RESTORE_CONFIG})
+
+
 def step(
     name: str,
     action: str,
@@ -97,7 +103,10 @@ def step(
     backend's business: it adds them exactly as kolla-ansible's CLI does.
     """
     extra_vars: dict[str, Any] = {}
-    playbook = "site.yml" if action in SITE_ACTIONS else OTHER_PLAYBOOKS[action]
+    if action in INTERNAL_ACTIONS:
+        playbook = ""
+    else:
+        playbook = "site.yml" if action in SITE_ACTIONS else OTHER_PLAYBOOKS[action]
     if release:
         extra_vars["openstack_release"] = release
     extra_vars.update(extra)
@@ -460,6 +469,11 @@ def plan_warnings(request: PlanRequest, params: dict[str, Any], now: datetime) -
         return []
     backup = request.backup(params["backup"])
     warnings = [loss_warning(backup, now)]
+    if request.kind == "rollback" and not backup.includes_config:
+        warnings.append(
+            f"{backup.title} holds no configuration archive: the cloud keeps its current globals.yml, "
+            "passwords and configuration files."
+        )
     if request.kind == "rollback":
         warnings.append(
             f"nova-libvirt and Open vSwitch keep running {request.current_release} images under a "
@@ -501,6 +515,19 @@ def _rollback(request: PlanRequest, params: dict[str, Any]) -> list[PlannedStep]
             "stop",
             current,
             tags="rabbitmq",
+        ),
+        *(
+            [
+                step(
+                    f"Put back the configuration archived with {backup.title} "
+                    "(globals.yml, passwords.yml, configuration files)",
+                    RESTORE_CONFIG,
+                    None,
+                    ferry_backup_id=backup.id,
+                )
+            ]
+            if backup.includes_config
+            else []
         ),
         step(
             f"Redeploy the control plane on {previous}; libvirt and Open vSwitch stay on {current} "

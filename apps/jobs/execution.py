@@ -15,12 +15,14 @@ from functools import partial
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from apps.audit.context import audit_context
 from apps.audit.services import record
-from apps.backups.services import incoming_dir, record_fetched_backup
+from apps.backups.models import Backup
+from apps.backups.services import incoming_dir, record_fetched_backup, restore_config
 from apps.catalog.models import Release
 from apps.clouds.files import runner_files
 from apps.clouds.models import Cloud, CloudState, ReleaseChange
@@ -32,7 +34,7 @@ from apps.jobs.services import bump_heartbeat, claim_job, stale_plan_reason, tra
 from apps.jobs.sink import JobEventSink
 from runner.backends import CloudContext, StepInput, backend_for
 from runner.execute import run_step
-from runner.planner import BACKUP_FETCH, KINDS
+from runner.planner import BACKUP_FETCH, KINDS, RESTORE_CONFIG
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
@@ -172,10 +174,15 @@ def _run_steps(job: Job, control: JobControl) -> None:
             outcome = JobState.CANCELED
             retrying(_skip, steps[index:], StepState.CANCELED)
             break
-        status = _run_step(job, step, backend, context, run_root, control)
+        if step.action == RESTORE_CONFIG:
+            status = _restore_config(job, step)
+        else:
+            status = _run_step(job, step, backend, context, run_root, control)
         if status == "successful":
             if step.completes_release:
                 retrying(_release_reached, job, step.completes_release)
+            if step.completes_release or step.action == RESTORE_CONFIG:
+                # The steps after this one run with what the cloud has now.
                 context = retrying(_fresh_context, cloud.pk)
                 context.lab_vars = lab_vars
             if step.gate and index + 1 < len(steps) and not control.poll():
@@ -252,6 +259,30 @@ def _run_step(
     # The connection may have been cut while the playbook ran: what the step did is recorded anyway.
     retrying(Step.objects.filter(pk=step.pk).update, state=state, rc=rc, finished_at=timezone.now())
     publish(job.pk, {"kind": "step", "id": step.pk, "position": step.position, "state": state, "rc": rc})
+    return status
+
+
+def _restore_config(job: Job, step: Step) -> str:
+    """Ferry's own step: set the cloud's configuration back to what a backup archived (no playbook)."""
+    retrying(_step_started, job, step)
+    publish(job.pk, {"kind": "step", "id": step.pk, "position": step.position, "state": StepState.RUNNING})
+    backup = Backup.objects.filter(pk=step.extra_vars.get("ferry_backup_id"), cloud=job.cloud).first()
+    try:
+        if backup is None:
+            raise ValidationError({"backup": f"backup #{step.extra_vars.get('ferry_backup_id')} is gone"})
+        restore_config(job.requested_by, job.cloud, backup)
+        status, state = "successful", StepState.SUCCEEDED
+    except ValidationError as exc:
+        status, state = "failed", StepState.FAILED
+        reason = " ".join(exc.messages)
+        retrying(Job.objects.filter(pk=job.pk).update, result=f"Step {step.name!r} failed: {reason}"[:1000])
+    retrying(
+        Step.objects.filter(pk=step.pk).update,
+        state=state,
+        rc=0 if status == "successful" else 1,
+        finished_at=timezone.now(),
+    )
+    publish(job.pk, {"kind": "step", "id": step.pk, "position": step.position, "state": state})
     return status
 
 

@@ -18,7 +18,7 @@ from apps.jobs.models import Step, StepState
 from apps.jobs.services import build_plan, job_warnings
 from runner.backends import FERRY_ACTIONS, FERRY_PLAYBOOK_DIR
 from runner.kolla import cli_command
-from runner.planner import KINDS, PlannedStep, plan_hash
+from runner.planner import INTERNAL_ACTIONS, KINDS, PlannedStep, plan_hash
 
 HISTORY = 50  # past runs of an action that its estimate reads
 
@@ -62,7 +62,10 @@ def _step_json(step: PlannedStep) -> dict[str, Any]:
         "limit": step.limit,
         "tags": step.tags,
         "extra_vars": variables,
-        "command": cli_command(
+        # Ferry's own steps that run no playbook have no command line.
+        "command": ""
+        if step.action in INTERNAL_ACTIONS
+        else cli_command(
             step.action,
             extra_vars=variables,
             limit=step.limit,

@@ -91,6 +91,7 @@ def backup_info(backup: Backup) -> BackupInfo:
         taken_at=f"{backup.taken_at:%Y-%m-%d %H:%M} UTC",
         parent_id=backup.parent_id,
         job_kind=backup.job.kind if backup.job_id else "",
+        includes_config=backup.includes_config,
         taken=backup.taken_at,
         sha256=backup.sha256,
         node=backup.node,

@@ -298,7 +298,7 @@ def test_restore_and_rollback_warn_of_what_is_lost_since_the_backup():
     now = datetime(2026, 12, 1, 13, 12, 30, tzinfo=UTC)
     warnings = plan_warnings(request, {"backup": 1}, now)
     assert "since 2026-12-01 10:00 UTC (3 h 12 min)" in warnings[0]
-    assert "nova_libvirt_tag" in warnings[1]
+    assert "nova_libvirt_tag" in warnings[-1]
     assert plan_warnings(backups_request("restore", backup=5), {"backup": 5}, now)[0].startswith("Loses")
     assert plan_warnings(request, {"backup": 1}, now + timedelta(days=2))[0].count("2 d 3 h 12 min") == 1
     assert plan_warnings(backups_request("upgrade"), {}, now) == []
@@ -342,3 +342,20 @@ def test_acknowledgement_is_a_flag():
     with pytest.raises(PlanError) as error:
         plan(request("upgrade", target_release="2025.2", acknowledge_release_status="perhaps"))
     assert error.value.field == "acknowledge_release_status" and "true or false" in error.value.message
+
+
+def test_rollback_puts_back_the_archived_configuration_before_it_redeploys():
+    request = backups_request("rollback", backup=1)
+    archived = replace(
+        request, backups=[replace(b, includes_config=True) if b.id == 1 else b for b in request.backups]
+    )
+    steps = plan(archived)
+    actions = [s.action for s in steps]
+    assert actions.index("ferry-restore-config") == actions.index("deploy") - 1
+    config = steps[actions.index("ferry-restore-config")]
+    assert config.extra_vars == {"ferry_backup_id": 1} and config.playbook == ""
+    assert "globals.yml, passwords.yml, configuration files" in config.name
+    assert "ferry-restore-config" not in [s.action for s in plan(request)]
+    now = datetime(2026, 12, 1, 13, 0, tzinfo=UTC)
+    assert any("holds no configuration archive" in w for w in plan_warnings(request, {"backup": 1}, now))
+    assert not any("configuration archive" in w for w in plan_warnings(archived, {"backup": 1}, now))

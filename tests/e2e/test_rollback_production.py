@@ -68,6 +68,11 @@ def test_rollback_through_the_api_restores_the_old_control_plane_and_keeps_the_d
     [backup] = operator.get("/api/backups/", params={"cloud": SLUG}).json()["results"]
     assert backup["release"] == "2025.1" and backup["state"] == "verified"
     before = containers(production_stack, "cmp01")
+    # A change made on 2025.2 that the rollback must take back with the rest of the configuration.
+    changed = admin.patch(
+        f"/api/clouds/{SLUG}/", json={"globals_yml": 'enable_mariabackup: "yes"\nnova_console: novnc\n'}
+    )
+    assert changed.status_code == 200, changed.text
 
     preview = operator.get(f"/api/clouds/{SLUG}/plan/", params={"kind": "rollback", "backup": backup["id"]})
     assert preview.status_code == 200, preview.text
@@ -78,9 +83,11 @@ def test_rollback_through_the_api_restores_the_old_control_plane_and_keeps_the_d
     assert refused.status_code == 400 and "backup" in refused.json()
 
     done = run(operator, kind="rollback", params={"backup": backup["id"]}, confirm=True)
-    assert [s["state"] for s in done["steps"]] == ["succeeded"] * 7
+    assert [s["state"] for s in done["steps"]] == ["succeeded"] * 10
+    assert "Put back the configuration archived with" in done["steps"][7]["name"]
     cloud = operator.get(f"/api/clouds/{SLUG}/").json()
     assert cloud["release"] == "2025.1"
+    assert cloud["globals_yml"] == 'enable_mariabackup: "yes"\n'  # as archived before the upgrade
     control = containers(production_stack, "ctl01")
     assert {control[name]["release"] for name in ("keystone", "nova-api", "rabbitmq", "mariadb")} == {
         "2025.1"

@@ -213,3 +213,48 @@ def test_an_archive_from_before_files_were_kept_restores_no_files(demo_cloud, ad
     result = services.restore_config(admin_user, demo_cloud, backup)
     assert [c["path"] for c in result.files["removed"]] == ["config/later.conf"]
     assert not demo_cloud.files.exists()
+
+
+def rollback_config_step(cloud, backup: Backup):
+    """A job holding the rollback's configuration step, as the planner writes it."""
+    from apps.jobs.models import Job, Step
+
+    job = Job.objects.create(cloud=cloud, kind="rollback", mutating=True, state="running")
+    step = Step.objects.create(
+        job=job,
+        ordinal=1,
+        position=1,
+        name=f"Put back the configuration archived with backup #{backup.pk}",
+        action="ferry-restore-config",
+        playbook="",
+        extra_vars={"ferry_backup_id": backup.pk},
+    )
+    return job, step
+
+
+def test_the_rollback_step_sets_the_configuration_back(with_files, admin_user, tmp_path):
+    from apps.jobs.execution import _restore_config
+
+    backup = backup_of(with_files, tmp_path)
+    update_cloud(admin_user, with_files, globals_yml="changed_after_the_backup: 1\n")
+    job, step = rollback_config_step(with_files, backup)
+    assert _restore_config(job, step) == "successful"
+    with_files.refresh_from_db()
+    assert "changed_after_the_backup" not in with_files.globals_yml
+    step.refresh_from_db()
+    assert step.state == "succeeded" and step.finished_at is not None
+    assert AuditEntry.objects.filter(action="cloud.restore_config", cloud_slug=with_files.slug).exists()
+
+
+def test_the_rollback_step_fails_on_a_tampered_archive_and_changes_nothing(with_files, admin_user, tmp_path):
+    from apps.jobs.execution import _restore_config
+
+    backup = backup_of(with_files, tmp_path)
+    (Path(backup.store_path) / services.CONFIG_ARCHIVE).write_bytes(b"not the archive")
+    update_cloud(admin_user, with_files, globals_yml="changed_after_the_backup: 1\n")
+    job, step = rollback_config_step(with_files, backup)
+    assert _restore_config(job, step) == "failed"
+    with_files.refresh_from_db()
+    job.refresh_from_db()
+    assert with_files.globals_yml == "changed_after_the_backup: 1\n"
+    assert "it was changed, so it is not restored" in job.result
