@@ -30,7 +30,13 @@ from apps.clouds.services import cloud_inventory, cloud_passwords, parse_yaml_ma
 from apps.jobs.live import flush, publish, publish_job_state
 from apps.jobs.models import ACTIVE_STATES, Job, JobState, Step, StepState
 from apps.jobs.reconnect import drop_broken_connection, retrying
-from apps.jobs.services import bump_heartbeat, claim_job, stale_plan_reason, transition
+from apps.jobs.services import (
+    bump_heartbeat,
+    claim_job,
+    cloud_state_after_stop,
+    stale_plan_reason,
+    transition,
+)
 from apps.jobs.sink import JobEventSink
 from runner.backends import CloudContext, StepInput, backend_for
 from runner.execute import run_step
@@ -372,4 +378,6 @@ def _cloud_state_after(job: Job, outcome: str) -> str | None:
         return CloudState.DEPLOYED
     if outcome == JobState.FAILED and job.cloud.release_id:
         return CloudState.DEGRADED
+    if outcome == JobState.CANCELED:
+        return cloud_state_after_stop(job)
     return None

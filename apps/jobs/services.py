@@ -22,7 +22,7 @@ from apps.audit import context as audit_context
 from apps.audit.services import record
 from apps.backups.models import Backup
 from apps.catalog.models import Release, release_infos
-from apps.clouds.models import Cloud, ReleaseChange
+from apps.clouds.models import Cloud, CloudState, ReleaseChange
 from apps.clouds.permissions import CloudAction, can
 from apps.clouds.services import cloud_inventory, parse_yaml_mapping
 from apps.jobs.live import publish_job_state
@@ -39,6 +39,8 @@ from apps.jobs.models import (
 )
 from runner.params import BackupInfo, ansible_bool
 from runner.planner import (
+    BACKUP_FETCH,
+    KINDS,
     PlanError,
     PlannedStep,
     PlanRequest,
@@ -504,6 +506,26 @@ def continue_job(actor, job: Job, *, reason: str) -> Job:
     return job
 
 
+# Actions that read the cloud, or only stage what a later step applies: stopping a job after only
+# these leaves the cloud as it was.
+LEAVES_CLOUD_AS_IT_WAS = frozenset(
+    {"prechecks", "check", "pull", "genconfig", "validate-config", "mariadb-backup", BACKUP_FETCH}
+)
+
+
+def cloud_state_after_stop(job: Job) -> str | None:
+    """The cloud's state once a release-moving job was canceled or aborted part way.
+
+    Its cloud was marked upgrading when it started. If no step that changes the cloud ever
+    started, the cloud is as it was (deployed); otherwise it is somewhere between two releases and
+    needs a person's look (degraded). None for a job that never marked its cloud.
+    """
+    if not job.mutating or not KINDS[job.kind].moves_release:
+        return None
+    started = job.steps.filter(started_at__isnull=False).exclude(action__in=LEAVES_CLOUD_AS_IT_WAS)
+    return CloudState.DEGRADED if started.exists() else CloudState.DEPLOYED
+
+
 @transaction.atomic
 def abort_job(actor, job: Job, *, reason: str) -> Job:
     """End a job waiting at a gate as canceled, with ``reason``; its cloud's lock is released.
@@ -521,6 +543,9 @@ def abort_job(actor, job: Job, *, reason: str) -> Job:
         result=f"Aborted at a gate by {who}: {reason}"[:1000],
     )
     job.steps.filter(attempt=job.attempt, state=StepState.PENDING).update(state=StepState.CANCELED)
+    cloud_state = cloud_state_after_stop(job)
+    if cloud_state:
+        Cloud.objects.filter(pk=job.cloud_id).update(state=cloud_state)
     record(actor, "job.abort", job, detail={"reason": reason})
     transaction.on_commit(partial(publish_job_state, job))
     return job

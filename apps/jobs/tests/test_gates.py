@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from apps.audit.models import AuditEntry
+from apps.clouds.models import Cloud, CloudState
 from apps.jobs import execution, services
 from apps.jobs.models import Job, JobState, Step, StepState
 from apps.jobs.preview import plan_preview
@@ -23,7 +25,7 @@ def ran(monkeypatch):
 
     def run(job, step, *args, **kwargs):
         names.append(step.name)
-        Step.objects.filter(pk=step.pk).update(state=StepState.SUCCEEDED)
+        Step.objects.filter(pk=step.pk).update(state=StepState.SUCCEEDED, started_at=timezone.now())
         return "successful"
 
     monkeypatch.setattr(execution, "_run_step", run)
@@ -85,8 +87,11 @@ def test_a_waiting_job_keeps_its_cloud_locked_but_holds_no_slot(
 
 def test_abort_ends_the_job_with_the_reason_and_frees_the_cloud(operator, demo_cloud, no_worker, ran):
     job = rollout_waiting(operator, demo_cloud)
+    assert Cloud.objects.get(pk=demo_cloud.pk).state == CloudState.UPGRADING
     job = services.abort_job(operator, job, reason="cell2 lost its conductor")
     assert job.state == JobState.CANCELED and "cell2 lost its conductor" in job.result
+    # The canary cell runs the new release, the others the old: someone must look at it.
+    assert Cloud.objects.get(pk=demo_cloud.pk).state == CloudState.DEGRADED
     assert not job.steps.filter(state=StepState.PENDING).exists()
     other = services.launch_job(operator, demo_cloud, "reconfigure", confirmed=True)
     assert other.pk in services.dispatch()
@@ -174,3 +179,17 @@ def test_the_job_page_shows_the_gate_buttons_while_waiting(client_as, operator, 
     assert response.status_code == 302 and Job.objects.get(pk=job.pk).state == JobState.RUNNING
     listed = client_as(operator).get("/jobs/active/").content.decode()
     assert f"#{job.pk}" in listed
+
+
+def test_an_upgrade_canceled_before_it_changed_anything_leaves_the_cloud_deployed(
+    operator, demo_cloud, no_worker, ran
+):
+    Cloud.objects.filter(pk=demo_cloud.pk).update(state=CloudState.DEPLOYED)
+    job = services.launch_job(
+        operator, demo_cloud, "upgrade", params={"target_release": "2025.2"}, confirmed=True
+    )
+    services.dispatch()
+    Job.objects.filter(pk=job.pk).update(cancel_requested=True, state=JobState.CANCELING)
+    start(job)  # the worker sees the cancel before its first step
+    assert Job.objects.get(pk=job.pk).state == JobState.CANCELED
+    assert Cloud.objects.get(pk=demo_cloud.pk).state == CloudState.DEPLOYED
