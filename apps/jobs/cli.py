@@ -15,6 +15,16 @@ from apps.clouds.models import Cloud
 from runner.planner import KINDS
 
 
+def get_user(username: str):
+    """The active user called ``username``, or an error naming ``user``."""
+    from django.contrib.auth import get_user_model
+
+    actor = get_user_model().objects.filter(username=username, is_active=True).first()
+    if actor is None:
+        raise CommandError(f"user: no active user named {username!r}", returncode=2)
+    return actor
+
+
 def get_cloud(slug: str) -> Cloud:
     """The cloud called ``slug``, or an error naming ``cloud``."""
     cloud = Cloud.objects.select_related("release").filter(slug=slug).first()

@@ -193,3 +193,25 @@ def test_an_upgrade_canceled_before_it_changed_anything_leaves_the_cloud_deploye
     start(job)  # the worker sees the cancel before its first step
     assert Job.objects.get(pk=job.pk).state == JobState.CANCELED
     assert Cloud.objects.get(pk=demo_cloud.pk).state == CloudState.DEPLOYED
+
+
+def test_the_command_line_continues_and_aborts_with_a_reason(operator, viewer, demo_cloud, no_worker, ran):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    job = rollout_waiting(operator, demo_cloud)
+    with pytest.raises(CommandError, match="user: You need the operator role"):
+        call_command("gate", str(job.pk), "continue", "--reason", "x", "--user", viewer.username)
+    with pytest.raises(CommandError, match="reason: required"):
+        call_command("gate", str(job.pk), "continue", "--reason", " ", "--user", operator.username)
+    out = StringIO()
+    call_command(
+        "gate", str(job.pk), "continue", "--reason", "canary fine", "--user", operator.username, stdout=out
+    )
+    assert out.getvalue().strip() == f"job {job.pk} is running"
+    assert AuditEntry.objects.get(action="job.continue", object_id=str(job.pk)).actor == operator
+    with pytest.raises(CommandError, match="not waiting at a gate"):
+        call_command("gate", str(job.pk), "abort", "--reason", "late", "--user", operator.username)
+    with pytest.raises(CommandError, match="job: no job #999999"):
+        call_command("gate", "999999", "abort", "--reason", "x", "--user", operator.username)

@@ -6,13 +6,12 @@ be allowed to operate the cloud. Without ``--yes`` it prints the plan and launch
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.clouds.permissions import CloudAction, can
 from apps.jobs import services
-from apps.jobs.cli import get_cloud, parse_params, preview_text, refusal
+from apps.jobs.cli import get_cloud, get_user, parse_params, preview_text, refusal
 from apps.jobs.models import Backend
 from apps.jobs.preview import plan_preview
 from runner.planner import KINDS
@@ -32,9 +31,7 @@ class Command(BaseCommand):
         parser.add_argument("--yes", action="store_true", help="confirm: launch it")
 
     def handle(self, *args, cloud, kind, param, to, user, backend, limit, yes, **options):
-        actor = get_user_model().objects.filter(username=user, is_active=True).first()
-        if actor is None:
-            raise CommandError(f"user: no active user named {user!r}", returncode=2)
+        actor = get_user(user)
         target = get_cloud(cloud)
         if not can(actor, CloudAction.OPERATE, target):
             raise CommandError(f"user: {user} may not launch jobs on {target.slug}", returncode=2)
