@@ -92,8 +92,12 @@ def test_rollback_through_the_api_restores_the_old_control_plane_and_keeps_the_d
     assert {control[name]["release"] for name in ("keystone", "nova-api", "rabbitmq", "mariadb")} == {
         "2025.1"
     }
-    data = production_stack.var_dir / "lab" / SLUG / "ctl01" / "volumes" / "mariadb" / "ibdata1"
-    assert hashlib.sha256(data.read_bytes()).hexdigest() == backup["sha256"]
+    node = production_stack.var_dir / "lab" / SLUG / "ctl01" / "volumes"
+    restored = json.loads((node / "mariadb" / "ibdata1").read_text())["databases"]
+    # kolla leaves the backup on the node too: the databases are what it holds.
+    kept = node / "mariadb_backup" / backup["name"] / "ibdata1"
+    assert hashlib.sha256(kept.read_bytes()).hexdigest() == backup["sha256"]
+    assert restored == json.loads(kept.read_text())["databases"]
     after = containers(production_stack, "cmp01")
     for name in ("nova-libvirt", "openvswitch-db-server", "openvswitch-vswitchd"):
         assert (
