@@ -41,6 +41,31 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.FERRY_SCRATCH_DIR = scratch
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Make ``pytest.mark.xdist_group`` group again under ``--dist loadgroup``.
+
+    pytest-xdist's worker marks a grouped test by appending ``@<group>`` to ``item._nodeid``, which
+    pytest 9.2 no longer reads (the id lives in ``item._id``): every group was split over the workers,
+    and each worker started the group's module-scoped stack. This sets the suffix where pytest reads
+    it, and does nothing where xdist's own marking took effect.
+    """
+    if not (hasattr(config, "workerinput") and config.getvalue("loadgroup")):
+        return
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        groups = sorted(
+            {
+                str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                for m in item.iter_markers("xdist_group")
+            }
+        )
+        suffix = "@" + "_".join(groups)
+        if groups and not item.nodeid.endswith(suffix) and hasattr(item, "_id"):
+            item._id = NodeId.parse(item.nodeid + suffix)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Remove this test process's scratch directory (see pytest_configure) and, in the process that
     ran the whole session, the migrated database the server tests' stacks were cloned from."""
