@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,9 @@ def pytest_configure(config: pytest.Config) -> None:
     from django.conf import settings
 
     settings.FERRY_EMBEDDED_WORKER = False
+    # Names this run for its xdist workers, which inherit the environment (tests/e2e/stack.py).
+    if not hasattr(config, "workerinput"):
+        os.environ.setdefault("FERRY_TEST_RUN", uuid.uuid4().hex[:12])
     # Hashing a password the production way takes most of a second; tests create users by the dozen
     # and check no hash's strength. Processes started by tests/e2e keep the real hasher.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -52,12 +56,46 @@ def _let_flush_empty_the_audit_trail() -> None:
     DatabaseOperations.execute_sql_flush = execute_sql_flush
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Make ``pytest.mark.xdist_group`` group again under ``--dist loadgroup``.
+
+    pytest-xdist's worker marks a grouped test by appending ``@<group>`` to ``item._nodeid``, which
+    pytest 9.2 no longer reads (the id lives in ``item._id``): every group was split over the workers,
+    and each worker started the group's module-scoped stack. This sets the suffix where pytest reads
+    it, and does nothing where xdist's own marking took effect.
+    """
+    if not (hasattr(config, "workerinput") and config.getvalue("loadgroup")):
+        return
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        groups = sorted(
+            {
+                str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                for m in item.iter_markers("xdist_group")
+            }
+        )
+        suffix = "@" + "_".join(groups)
+        if groups and not item.nodeid.endswith(suffix) and hasattr(item, "_id"):
+            item._id = NodeId.parse(item.nodeid + suffix)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Remove this test process's scratch directory (see pytest_configure)."""
+    """Remove this test process's scratch directory (see pytest_configure) and, in the process that
+    ran the whole session, the migrated database the server tests' stacks were cloned from."""
     from django.conf import settings
 
     if Path(settings.FERRY_SCRATCH_DIR).name.startswith("tests-"):
         shutil.rmtree(settings.FERRY_SCRATCH_DIR, ignore_errors=True)
+    database_url = os.environ.get("DATABASE_URL", "")
+    if not hasattr(config, "workerinput") and database_url.startswith(("postgres://", "postgresql://")):
+        from tests.e2e.stack import drop_template_database
+
+        try:
+            drop_template_database(database_url)
+        except Exception as exc:  # PostgreSQL gone: nothing to drop, and no reason to fail the run
+            print(f"could not drop the stacks' template database: {exc}")
 
 
 @pytest.fixture
@@ -204,3 +242,52 @@ def kolla_install() -> KollaInstall:
             pytest.fail(message + " (FERRY_REQUIRE_SERVICES forbids skipping)")
         pytest.skip(message)
     return install
+
+
+# --- a deployed lab cloud, deployed once per test run --------------------------------------------
+def _shared_tmp(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """A directory every pytest-xdist worker of this run sees (this process's own without xdist)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if worker_id != "master" else base
+
+
+@pytest.fixture(scope="session")
+def deployed_lab_template(tmp_path_factory: pytest.TempPathFactory, worker_id: str):
+    """The small lab cloud (``runner.tests.lab_fixtures.SMALL_CLOUD_INVENTORY``, 6 hosts, one cell)
+    after bootstrap-servers and a deploy of 2025.1, with the deploy's events: ``(LabCloud, Collector)``.
+
+    Deployed once per test run: the first xdist worker to ask deploys it under a lock and writes
+    the events beside it; the others wait for the lock and read them. Read it, never change it:
+    a test that runs a playbook takes ``deployed_lab`` (its own copy) instead.
+    """
+    import fcntl
+    import json
+
+    from runner.tests.lab_fixtures import Collector, deploy, new_cloud
+
+    shared = _shared_tmp(tmp_path_factory, worker_id) / "deployed-lab"
+    shared.mkdir(exist_ok=True)
+    done, events_file = shared / "deployed", shared / "events.json"
+    with open(shared / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if done.exists():
+            cloud = new_cloud(shared)
+            events = Collector()
+            events.events = json.loads(events_file.read_text())
+        else:
+            cloud = new_cloud(shared)
+            events = deploy(cloud)
+            events_file.write_text(json.dumps(events.events))
+            done.touch()
+    return cloud, events
+
+
+@pytest.fixture
+def deployed_lab(deployed_lab_template, tmp_path: Path):
+    """A private copy of ``deployed_lab_template`` under this test's ``tmp_path``, to run playbooks on
+    (a ``runner.tests.lab_fixtures.LabCloud``: ``.run(playbook, action=..., extra=...)``, ``.state(host)``).
+
+    Copying the deployed host directories costs milliseconds; deploying them costs a bootstrap and a
+    deploy of real Ansible. A test that needs the deploy itself, or another inventory, deploys its own.
+    """
+    return deployed_lab_template[0].copy_to(tmp_path)

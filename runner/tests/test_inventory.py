@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -169,20 +168,12 @@ def big_inventory_text(cells: int = 50, per_cell: int = 100) -> tuple[str, dict[
     return "\n".join(lines) + "\n", group_vars
 
 
-def test_five_thousand_hosts_in_fifty_cells_is_fast(tmp_path: Path) -> None:
+def test_five_thousand_hosts_in_fifty_cells_parse_render_and_form_their_cells(tmp_path: Path) -> None:
+    # How long this takes is measured by `python -m bench.inventory_scale` (docs/benchmarks.md).
     text, group_vars = big_inventory_text()
-    source = write(tmp_path / "src", text, **group_vars)
-    started = time.perf_counter()
-    inv = parse_inventory(source)
-    parsed = time.perf_counter() - started
-    started = time.perf_counter()
+    inv = parse_inventory(write(tmp_path / "src", text, **group_vars))
     out = render_inventory(inv, tmp_path / "out")
-    rendered = time.perf_counter() - started
-    started = time.perf_counter()
     cells = inv.cells()
-    celled = time.perf_counter() - started
     assert len(inv.hosts) == 5003
     assert len(cells) == 50 and all(len(cell.computes) == 98 for cell in cells)
     assert parse_inventory(out) == inv
-    print(f"parse {parsed * 1000:.0f} ms, render {rendered * 1000:.0f} ms, cells {celled * 1000:.0f} ms")
-    assert parsed < 0.5 and rendered < 0.5 and celled < 0.5

@@ -10,7 +10,7 @@ import pytest
 
 from runner import lab
 from runner.execute import StepSpec, run_step
-from runner.tests.lab_fixtures import SMALL_CLOUD_HOSTS, Collector, LabCloud, deploy, new_cloud
+from runner.tests.lab_fixtures import SMALL_CLOUD_HOSTS, Collector, LabCloud, new_cloud
 
 pytestmark = pytest.mark.ansible
 
@@ -20,17 +20,16 @@ TAG_2025_1 = "2025.1-rocky-9"
 TAG_2025_2 = "2025.2-rocky-10"
 
 
-@pytest.fixture(scope="module")
-def deployed(tmp_path_factory: pytest.TempPathFactory) -> tuple[LabCloud, Collector]:
-    """The small cloud bootstrapped and deployed at 2025.1 once per module, with the deploy's events."""
-    cloud = new_cloud(tmp_path_factory.mktemp("golden"))
-    return cloud, deploy(cloud)
+@pytest.fixture
+def deployed(deployed_lab_template: tuple[LabCloud, Collector]) -> tuple[LabCloud, Collector]:
+    """The small cloud bootstrapped and deployed at 2025.1 (once per run), with the deploy's events."""
+    return deployed_lab_template
 
 
 @pytest.fixture
-def cloud(deployed: tuple[LabCloud, Collector], tmp_path: Path) -> LabCloud:
+def cloud(deployed_lab: LabCloud) -> LabCloud:
     """A private copy of the deployed small cloud."""
-    return deployed[0].copy_to(tmp_path)
+    return deployed_lab
 
 
 def tags(cloud: LabCloud, host: str) -> dict[str, str]:

@@ -3,31 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from runner.params import NAME_RE, CloudFacts, Param, ParamError, clean_params
-from runner.planner import KINDS, PlanError, PlanRequest, ReleaseInfo, plan, plan_job
+from runner.planner import KINDS, PlanError, ReleaseInfo, plan, plan_job
+from runner.tests.plan_fixtures import plan_request
 
 SERIES = ["2024.1", "2024.2", "2025.1", "2025.2", "2026.1"]
 RELEASES = [ReleaseInfo(s, s.endswith(".1")) for s in SERIES]
 TEMPLATE = "{{ lookup('pipe','id >/tmp/x; echo 1') }}"
 
 
-def request(kind: str, current: str | None = "2025.1", backend: str = "lab", **params) -> PlanRequest:
-    return PlanRequest(
-        kind=kind,
-        releases=RELEASES,
-        current_release=current,
-        cells=["cell1", "cell2"],
-        cell_groups={"cell1": "cell1", "cell2": "cell2"},
-        params=params,
-        hosts=["ctl1", "cmp1"],
-        backend=backend,
-        mariabackup=True,
-    )
+# Parameters are checked against the cloud's hosts and, for lab_* ones, its backend.
+request = partial(plan_request, releases=RELEASES, hosts=["ctl1", "cmp1"], backend="lab")
 
 
 def refused(kind: str, **params) -> PlanError:

@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 from hypothesis import given
@@ -19,21 +20,13 @@ from runner.planner import (
     restore_steps,
     upgrade_path,
 )
+from runner.tests.plan_fixtures import plan_request
 
 SERIES = ["2023.1", "2023.2", "2024.1", "2024.2", "2025.1", "2025.2", "2026.1", "2026.2", "2027.1"]
 RELEASES = [ReleaseInfo(s, s.endswith(".1")) for s in SERIES]
 
 
-def request(kind, current="2025.1", **params):
-    return PlanRequest(
-        kind=kind,
-        releases=RELEASES,
-        current_release=current,
-        cells=["cell1", "cell2"],
-        cell_groups={"cell1": "cell1", "cell2": "cell2"},
-        params=params,
-        mariabackup=True,
-    )
+request = partial(plan_request, releases=RELEASES)
 
 
 def test_legal_hops_are_next_release_or_next_slurp():

@@ -5,6 +5,12 @@ for it, or an SQLite file), runs ``migrate`` and ``seed_demo`` in a child
 process, then starts the ASGI server (daphne) and, in production shape, a
 ``celery worker`` and ``celery beat`` process, exactly as ``make run-prod``
 does. Everything is stopped, process groups included, on ``stop()``.
+
+The helpers below are what the server tests (tests/e2e/, tests/reliability/) do to a running
+stack: ``add_lab_cloud`` imports a lab cloud and deploys it once (a module-scoped fixture calls it,
+so the module's tests share one stack and one deploy; mark such a module with its own
+``pytest.mark.xdist_group`` so one test worker starts it, not each), ``launch`` and ``wait_for``
+run a job through the API, and ``step_processes`` finds the stack's Ansible processes.
 """
 
 from __future__ import annotations
@@ -16,14 +22,20 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import psutil
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+# A small kolla multinode inventory: one controller that is also the network and monitoring host,
+# two computes.
+LAB_INVENTORY = b"[control]\nctl01\n[network]\nctl01\n[monitoring]\nctl01\n[compute]\ncmp01\ncmp02\n"
 
 
 def _redis_db() -> int:
@@ -36,6 +48,28 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def template_database() -> str | None:
+    """The name of this test run's migrated PostgreSQL database, which each stack's database copies.
+
+    ``migrate`` from nothing costs seconds of CPU and many commits; ``CREATE DATABASE … TEMPLATE`` a
+    file copy. The root conftest names the run (FERRY_TEST_RUN, inherited by the xdist workers) and
+    drops this database when the run ends (``drop_template_database``). Outside a test run (the
+    benchmarks start stacks too) there is none, and each stack migrates its own database.
+    """
+    run = os.environ.get("FERRY_TEST_RUN")
+    return f"ferry_e2e_tpl_{run}" if run else None
+
+
+def drop_template_database(database_url: str) -> None:
+    """Drop this run's template database, if a stack made one."""
+    import psycopg
+
+    template = template_database()
+    if template:
+        with psycopg.connect(_with_path(database_url, "/postgres"), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
 
 
 def _with_path(url: str, path: str) -> str:
@@ -55,6 +89,7 @@ class Stack:
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     _db_name: str | None = None
+    _cloned: bool = False  # its database is a copy of the run's migrated template
 
     @property
     def production(self) -> bool:
@@ -100,7 +135,8 @@ class Stack:
             import redis
 
             redis.Redis.from_url(_with_path(self.redis_url, f"/{self.redis_db}")).flushdb()
-        self.manage("migrate", "--no-input", "-v0")
+        if not self._cloned:
+            self.manage("migrate", "--no-input", "-v0")
         self.manage("seed_demo")
         self._spawn(
             "web", [BIN / "daphne", "-b", "127.0.0.1", "-p", str(self.port), "portal.asgi:application"]
@@ -177,7 +213,7 @@ class Stack:
                     return response.json()
             except httpx.HTTPError as exc:
                 last = repr(exc)
-            time.sleep(0.3)
+            time.sleep(0.1)
         raise RuntimeError(f"Ferry did not become healthy in {timeout} s; last answer: {last}")
 
     def log(self, name: str) -> str:
@@ -230,11 +266,107 @@ class Stack:
         return psycopg.connect(_with_path(self.database_url, "/postgres"), autocommit=True)
 
     def _create_database(self) -> None:
-        self._db_name = f"ferry_e2e_{uuid.uuid4().hex[:10]}"
+        """A new database cloned from the run's migrated template (migrated first, if no stack of
+        this run made it yet; an advisory lock makes the xdist workers take turns)."""
+        template = template_database()
+        name = f"ferry_e2e_{uuid.uuid4().hex[:10]}"
         with self._admin_connection() as conn:
-            conn.execute(f'CREATE DATABASE "{self._db_name}"')
+            if template is None:
+                conn.execute(f'CREATE DATABASE "{name}"')
+                self._db_name = name
+                return
+            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", [template])
+            try:
+                if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [template]).fetchone():
+                    conn.execute(f'CREATE DATABASE "{template}"')
+                    self._db_name = template
+                    try:
+                        self.manage("migrate", "--no-input", "-v0")
+                    except BaseException:
+                        conn.execute(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
+                        raise
+                    finally:
+                        self._db_name = None
+                conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", [template])
+        self._db_name = name
+        self._cloned = True
 
     def _drop_database(self) -> None:
         with self._admin_connection() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{self._db_name}" WITH (FORCE)')
         self._db_name = None
+
+
+# --- what the server tests do to a running stack ------------------------------------------------
+def poll(predicate: Callable[[], Any], timeout: float, interval: float = 0.1, what: str = "") -> Any:
+    """Call ``predicate`` until it returns something true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:g} s: {what or predicate}")
+        time.sleep(interval)
+
+
+def launch(client: httpx.Client, **body: Any) -> dict:
+    """Launch a job through the API (on the cloud ``e2e`` unless ``cloud`` is given); its JSON."""
+    response = client.post("/api/jobs/", json={"cloud": "e2e", **body})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def wait_for(client: httpx.Client, job_id: int, states: set[str], timeout: float = 180) -> dict:
+    """The job's JSON once its state is one of ``states``; fail after ``timeout`` seconds."""
+    last: dict = {}
+
+    def reached() -> dict | None:
+        nonlocal last
+        last = client.get(f"/api/jobs/{job_id}/").json()
+        return last if last["state"] in states else None
+
+    try:
+        return poll(reached, timeout, 0.2)
+    except AssertionError:
+        message = f"job {job_id} did not reach {states}; last: {last.get('state')} {last.get('result')}"
+        raise AssertionError(message) from None
+
+
+def add_lab_cloud(stack: Stack, slug: str = "e2e", passwords_yml: str = "", deploy: bool = True) -> None:
+    """Create a lab cloud ``slug`` of ``LAB_INVENTORY`` at 2025.1 and (unless ``deploy`` is false)
+    deploy it with a job, so that prechecks, reconfigure, stop and check have something to act on."""
+    admin = stack.login("admin")
+    body = {"slug": slug, **({"passwords_yml": passwords_yml} if passwords_yml else {})}
+    response = admin.post("/api/clouds/", json=body)
+    assert response.status_code == 201, response.text
+    response = admin.post(
+        f"/api/clouds/{slug}/import-inventory/",
+        files={"inventory": ("multinode", LAB_INVENTORY)},
+        data={"release": "2025.1"},
+    )
+    assert response.status_code == 200, response.text
+    if deploy:
+        operator = stack.login("operator")
+        job = launch(operator, cloud=slug, kind="deploy", confirm=True)
+        done = wait_for(operator, job["id"], {"succeeded", "failed"}, timeout=300)
+        assert done["state"] == "succeeded", operator.get(f"/jobs/{job['id']}/log.txt").text[-3000:]
+
+
+def step_processes(stack: Stack) -> list[tuple[int, list[str]]]:
+    """Live Ansible processes (ansible-playbook and its task workers) of this stack's steps, as
+    (pid, command line): they carry a step token and inherit the stack's FERRY_VAR_DIR."""
+    from runner.process import TOKEN_ENV
+
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            env = proc.environ()
+            ours = TOKEN_ENV in env and env.get("FERRY_VAR_DIR") == str(stack.var_dir)
+            if ours and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append((proc.pid, proc.cmdline()))
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
+            continue
+    return found

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import pytest
 
+from tests.e2e.stack import launch, wait_for
 from tests.e2e.test_job_page_browser import browser, login  # noqa: F401  (the browser fixture)
-from tests.e2e.test_jobs_production import launch, wait_for
 
-pytestmark = [pytest.mark.browser, pytest.mark.ansible]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.ansible,
+    pytest.mark.xdist_group("csp-browser"),  # one worker starts the module's stack, not each
+]
 
 
 def _watch(page) -> list[str]:

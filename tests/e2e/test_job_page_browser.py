@@ -14,7 +14,7 @@ import time
 import pytest
 from websockets.sync.client import connect
 
-from tests.e2e.test_jobs_production import INVENTORY, launch, wait_for
+from tests.e2e.stack import add_lab_cloud, launch, wait_for
 
 pytestmark = [
     pytest.mark.production,
@@ -54,17 +54,7 @@ def browser():
 
 @pytest.fixture(scope="module")
 def deployed(production_stack):
-    admin = production_stack.login("admin")
-    assert admin.post("/api/clouds/", json={"slug": "web"}).status_code == 201
-    response = admin.post(
-        "/api/clouds/web/import-inventory/",
-        files={"inventory": ("multinode", INVENTORY)},
-        data={"release": "2025.1"},
-    )
-    assert response.status_code == 200, response.text
-    operator = production_stack.login("operator")
-    job = launch(operator, cloud="web", kind="deploy", confirm=True)
-    assert wait_for(operator, job["id"], {"succeeded", "failed"}, timeout=300)["state"] == "succeeded"
+    add_lab_cloud(production_stack, slug="web")
     production_stack.manage(
         "shell",
         "-c",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.test_jobs_production import INVENTORY, launch, wait_for
+from tests.e2e.stack import LAB_INVENTORY, launch, wait_for
 
 pytestmark = [pytest.mark.ansible, pytest.mark.server, pytest.mark.xdist_group("jobs-embedded")]
 
@@ -12,7 +12,9 @@ pytestmark = [pytest.mark.ansible, pytest.mark.server, pytest.mark.xdist_group("
 def test_embedded_worker_runs_a_deploy_on_sqlite(embedded_stack):
     admin = embedded_stack.login("admin")
     assert admin.post("/api/clouds/", json={"slug": "e2e"}).status_code == 201
-    response = admin.post("/api/clouds/e2e/import-inventory/", files={"inventory": ("multinode", INVENTORY)})
+    response = admin.post(
+        "/api/clouds/e2e/import-inventory/", files={"inventory": ("multinode", LAB_INVENTORY)}
+    )
     assert response.status_code == 200, response.text
     operator = embedded_stack.login("operator")
     job = launch(operator, kind="deploy", params={"release": "2025.1"}, confirm=True)

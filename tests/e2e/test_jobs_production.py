@@ -11,11 +11,9 @@ import asyncio
 import json
 import time
 
-import httpx
-import psutil
 import pytest
 
-from runner.process import TOKEN_ENV
+from tests.e2e.stack import add_lab_cloud, launch, poll, step_processes, wait_for
 
 pytestmark = [
     pytest.mark.production,
@@ -24,70 +22,23 @@ pytestmark = [
     pytest.mark.xdist_group("jobs-production"),  # one worker starts the module's stack, not each
 ]
 
-INVENTORY = b"[control]\nctl01\n[network]\nctl01\n[monitoring]\nctl01\n[compute]\ncmp01\ncmp02\n"
-
 
 @pytest.fixture(scope="module")
 def stack(production_stack):
-    admin = production_stack.login("admin")
-    response = admin.post(
-        "/api/clouds/", json={"slug": "e2e", "passwords_yml": "database_password: E2e-Secret-99\n"}
-    )
-    assert response.status_code == 201, response.text
-    response = admin.post(
-        "/api/clouds/e2e/import-inventory/",
-        files={"inventory": ("multinode", INVENTORY)},
-        data={"release": "2025.1"},
-    )
-    assert response.status_code == 200, response.text
-    operator = production_stack.login("operator")
-    job = launch(operator, kind="deploy", confirm=True)
-    done = wait_for(operator, job["id"], {"succeeded", "failed"}, timeout=300)
-    assert done["state"] == "succeeded", operator.get(f"/jobs/{job['id']}/log.txt").text[-3000:]
+    """The module's production stack with the lab cloud ``e2e`` deployed."""
+    add_lab_cloud(production_stack, passwords_yml="database_password: E2e-Secret-99\n")
     return production_stack
-
-
-def wait_for(client: httpx.Client, job_id: int, states: set[str], timeout: float = 180) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = client.get(f"/api/jobs/{job_id}/").json()
-        if job["state"] in states:
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not reach {states}; last: {job['state']} {job['result']}")
-
-
-def step_processes(stack) -> list[psutil.Process]:
-    """Live Ansible processes of this stack's steps (they inherit its FERRY_VAR_DIR)."""
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            env = proc.environ()
-            if (
-                TOKEN_ENV in env
-                and env.get("FERRY_VAR_DIR") == str(stack.var_dir)
-                and proc.status() != psutil.STATUS_ZOMBIE
-            ):
-                found.append(proc)
-        except (psutil.NoSuchProcess, psutil.AccessDenied, OSError):
-            continue
-    return found
 
 
 def wait_for_processes(stack, present: bool, timeout: float) -> float:
     started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if bool(step_processes(stack)) == present:
-            return time.monotonic() - started
-        time.sleep(0.05)
-    state = "never appeared" if present else "still running"
-    raise AssertionError(f"step processes {state}: {step_processes(stack)}")
-
-
-def launch(client: httpx.Client, **body) -> dict:
-    response = client.post("/api/jobs/", json={"cloud": "e2e", **body})
-    assert response.status_code == 201, response.text
-    return response.json()
+    poll(
+        lambda: bool(step_processes(stack)) == present,
+        timeout,
+        0.05,
+        "step processes " + ("to appear" if present else "to end"),
+    )
+    return time.monotonic() - started
 
 
 def test_worker_process_runs_a_lab_job_and_stores_every_event(stack):
@@ -111,8 +62,8 @@ def test_cancel_stops_the_job_and_leaves_no_process(stack):
     operator = stack.login("operator")
     job = launch(operator, kind="prechecks", params={"lab_slow_seconds": 120})
     wait_for(operator, job["id"], {"running"})
-    wait_for_processes(stack, present=True, timeout=60)
-    time.sleep(1.0)  # well into the slow task
+    # The cancel comes once the slow task's `sleep` runs.
+    poll(lambda: any(cmd[:1] == ["sleep"] for _, cmd in step_processes(stack)), 60, 0.05, "the slow task")
     asked = time.monotonic()
     assert operator.post(f"/api/jobs/{job['id']}/cancel/").status_code == 202
     done = wait_for(operator, job["id"], {"canceled", "failed", "succeeded"}, timeout=30)

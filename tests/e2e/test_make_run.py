@@ -49,7 +49,19 @@ def test_make_run_serves_and_ctrl_c_stops_everything(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
     assert f"http://127.0.0.1:{port}/" in output
     assert "operator-demo-pass" in output
-    time.sleep(0.5)
-    assert [
-        pid for pid in family if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"
-    ] == []
+
+    def survivors() -> list[int]:
+        alive = []
+        for pid in family:
+            try:
+                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                    alive.append(pid)
+            except psutil.NoSuchProcess:
+                continue
+        return alive
+
+    # make has exited; its children get two seconds to finish exiting, polled, not slept.
+    deadline = time.monotonic() + 2
+    while survivors() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert survivors() == []

@@ -13,35 +13,17 @@ import os
 import shutil
 import signal
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
-import psutil
 import pytest
 
-from runner.process import TOKEN_ENV
 from tests.e2e.conftest import _production_urls
-from tests.e2e.stack import Stack, free_port
+from tests.e2e.stack import Stack, add_lab_cloud, free_port, poll, step_processes
+from tests.e2e.stack import launch as stack_launch
 
 pytestmark = [pytest.mark.production, pytest.mark.reliability]
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per poll otherwise
-
-INVENTORY = b"[control]\nctl01\n[network]\nctl01\n[monitoring]\nctl01\n[compute]\ncmp01\ncmp02\n"
-
-
-def poll(predicate: Callable[[], Any], timeout: float, interval: float = 0.1, what: str = "") -> Any:
-    """Call ``predicate`` until it returns something true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:g} s: {what or predicate}")
-        time.sleep(interval)
 
 
 class OwnRedis:
@@ -118,21 +100,7 @@ def fault_stack(tmp_path_factory, own_redis):
     stack.redis_db = 0
     try:
         stack.start()
-        admin = stack.login("admin")
-        response = admin.post(
-            "/api/clouds/", json={"slug": "e2e", "passwords_yml": "database_password: E2e-Secret-99\n"}
-        )
-        assert response.status_code == 201, response.text
-        response = admin.post(
-            "/api/clouds/e2e/import-inventory/",
-            files={"inventory": ("multinode", INVENTORY)},
-            data={"release": "2025.1"},
-        )
-        assert response.status_code == 200, response.text
-        # Deployed once, so prechecks, reconfigure and stop have something to check and change.
-        deploy = launch(admin, kind="deploy")
-        done = wait_for(admin, deploy["id"], {"succeeded", "failed"}, timeout=300)
-        assert done["state"] == "succeeded", admin.get(f"/jobs/{deploy['id']}/log.txt").text[-3000:]
+        add_lab_cloud(stack, passwords_yml="database_password: E2e-Secret-99\n")
         yield stack
     finally:
         own_redis.start() if own_redis.proc is None else own_redis.thaw()
@@ -155,29 +123,13 @@ def operator(stack):
 
 # --- what every fault test checks ---------------------------------------------------------------
 def launch(client: httpx.Client, **body) -> dict:
+    """Launch a job on the cloud ``e2e``, confirmed unless ``confirm`` is given."""
     body.setdefault("confirm", True)
-    response = client.post("/api/jobs/", json={"cloud": "e2e", **body})
-    assert response.status_code == 201, response.text
-    return response.json()
+    return stack_launch(client, **body)
 
 
 def job_state(client: httpx.Client, job_id: int) -> dict:
     return client.get(f"/api/jobs/{job_id}/").json()
-
-
-def wait_for(client: httpx.Client, job_id: int, states: set[str], timeout: float = 120) -> dict:
-    last: dict = {}
-
-    def reached() -> dict | None:
-        nonlocal last
-        last = job_state(client, job_id)
-        return last if last["state"] in states else None
-
-    try:
-        return poll(reached, timeout, 0.2)
-    except AssertionError:
-        message = f"job {job_id} did not reach {states}: {last.get('state')} {last.get('result')}"
-        raise AssertionError(message) from None
 
 
 def all_events(client: httpx.Client, job_id: int) -> list[dict]:
@@ -206,18 +158,7 @@ def assert_events_whole(client: httpx.Client, job: dict) -> list[dict]:
     return events
 
 
-def ansible_processes(stack: Stack) -> list[tuple[int, list[str]]]:
-    """Live processes of this stack's steps (ansible-playbook and its task workers)."""
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            env = proc.environ()
-            ours = TOKEN_ENV in env and env.get("FERRY_VAR_DIR") == str(stack.var_dir)
-            if ours and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append((proc.pid, proc.cmdline()))
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
-            continue
-    return found
+ansible_processes = step_processes
 
 
 def assert_no_process_left(stack: Stack, timeout: float = 10) -> None:

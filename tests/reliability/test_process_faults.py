@@ -15,19 +15,21 @@ import time
 import psycopg
 import pytest
 
-from tests.e2e.stack import BIN, _with_path
+from tests.e2e.stack import BIN, _with_path, poll, wait_for
 from tests.reliability.conftest import (
     FINISHED,
     ansible_processes,
     assert_events_whole,
     assert_no_process_left,
     launch,
-    poll,
     private_files,
-    wait_for,
 )
 
-pytestmark = [pytest.mark.production, pytest.mark.reliability]
+pytestmark = [
+    pytest.mark.production,
+    pytest.mark.reliability,
+    pytest.mark.xdist_group("process-faults"),  # one worker starts the module's stack, not each
+]
 
 
 def start_second_worker(stack) -> None:

@@ -14,6 +14,7 @@ import time
 import httpx
 import pytest
 
+from tests.e2e.stack import poll, wait_for
 from tests.reliability.conftest import (
     FINISHED,
     ansible_processes,
@@ -21,11 +22,13 @@ from tests.reliability.conftest import (
     assert_no_process_left,
     job_state,
     launch,
-    poll,
-    wait_for,
 )
 
-pytestmark = [pytest.mark.production, pytest.mark.reliability]
+pytestmark = [
+    pytest.mark.production,
+    pytest.mark.reliability,
+    pytest.mark.xdist_group("redis-faults"),  # one worker starts the module's stack, not each
+]
 
 
 def timed_get(client: httpx.Client, url: str) -> tuple[httpx.Response, float]:
