@@ -15,7 +15,12 @@ from apps.jobs.tests.test_gates_lab import INVENTORY as CELLS_INVENTORY
 from tests.e2e.test_job_page_browser import browser, login, wait_until  # noqa: F401  (the browser fixture)
 from tests.e2e.test_jobs_production import launch, wait_for
 
-pytestmark = [pytest.mark.browser, pytest.mark.ansible, pytest.mark.server]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.ansible,
+    pytest.mark.server,
+    pytest.mark.xdist_group("plans-browser"),  # one worker starts the module's stack
+]
 
 
 def cells_inventory_zip() -> bytes:
