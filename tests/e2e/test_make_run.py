@@ -28,6 +28,9 @@ def test_make_run_serves_and_ctrl_c_stops_everything(tmp_path):
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        # As from a terminal: a shell that starts tests in the background leaves SIGINT ignored,
+        # and an ignored SIGINT stays ignored through exec (daphne then never sees Ctrl-C).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 120
