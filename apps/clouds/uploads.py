@@ -7,8 +7,10 @@ more than ``FERRY_MAX_UNPACKED_BYTES``.
 
 from __future__ import annotations
 
+import gzip
 import tarfile
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from django.conf import settings
@@ -83,7 +85,16 @@ def _extract_zip(archive: Path, dest: Path) -> Path:
                         written += len(chunk)
                         _check_totals(0, written)
                         out.write(chunk)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError) as exc:
+    # What reading a bad archive raises: damaged headers or data, an unsupported compression method,
+    # an encrypted member. Writing to Ferry's own disk (OSError) is Ferry's fault, not the archive's.
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        NotImplementedError,
+        EOFError,
+        RuntimeError,
+        zlib.error,
+    ) as exc:
         raise _refuse(f"is not a readable .zip archive: {exc}") from None
     return _single_root(dest)
 
@@ -98,7 +109,8 @@ def _extract_tar(archive: Path, dest: Path) -> Path:
                 size += member.size
                 _check_totals(len(members), size)
             tf.extractall(dest, members=members, filter="data")
-    except (tarfile.TarError, OSError, EOFError) as exc:
+    # As for .zip: a damaged archive or compressed stream is refused; Ferry's own disk failing is not.
+    except (tarfile.TarError, gzip.BadGzipFile, zlib.error, EOFError) as exc:
         raise _refuse(f"is not a readable tar archive: {exc}") from None
     return _single_root(dest)
 
