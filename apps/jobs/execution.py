@@ -61,15 +61,19 @@ class JobControl(threading.Thread):
         self.cancel = threading.Event()
         self._halt = threading.Event()
 
+    def beat(self) -> None:
+        """Beat once and read the cancel flag, on the calling thread's connection."""
+        try:
+            if not bump_heartbeat(self.job_id):
+                self.cancel.set()
+        except DatabaseError:
+            log.warning("heartbeat of job %s failed; retrying", self.job_id, exc_info=True)
+            drop_broken_connection()
+
     def run(self) -> None:
         try:
             while not self._halt.is_set():
-                try:
-                    if not bump_heartbeat(self.job_id):
-                        self.cancel.set()
-                except DatabaseError:
-                    log.warning("heartbeat of job %s failed; retrying", self.job_id, exc_info=True)
-                    drop_broken_connection()
+                self.beat()
                 self._halt.wait(POLL_SECONDS)
         finally:
             connection.close()
@@ -129,6 +133,9 @@ def _execute(job: Job, worker: str) -> None:
         Cloud.objects.filter(pk=cloud.pk).update(state=CloudState.UPGRADING)
 
     control = JobControl(job_id)
+    # Once before the first step, so a cancel that came before the worker did is never missed
+    # because the thread had not read the flag yet.
+    control.beat()
     control.start()
     try:
         _run_steps(job, control)
