@@ -71,6 +71,16 @@ def test_the_api_filters_by_actor_cloud_action_prefix_and_time(api_as, admin_use
     assert api.get("/api/audit/", {"since": "yesterday"}).status_code == 400
 
 
+def test_a_time_with_an_offset_postgresql_refuses_is_read_in_utc(api_as, admin_user, trail):
+    api = api_as(admin_user)
+    # Python takes offsets up to ±23:59, PostgreSQL only up to ±15:59: this one was a 500 there.
+    response = api.get("/api/audit/", {"until": "4026-03-26T00:56:28.0+17:41"})
+    assert response.status_code == 200, response.content
+    assert len(response.json()["results"]) == trail.count()
+    response = api.get("/api/audit/", {"since": "9999-12-31T23:59:00-23:00"})
+    assert response.status_code == 400 and "since" in response.json()
+
+
 def test_the_api_is_read_only_and_in_the_schema(api_as, admin_user, trail):
     api = api_as(admin_user)
     entry = trail.first()
