@@ -18,7 +18,7 @@ from apps.clouds.history import HistoryRow
 
 WIDTH = 960
 LEFT = 150  # room for "2025.1 Epoxy"
-RIGHT = 16
+RIGHT = 44  # room for half the last tick's date
 TOP = 12
 LANE = 34
 AXIS = 34
