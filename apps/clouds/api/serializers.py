@@ -200,9 +200,11 @@ def _from_to(fields: dict) -> dict:
 class ReleaseHopSerializer(serializers.Serializer):
     """One hop of a release change: the series it left, the one it reached, and when."""
 
-    from_release = serializers.CharField(source="from_release.series", allow_null=True, default=None)
+    from_release = serializers.CharField(
+        source="from_release.series", allow_null=True, help_text="empty: the cloud ran no release before"
+    )
     to_release = serializers.CharField(source="to_release.series")
-    at = serializers.DateTimeField()
+    at = serializers.DateTimeField(help_text="when the step that completes the release succeeded")
 
     def get_fields(self):
         return _from_to(super().get_fields())
@@ -218,8 +220,10 @@ class ReleaseChangeRowSerializer(serializers.Serializer):
         choices=["first", "up", "down"],
         help_text="first: a deploy that set the first release; up: an upgrade; down: a rollback",
     )
-    from_release = serializers.CharField(source="from_release.series", allow_null=True, default=None)
-    to_release = serializers.CharField(source="to_release.series")
+    from_release = serializers.CharField(
+        source="from_release.series", allow_null=True, help_text="empty: a deploy that set the first release"
+    )
+    to_release = serializers.CharField(source="to_release.series", help_text="the release it ended at")
     path = serializers.ListField(
         child=serializers.CharField(), help_text="every series the cloud ran, in order: 2023.1, 2024.1…"
     )
