@@ -13,7 +13,14 @@ from rest_framework.routers import DefaultRouter
 from apps.audit.api.views import AuditEntryViewSet
 from apps.backups.api.views import BackupViewSet
 from apps.catalog.api.views import ImageViewSet, ReleaseViewSet, SupportTierViewSet
-from apps.clouds.api.views import CellViewSet, CloudFileViewSet, CloudMemberViewSet, CloudViewSet, HostViewSet
+from apps.clouds.api.views import (
+    CellViewSet,
+    CloudFileViewSet,
+    CloudHistoryViewSet,
+    CloudMemberViewSet,
+    CloudViewSet,
+    HostViewSet,
+)
 from apps.jobs.api.views import JobViewSet
 from portal.permissions import IsAdmin
 from portal.tasks import roundtrip
@@ -22,6 +29,7 @@ router = DefaultRouter()
 router.register("clouds", CloudViewSet, basename="cloud")
 router.register(r"clouds/(?P<cloud_slug>[a-z0-9-]+)/files", CloudFileViewSet, basename="cloud-file")
 router.register(r"clouds/(?P<cloud_slug>[a-z0-9-]+)/members", CloudMemberViewSet, basename="cloud-member")
+router.register(r"clouds/(?P<cloud_slug>[a-z0-9-]+)/history", CloudHistoryViewSet, basename="cloud-history")
 router.register("cells", CellViewSet, basename="cell")
 router.register("hosts", HostViewSet, basename="host")
 router.register("releases", ReleaseViewSet, basename="release")

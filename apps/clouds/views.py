@@ -16,14 +16,17 @@ from apps.accounts.roles import Role
 from apps.catalog.support import support_report
 from apps.clouds import files, services
 from apps.clouds.forms import CloudFileForm, CloudForm, ConfigTreeImportForm, InventoryImportForm
+from apps.clouds.history import release_changes
 from apps.clouds.inventory_stats import hosts_per_group
 from apps.clouds.members import grant_membership, revoke_membership
 from apps.clouds.models import HostState
 from apps.clouds.permissions import CloudAction, can, clouds_for, get_cloud_for
+from apps.clouds.timeline import history_chart
 from apps.clouds.uploads import unpack_inventory_upload
 
 TOP_GROUPS = ("control", "network", "compute", "monitoring", "storage", "deployment")
 HOSTS_PAGE = 100
+HISTORY_SHOWN = 50  # changes the cloud page draws; the API pages through them all
 
 
 def cloud_list(request: HttpRequest) -> HttpResponse:
@@ -48,6 +51,7 @@ def cloud_detail(request: HttpRequest, slug: str) -> HttpResponse:
     cells = list(cloud.cells.annotate(host_count=Count("hosts")).order_by("name"))
     api_hosts = cloud.hosts.filter(cell__isnull=True).count()
     lines = support_report(cloud)
+    history = release_changes(cloud, limit=HISTORY_SHOWN + 1)
     return render(
         request,
         "clouds/cloud_detail.html",
@@ -63,9 +67,9 @@ def cloud_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "can_operate": can(request.user, CloudAction.OPERATE, cloud),
             "jobs": cloud.jobs.select_related("cloud", "requested_by").order_by("-id")[:10],
             "backups": cloud.backups.order_by("-taken_at", "-id")[:20],
-            "history": cloud.release_changes.select_related("from_release", "to_release").order_by("-id")[
-                :20
-            ],
+            "history": history[:HISTORY_SHOWN],
+            "history_more": len(history) > HISTORY_SHOWN,
+            "history_chart": history_chart(history[:HISTORY_SHOWN]),
             "members": cloud.memberships.select_related("user"),
             "roles": [r.value for r in Role],
         },

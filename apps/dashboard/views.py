@@ -6,12 +6,17 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from apps.dashboard.fleet import NEEDS_ATTENTION, fleet
 from portal.health import run_checks
 
 
 def dashboard(request: HttpRequest) -> HttpResponse:
-    """What an operator sees first: health of Ferry itself and where to go next."""
-    return render(request, "dashboard/dashboard.html", {"health": run_checks()})
+    """What an operator sees first: the fleet, what waits for someone, and the health of Ferry itself."""
+    return render(
+        request,
+        "dashboard/dashboard.html",
+        {"fleet": fleet(request.user), "attention_states": NEEDS_ATTENTION, "health": run_checks()},
+    )
 
 
 @login_not_required

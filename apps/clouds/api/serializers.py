@@ -189,3 +189,55 @@ class CloudMembershipSerializer(serializers.ModelSerializer):
         model = CloudMembership
         fields = ["id", "username", "role", "granted_by", "granted_at"]
         read_only_fields = ["id", "granted_by", "granted_at"]
+
+
+def _from_to(fields: dict) -> dict:
+    """``from_release``/``to_release`` named ``from``/``to`` as the plan preview names them
+    (``from`` is a Python keyword, so no declared field can carry the name)."""
+    return {{"from_release": "from", "to_release": "to"}.get(name, name): f for name, f in fields.items()}
+
+
+class ReleaseHopSerializer(serializers.Serializer):
+    """One hop of a release change: the series it left, the one it reached, and when."""
+
+    from_release = serializers.CharField(
+        source="from_release.series", allow_null=True, help_text="empty: the cloud ran no release before"
+    )
+    to_release = serializers.CharField(source="to_release.series")
+    at = serializers.DateTimeField(help_text="when the step that completes the release succeeded")
+
+    def get_fields(self):
+        return _from_to(super().get_fields())
+
+
+class ReleaseChangeRowSerializer(serializers.Serializer):
+    """One completed release change of a cloud (apps.clouds.history.HistoryRow), newest first."""
+
+    job = serializers.IntegerField(source="job_id", allow_null=True, help_text="the job that made it")
+    kind = serializers.CharField(help_text="the job's kind; empty when the job is gone")
+    state = serializers.CharField(help_text="the job's state now; empty when the job is gone")
+    direction = serializers.ChoiceField(
+        choices=["first", "up", "down"],
+        help_text="first: a deploy that set the first release; up: an upgrade; down: a rollback",
+    )
+    from_release = serializers.CharField(
+        source="from_release.series", allow_null=True, help_text="empty: a deploy that set the first release"
+    )
+    to_release = serializers.CharField(source="to_release.series", help_text="the release it ended at")
+    path = serializers.ListField(
+        child=serializers.CharField(), help_text="every series the cloud ran, in order: 2023.1, 2024.1…"
+    )
+    hops = ReleaseHopSerializer(many=True)
+    started = serializers.DateTimeField(allow_null=True, help_text="when the job's first step started")
+    finished = serializers.DateTimeField(allow_null=True, help_text="empty while the job runs or waits")
+    duration_seconds = serializers.SerializerMethodField()
+    requested_by = serializers.CharField(allow_null=True)
+    approved_by = serializers.ListField(
+        child=serializers.CharField(), help_text="usernames of who approved the job"
+    )
+
+    def get_fields(self):
+        return _from_to(super().get_fields())
+
+    def get_duration_seconds(self, row) -> float | None:
+        return row.duration.total_seconds() if row.duration is not None else None

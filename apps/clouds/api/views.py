@@ -23,13 +23,16 @@ from apps.clouds.api.serializers import (
     ConfigTreeImportSerializer,
     HostSerializer,
     InventoryImportSerializer,
+    ReleaseChangeRowSerializer,
 )
 from apps.clouds.files import read_upload
+from apps.clouds.history import change_heads, history_rows
 from apps.clouds.members import grant_membership, revoke_membership
-from apps.clouds.models import Cell, CloudFile, CloudMembership, Host
+from apps.clouds.models import Cell, CloudFile, CloudMembership, Host, ReleaseChange
 from apps.clouds.permissions import CloudAction, can, clouds_for, get_cloud_for
 from apps.clouds.uploads import unpack_inventory_upload
 from portal.drf import as_drf_error
+from portal.pagination import NewestFirstPagination
 from portal.permissions import ReadMembersWriteAdmins, ReadMembersWriteChecked
 
 
@@ -225,3 +228,22 @@ class CloudMemberViewSet(
 
     def perform_destroy(self, instance):
         revoke_membership(self.request.user, self._cloud(CloudAction.ADMINISTER), instance.pk)
+
+
+class CloudHistoryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """A cloud's upgrade history: every completed release change, one per job, newest first.
+
+    A fast-forward upgrade is one change with several hops; a rollback is a change downwards; the
+    deploy that set the cloud's first release is a change from nothing. Members of the cloud read it.
+    """
+
+    serializer_class = ReleaseChangeRowSerializer
+    permission_classes = [ReadMembersWriteChecked]
+    pagination_class = NewestFirstPagination
+    queryset = ReleaseChange.objects.none()  # for the schema; list is what answers
+
+    def list(self, request, cloud_slug=None):
+        cloud = get_cloud_for(request.user, cloud_slug)
+        # Pages are cut on the changes' newest hops; their other hops come in one more query.
+        page = self.paginate_queryset(change_heads(cloud))
+        return self.get_paginated_response(self.get_serializer(history_rows(page), many=True).data)
