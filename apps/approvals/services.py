@@ -48,16 +48,24 @@ EXPIRE_BATCH = 200  # requests one sweep expires; the next sweep takes the rest
 
 
 # --- policy -------------------------------------------------------------------------------------
+def default_policy(cloud: Cloud) -> ApprovalPolicy:
+    """The policy of a cloud without one of its own (unsaved): the settings' defaults."""
+    return ApprovalPolicy(
+        cloud=cloud,
+        approvals_required=settings.FERRY_APPROVALS_REQUIRED,
+        request_ttl_hours=settings.FERRY_APPROVAL_TTL_HOURS,
+    )
+
+
 def policy_for(cloud: Cloud) -> ApprovalPolicy:
-    """The cloud's policy: its own row, else an unsaved one with the settings' defaults."""
-    policy = ApprovalPolicy.objects.filter(cloud=cloud).first()
-    if policy is None:
-        policy = ApprovalPolicy(
-            cloud=cloud,
-            approvals_required=settings.FERRY_APPROVALS_REQUIRED,
-            request_ttl_hours=settings.FERRY_APPROVAL_TTL_HOURS,
-        )
-    return policy
+    """The cloud's policy: its own row, else the settings' defaults."""
+    return ApprovalPolicy.objects.filter(cloud=cloud).first() or default_policy(cloud)
+
+
+def required_by(policy: ApprovalPolicy) -> int:
+    """How many live approvals queue a job under ``policy``: at least one (a request made while the
+    policy asked for approvers is not released by lowering it to 0)."""
+    return max(policy.approvals_required, 1)
 
 
 def policy_values(policy: ApprovalPolicy) -> dict[str, Any]:
@@ -145,9 +153,8 @@ def request_approval(
 
 
 def approvals_needed(job: Job) -> int:
-    """How many live approvals queue ``job``: its cloud's policy now, and at least one (a request
-    made while the policy asked for approvers is not released by lowering it to 0)."""
-    return max(policy_for(job.cloud).approvals_required, 1)
+    """How many live approvals queue ``job``: what its cloud's policy asks for now (``required_by``)."""
+    return required_by(policy_for(job.cloud))
 
 
 def live_approvals(job: Job) -> QuerySet[Approval]:

@@ -8,7 +8,7 @@ from django.template.defaultfilters import filesizeformat
 from apps.backups.models import Backup, BackupState
 from apps.catalog.models import Release
 from apps.jobs.models import JobKind
-from apps.jobs.services import rollback_backups
+from apps.jobs.services import MAX_REASON, rollback_backups
 from runner.params import Param
 from runner.planner import KINDS
 
@@ -44,6 +44,16 @@ class JobLaunchForm(forms.Form):
         if self.spec.mutating:
             self.fields["confirm"] = forms.BooleanField(
                 required=False, label="I understand this changes the cloud"
+            )
+            # Required by launch_job where the cloud's policy asks for approvers, who read it.
+            self.fields["reason"] = forms.CharField(
+                required=False, max_length=MAX_REASON, help_text="why you want it; approvers read it"
+            )
+            self.fields["wanted_at"] = forms.DateTimeField(
+                required=False,
+                label="Wanted at (UTC)",
+                help_text="when you would like it to run, for the approvers",
+                widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
             )
 
     def params(self) -> dict[str, Any]:
