@@ -162,7 +162,7 @@ def live_approvals(job: Job) -> QuerySet[Approval]:
     return Approval.objects.filter(job=job, lapsed_at__isnull=True)
 
 
-SELF_APPROVAL = "no one approves a job they asked for themselves: another approver must approve job #{pk}"
+SELF_APPROVAL = "No one approves a job they asked for themselves: another approver must approve job #{pk}."
 
 
 def approval_refusal(user, job: Job) -> str:
@@ -170,7 +170,7 @@ def approval_refusal(user, job: Job) -> str:
     if not can(user, CloudAction.APPROVE, job.cloud):
         return f"You need the approver role on {job.cloud.slug} to approve or deny job #{job.pk}."
     if job.requested_by_id is not None and job.requested_by_id == user.pk:
-        return SELF_APPROVAL.format(pk=job.pk).capitalize() + "."
+        return SELF_APPROVAL.format(pk=job.pk)
     return ""
 
 
@@ -215,7 +215,7 @@ def approve_job(actor, job: Job, *, reason: str = "", plan_hash: str = "") -> Ap
     """
     _require_approver(actor, job)
     if job.requested_by_id is not None and job.requested_by_id == actor.pk:
-        raise PermissionDenied(SELF_APPROVAL.format(pk=job.pk).capitalize() + ".")
+        raise PermissionDenied(SELF_APPROVAL.format(pk=job.pk))
     reason = reason.strip() if isinstance(reason, str) else ""
     if len(reason) > MAX_REASON:
         raise ValidationError({"reason": f"at most {MAX_REASON} characters (got {len(reason)})"})
