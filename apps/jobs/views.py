@@ -104,13 +104,15 @@ def job_launch(request: HttpRequest, slug: str) -> HttpResponse:
     cloud = get_cloud_for(request.user, slug, CloudAction.OPERATE)
     data = request.POST if request.method == "POST" else request.GET
     kind = chosen_kind(data)
+    approval = needs_approval(cloud, kind)
     if request.method == "POST":
-        form = JobLaunchForm(request.POST, cloud=cloud, kind=kind)
+        form = JobLaunchForm(request.POST, cloud=cloud, kind=kind, needs_approval=approval)
         checked = form
     else:
         # What the query string holds is shown as chosen, not judged: the preview says what is wrong.
-        form = JobLaunchForm(initial={**data.dict(), "kind": kind}, cloud=cloud, kind=kind)
-        checked = JobLaunchForm({**data.dict(), "kind": kind}, cloud=cloud, kind=kind)
+        initial = {**data.dict(), "kind": kind}
+        form = JobLaunchForm(initial=initial, cloud=cloud, kind=kind, needs_approval=approval)
+        checked = JobLaunchForm(initial, cloud=cloud, kind=kind, needs_approval=approval)
     # Planned before the launch is tried: a refused confirmation still shows what it would do and lose.
     preview, refusal = _preview(cloud, checked)
     if request.method == "POST" and form.is_valid():
@@ -143,7 +145,7 @@ def job_launch(request: HttpRequest, slug: str) -> HttpResponse:
             "cloud": cloud,
             "preview": preview,
             "refusal": refusal,
-            "needs_approval": needs_approval(cloud, kind),
+            "needs_approval": approval,
         },
     )
 
