@@ -153,6 +153,13 @@ def api_as(api):
 
 
 @pytest.fixture(autouse=True)
+def no_approvals_by_default(settings):
+    """Mutating jobs queue at once, as before change control: a test of approvals sets
+    ``settings.FERRY_APPROVALS_REQUIRED`` (or a cloud's policy) itself."""
+    settings.FERRY_APPROVALS_REQUIRED = 0
+
+
+@pytest.fixture(autouse=True)
 def catalog_day(monkeypatch):
     """Release statuses follow their dates: tests see them as on the day they were written."""
     monkeypatch.setattr("apps.catalog.models.today", lambda: datetime.date(2026, 12, 3))

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "apps.clouds",
     "apps.jobs",
     "apps.backups",
+    "apps.approvals",
     "apps.dashboard",
 ]
 
@@ -94,6 +95,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "apps.accounts.context_processors.roles",
+                "apps.approvals.context_processors.pending_approvals",
             ],
         },
     },
@@ -360,6 +362,10 @@ FERRY_JOB_SLOTS = env_int("FERRY_JOB_SLOTS", 4, minimum=1)
 FERRY_BACKUP_DIR = Path(env_str("FERRY_BACKUP_DIR", str(VAR_DIR / "backups"))).resolve()
 FERRY_BACKUP_KEEP_CHAINS = env_int("FERRY_BACKUP_KEEP_CHAINS", 5, minimum=1)
 FERRY_HEARTBEAT_TIMEOUT = env_float("FERRY_HEARTBEAT_TIMEOUT", 20.0, minimum=2.0)
+# Change control: how many approvers a mutating job needs on a cloud without a policy of its own
+# (0: none, for lab clouds), and how long a request waits for them before it expires.
+FERRY_APPROVALS_REQUIRED = env_int("FERRY_APPROVALS_REQUIRED", 1, minimum=0)
+FERRY_APPROVAL_TTL_HOURS = env_int("FERRY_APPROVAL_TTL_HOURS", 72, minimum=1)
 
 # What a client may send, checked before anything is parsed (portal.middleware.RequestLimitsMiddleware,
 # apps.clouds.uploads, apps.clouds.limits). A request body without files, e.g. a cloud's globals.yml:

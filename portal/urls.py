@@ -7,6 +7,7 @@ from django.urls import include, path
 from django.views.defaults import page_not_found
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from apps.approvals.api import views as approvals_api
 from apps.dashboard.views import healthz
 from apps.jobs.api.views import plan_view
 from portal.api import roundtrip_view, router
@@ -17,6 +18,12 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/clouds/<slug:slug>/plan/", plan_view, name="api-cloud-plan"),
+    path(
+        "api/clouds/<slug:slug>/approval-policy/", approvals_api.policy_view, name="api-cloud-approval-policy"
+    ),
+    path("api/jobs/<str:pk>/approve/", approvals_api.approve_view, name="api-job-approve"),
+    path("api/jobs/<str:pk>/deny/", approvals_api.deny_view, name="api-job-deny"),
+    path("api/approvals/", approvals_api.queue_view, name="api-approval-queue"),
     # A namespace of its own: the pages use the same names (cloud-list, job-list…) for HTML views.
     path("api/", include((router.urls, "api"))),
     path("api/diagnostics/roundtrip/", roundtrip_view, name="api-roundtrip"),
@@ -26,6 +33,7 @@ urlpatterns = [
     path("clouds/", include("apps.clouds.urls")),
     path("catalog/", include("apps.catalog.urls")),
     path("jobs/", include("apps.jobs.urls")),
+    path("approvals/", include("apps.approvals.urls")),
     path("audit/", include("apps.audit.urls")),
     path("", include("apps.dashboard.urls")),
 ]

@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from apps.accounts.roles import Role
+from apps.approvals.services import policy_for
 from apps.catalog.support import support_report
 from apps.clouds import files, services
 from apps.clouds.forms import CloudFileForm, CloudForm, ConfigTreeImportForm, InventoryImportForm
@@ -71,6 +72,7 @@ def cloud_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "history_more": len(history) > HISTORY_SHOWN,
             "history_chart": history_chart(history[:HISTORY_SHOWN]),
             "members": cloud.memberships.select_related("user"),
+            "approval_policy": policy_for(cloud),
             "roles": [r.value for r in Role],
         },
     )

@@ -123,6 +123,10 @@ def _execute(job: Job, worker: str) -> None:
         log.info("job %s was taken by another worker or queued again; not running it", job_id)
         return
     publish(job_id, {"kind": "job", "state": job.state, "worker": worker})
+    from apps.approvals.services import approval_lapsed_at_start  # approvals build on the job engine
+
+    if approval_lapsed_at_start(job):
+        return  # the cloud changed since its approval: it awaits approval of the new plan
     pending = list(job.steps.filter(attempt=job.attempt, state=StepState.PENDING).order_by("position"))
     stale = stale_plan_reason(job, pending)
     if stale:

@@ -8,7 +8,7 @@ from django.template.defaultfilters import filesizeformat
 from apps.backups.models import Backup, BackupState
 from apps.catalog.models import Release
 from apps.jobs.models import JobKind
-from apps.jobs.services import rollback_backups
+from apps.jobs.services import MAX_REASON, rollback_backups
 from runner.params import Param
 from runner.planner import KINDS
 
@@ -24,13 +24,16 @@ def chosen_kind(data: Any) -> str:
 class JobLaunchForm(forms.Form):
     """Launch a job on a cloud: the kind, then only that kind's parameters, from the table of kinds.
 
-    Mutating kinds need the confirmation box ticked (``launch_job`` enforces it). Parameters a form
+    Mutating kinds need the confirmation box ticked (``launch_job`` enforces it), and a reason
+    where the cloud's policy asks for approvers (``needs_approval``). Parameters a form
     cannot hold (the lab's failure injection maps and host lists) are the API's.
     """
 
     kind = forms.ChoiceField(choices=JobKind.choices)
 
-    def __init__(self, *args: Any, cloud=None, kind: str = DEFAULT_KIND, **kwargs: Any):
+    def __init__(
+        self, *args: Any, cloud=None, kind: str = DEFAULT_KIND, needs_approval: bool = False, **kwargs: Any
+    ):
         super().__init__(*args, **kwargs)
         self.cloud = cloud
         self.spec = KINDS[kind]
@@ -44,6 +47,17 @@ class JobLaunchForm(forms.Form):
         if self.spec.mutating:
             self.fields["confirm"] = forms.BooleanField(
                 required=False, label="I understand this changes the cloud"
+            )
+        if needs_approval:
+            # Required by launch_job where the cloud's policy asks for approvers, who read it.
+            self.fields["reason"] = forms.CharField(
+                required=False, max_length=MAX_REASON, help_text="why you want it; approvers read it"
+            )
+            self.fields["wanted_at"] = forms.DateTimeField(
+                required=False,
+                label="Wanted at (UTC)",
+                help_text="when you would like it to run, for the approvers",
+                widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
             )
 
     def params(self) -> dict[str, Any]:

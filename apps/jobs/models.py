@@ -16,6 +16,8 @@ READ_ONLY_KINDS = frozenset(name for name, spec in KINDS.items() if not spec.mut
 
 class JobState(models.TextChoices):
     PENDING = "pending", "pending"
+    # A mutating job whose cloud's policy asks for approvers: planned, holding nothing (apps.approvals).
+    AWAITING_APPROVAL = "awaiting_approval", "awaiting approval"
     QUEUED = "queued", "queued"
     RUNNING = "running", "running"
     CANCELING = "canceling", "canceling"
@@ -24,6 +26,8 @@ class JobState(models.TextChoices):
     FAILED = "failed", "failed"
     CANCELED = "canceled", "canceled"
     LOST = "lost", "lost"
+    DENIED = "denied", "denied"  # an approver refused it; nothing ran
+    EXPIRED = "expired", "expired"  # no approver decided within the policy's time; nothing ran
 
 
 # Active jobs hold a worker slot and beat a heartbeat; the reaper watches only them.
@@ -31,11 +35,20 @@ ACTIVE_STATES = (JobState.RUNNING, JobState.CANCELING)
 # A mutating job in these states holds its cloud's lock. A job waiting at a gate holds the lock but
 # no worker slot: nothing runs until a person continues or aborts it.
 LOCKING_STATES = (JobState.RUNNING, JobState.CANCELING, JobState.WAITING)
-FINISHED_STATES = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELED, JobState.LOST)
+FINISHED_STATES = (
+    JobState.SUCCEEDED,
+    JobState.FAILED,
+    JobState.CANCELED,
+    JobState.LOST,
+    JobState.DENIED,
+    JobState.EXPIRED,
+)
 
 # The only transitions a job may take; services apply them with conditional updates.
 TRANSITIONS: dict[str, set[str]] = {
     JobState.PENDING: {JobState.QUEUED, JobState.CANCELED},
+    # Approved: queued (apps.approvals.services.release_approved); else denied, expired or withdrawn.
+    JobState.AWAITING_APPROVAL: {JobState.QUEUED, JobState.DENIED, JobState.EXPIRED, JobState.CANCELED},
     JobState.QUEUED: {JobState.RUNNING, JobState.CANCELED},
     # running -> queued only while no worker has claimed it (services.requeue_unclaimed).
     JobState.RUNNING: {
@@ -45,6 +58,8 @@ TRANSITIONS: dict[str, set[str]] = {
         JobState.LOST,
         JobState.QUEUED,
         JobState.WAITING,  # a step that is a gate succeeded
+        # its approved plan no longer holds when the worker starts it: approve the new one
+        JobState.AWAITING_APPROVAL,
     },
     # continue hands it straight to a worker (the lock never lapses); abort ends it.
     JobState.WAITING: {JobState.RUNNING, JobState.CANCELED},
@@ -53,6 +68,8 @@ TRANSITIONS: dict[str, set[str]] = {
     JobState.LOST: {JobState.QUEUED},  # resume
     JobState.CANCELED: {JobState.QUEUED},  # resume
     JobState.SUCCEEDED: set(),
+    JobState.DENIED: set(),
+    JobState.EXPIRED: set(),
 }
 
 
@@ -72,7 +89,7 @@ class Job(models.Model):
     kind = models.CharField(max_length=32, choices=JobKind.choices)
     backend = models.CharField(max_length=16, choices=Backend.choices, default=Backend.LAB)
     mutating = models.BooleanField()
-    state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.PENDING, db_index=True)
+    state = models.CharField(max_length=20, choices=JobState.choices, default=JobState.PENDING, db_index=True)
     priority = models.SmallIntegerField(default=0, help_text="higher starts first when slots free")
     limit = models.CharField(max_length=1000, blank=True, help_text="Ansible --limit: cells or hosts")
     params = models.JSONField(default=dict, blank=True, help_text="kind-specific: target release, cells…")

@@ -52,6 +52,12 @@ def plan_preview(cloud: Cloud, kind: str, params: dict[str, Any], backend: str =
     }
 
 
+def steps_hash(cloud: Cloud, steps: list[PlannedStep]) -> str:
+    """The hash ``plan_preview`` shows for ``steps`` planned on ``cloud`` as it is now: what an
+    approval is bound to (apps.approvals)."""
+    return plan_hash([_step_json(s) for s in steps], config_revision(cloud))
+
+
 def _step_json(step: PlannedStep) -> dict[str, Any]:
     variables = {**step.extra_vars, **step.user_vars}
     playbook = FERRY_ACTIONS.get(step.action)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import fields, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
@@ -155,12 +155,18 @@ def launch_job(
     priority: int = 0,
     backend: str = Backend.LAB,
     confirmed: bool = False,
+    reason: str = "",
+    wanted_at: datetime | None = None,
 ) -> Job:
     """Plan a job, store it with its steps and queue it; it starts when a slot and the cloud are free.
 
     This is the one entry point of every launch (pages, API, commands), and so the one place
-    that enforces the launch policy: a mutating kind needs ``confirmed``.
+    that enforces the launch policy: a mutating kind needs ``confirmed``; on a cloud whose approval
+    policy asks for approvers it also needs a ``reason``, and is stored awaiting approval instead of
+    queued (apps.approvals), holding no lock until its approvers release it.
     """
+    from apps.approvals import services as approvals  # approvals build on this module
+
     cloud = Cloud.objects.select_related("release").get(pk=cloud.pk)  # plan against its current release
     if backend not in Backend.values:
         raise ValidationError({"backend": f"unknown backend {backend!r}; one of {', '.join(Backend.values)}"})
@@ -169,27 +175,44 @@ def launch_job(
     if kind not in READ_ONLY_KINDS and not confirmed:
         why = f"{kind} changes {cloud.slug}: confirm that you mean it"
         raise ValidationError({"confirm": f'{why} (tick the box to confirm, or send "confirm": true)'})
+    needs_approval = approvals.needs_approval(cloud, kind)
+    reason = approvals.clean_reason(reason, cloud=cloud, required=needs_approval)
     job = Job.objects.create(
         cloud=cloud,
         kind=kind,
         backend=backend,
         mutating=kind not in READ_ONLY_KINDS,
-        state=JobState.QUEUED,
+        state=JobState.AWAITING_APPROVAL if needs_approval else JobState.QUEUED,
         priority=priority,
         limit=limit,
         params=params,
         requested_by=actor if actor and actor.is_authenticated else None,
-        queued_at=timezone.now(),
+        queued_at=None if needs_approval else timezone.now(),
         from_release=cloud.release.series if cloud.release_id else "",
         warning="\n".join(job_warnings(cloud, kind, params, backend)),
         request_id=audit_context.current().request_id,
     )
     _create_steps(job, _narrowed(cloud, steps, limit), attempt=1, first_ordinal=1)
-    record(
-        actor, "job.launch", job, detail={"kind": kind, "params": params, "limit": limit, "steps": len(steps)}
-    )
-    transaction.on_commit(request_dispatch)
+    detail = {"kind": kind, "params": params, "limit": limit, "steps": len(steps)}
+    record(actor, "job.launch", job, detail={**detail, "reason": reason} if reason else detail)
+    if needs_approval:
+        approvals.request_approval(actor, job, steps, reason=reason, wanted_at=wanted_at)
+    else:
+        transaction.on_commit(request_dispatch)
     return job
+
+
+def replace_plan(job: Job, cloud: Cloud, params: dict, steps: list[PlannedStep]) -> None:
+    """Store ``steps`` (planned on ``cloud`` as it is now) as the plan of ``job``, which has not
+    started: its old steps go, and what the plan starts from and warns of is that of the new one."""
+    job.steps.all().delete()
+    _create_steps(job, _narrowed(cloud, steps, job.limit), attempt=job.attempt, first_ordinal=1)
+    job.params = params
+    job.from_release = cloud.release.series if cloud.release_id else ""
+    job.warning = "\n".join(job_warnings(cloud, job.kind, params, job.backend))
+    Job.objects.filter(pk=job.pk).update(
+        params=job.params, from_release=job.from_release, warning=job.warning
+    )
 
 
 def _narrowed(cloud: Cloud, steps: list[PlannedStep], limit: str) -> list[PlannedStep]:
@@ -365,17 +388,23 @@ def claim_job(job_id: int, worker: str) -> bool:
 
 @transaction.atomic
 def cancel_job(actor, job: Job) -> Job:
-    """Cancel a queued job at once, or ask a running job's worker to stop it (within 2 s)."""
+    """Cancel a queued job at once (or withdraw one awaiting approval), or ask a running job's worker
+    to stop it (within 2 s)."""
+    from apps.approvals.services import withdraw_request
+
     job = Job.objects.select_for_update().get(pk=job.pk)
-    if job.state == JobState.QUEUED:
+    if job.state in (JobState.QUEUED, JobState.AWAITING_APPROVAL):
+        awaiting = job.state == JobState.AWAITING_APPROVAL
         transition(
             job,
             JobState.CANCELED,
             finished_at=timezone.now(),
             cancel_requested=True,
-            result="Canceled before it started.",
+            result="Withdrawn before it was approved." if awaiting else "Canceled before it started.",
         )
         job.steps.filter(state=StepState.PENDING).update(state=StepState.SKIPPED)
+        if awaiting:
+            withdraw_request(job)
         transaction.on_commit(partial(publish_job_state, job))
     elif job.state == JobState.RUNNING:
         transition(job, JobState.CANCELING, cancel_requested=True)
@@ -385,7 +414,7 @@ def cancel_job(actor, job: Job) -> Job:
         raise ValidationError(
             {
                 "state": f"job #{job.pk} is {job.get_state_display()}; "
-                "only queued or running jobs can be canceled"
+                "only queued or running jobs can be canceled (or withdrawn while awaiting approval)"
             }
         )
     record(actor, "job.cancel", job, detail={"state": job.state})
@@ -411,6 +440,9 @@ def resume_job(actor, job: Job, *, confirmed: bool = False) -> Job:
                 "only failed, lost or canceled jobs resume"
             }
         )
+    from apps.approvals.services import refuse_unapproved
+
+    refuse_unapproved(job)
     steps = list(job.steps.filter(attempt=job.attempt).order_by("position"))
     remaining = [s for s in steps if s.state != StepState.SUCCEEDED]
     if not remaining:
@@ -481,7 +513,10 @@ def continue_job(actor, job: Job, *, reason: str) -> Job:
     straight to running (never through the queue), so its cloud's lock does not lapse for another
     mutating job to take; that needs a free worker slot, else it is refused and the job keeps waiting.
     """
+    from apps.approvals.services import check_gate_approver
+
     reason = _gate_reason(reason)
+    check_gate_approver(actor, job)
     job = _waiting_job(actor, job, "continue")
     remaining = list(job.steps.filter(attempt=job.attempt, state=StepState.PENDING).order_by("position"))
     _refuse_stale(job, remaining, "continue", "abort it and plan a new job")

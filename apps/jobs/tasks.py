@@ -23,10 +23,13 @@ def _end_steps_of_dead_workers(**_: object) -> None:
 
 
 def sweep() -> list[int]:
-    """Mark jobs whose worker went silent as lost, then start queued jobs while slots are free."""
+    """Mark jobs whose worker went silent as lost, expire approval requests past their time, then
+    start queued jobs while slots are free."""
+    from apps.approvals.services import expire_requests
     from apps.jobs.services import dispatch, reap_lost_jobs
 
     lost = reap_lost_jobs()
+    expire_requests()
     dispatch()
     return lost
 

@@ -11,6 +11,8 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from apps.approvals.services import needs_approval
+from apps.approvals.views import approval_context
 from apps.clouds.permissions import CloudAction, can, get_cloud_for
 from apps.jobs import services
 from apps.jobs.forms import JobLaunchForm, chosen_kind
@@ -22,7 +24,7 @@ from apps.jobs.preview import plan_preview
 LOG_CHUNK = 2000
 
 
-UNFINISHED_STATES = [*ACTIVE_STATES, JobState.WAITING, JobState.QUEUED]
+UNFINISHED_STATES = [*ACTIVE_STATES, JobState.WAITING, JobState.QUEUED, JobState.AWAITING_APPROVAL]
 
 
 def _listed(user) -> QuerySet[Job]:
@@ -83,6 +85,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
             "done": done,
             "hosts": job.host_summaries.all(),
             "can_operate": can(request.user, CloudAction.OPERATE, job.cloud),
+            "approval": approval_context(request.user, job),
             "ws_path": f"/ws/jobs/{job.pk}/",
             # The first screen of the log comes with the page, drawn before any script runs (without
             # colours until joblog.js takes over); the socket replays from after these events.
@@ -101,13 +104,15 @@ def job_launch(request: HttpRequest, slug: str) -> HttpResponse:
     cloud = get_cloud_for(request.user, slug, CloudAction.OPERATE)
     data = request.POST if request.method == "POST" else request.GET
     kind = chosen_kind(data)
+    approval = needs_approval(cloud, kind)
     if request.method == "POST":
-        form = JobLaunchForm(request.POST, cloud=cloud, kind=kind)
+        form = JobLaunchForm(request.POST, cloud=cloud, kind=kind, needs_approval=approval)
         checked = form
     else:
         # What the query string holds is shown as chosen, not judged: the preview says what is wrong.
-        form = JobLaunchForm(initial={**data.dict(), "kind": kind}, cloud=cloud, kind=kind)
-        checked = JobLaunchForm({**data.dict(), "kind": kind}, cloud=cloud, kind=kind)
+        initial = {**data.dict(), "kind": kind}
+        form = JobLaunchForm(initial=initial, cloud=cloud, kind=kind, needs_approval=approval)
+        checked = JobLaunchForm(initial, cloud=cloud, kind=kind, needs_approval=approval)
     # Planned before the launch is tried: a refused confirmation still shows what it would do and lose.
     preview, refusal = _preview(cloud, checked)
     if request.method == "POST" and form.is_valid():
@@ -120,19 +125,28 @@ def job_launch(request: HttpRequest, slug: str) -> HttpResponse:
                 limit=form.cleaned_data.get("limit") or "",
                 priority=form.cleaned_data.get("priority") or 0,
                 confirmed=form.cleaned_data.get("confirm", False),
+                reason=form.cleaned_data.get("reason") or "",
+                wanted_at=form.cleaned_data.get("wanted_at"),
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
         else:
+            what = "awaits approval" if job.state == JobState.AWAITING_APPROVAL else "queued"
             messages.success(
-                request, f"Job #{job.pk} ({job.get_kind_display()}) queued with {job.steps.count()} steps."
+                request, f"Job #{job.pk} ({job.get_kind_display()}) {what} with {job.steps.count()} steps."
             )
             return redirect("job-detail", job_id=job.pk)
     return render(
         request,
         "jobs/job_launch.html",
-        {"form": form, "cloud": cloud, "preview": preview, "refusal": refusal},
+        {
+            "form": form,
+            "cloud": cloud,
+            "preview": preview,
+            "refusal": refusal,
+            "needs_approval": approval,
+        },
     )
 
 

@@ -91,8 +91,10 @@ function setState(state, result) {
   const badge = document.getElementById("job-state");
   badge.textContent = state;
   badge.className = `ferry-badge ${state}`;
-  finished = ["succeeded", "failed", "canceled", "lost"].includes(state);
+  finished = ["succeeded", "failed", "canceled", "lost", "denied", "expired"].includes(state);
   const waiting = state === "waiting";
+  // Approving or denying only makes sense while the job awaits approval.
+  document.getElementById("approval-form")?.toggleAttribute("hidden", state !== "awaiting_approval");
   // A job waiting at a gate is continued or aborted, not canceled.
   document.getElementById("cancel-form")?.toggleAttribute("hidden", finished || waiting);
   document.getElementById("gate-form")?.toggleAttribute("hidden", !waiting);

@@ -119,6 +119,8 @@ class Stack:
             PYTHONUNBUFFERED="1",
             SESSION_COOKIE_SECURE="0",  # plain http on loopback
             FERRY_HEARTBEAT_TIMEOUT="12",  # with the reaper every 5 s: lost within 17 s
+            # Jobs queue without approvers, as the stacks' tests expect; approvals have tests of their own.
+            FERRY_APPROVALS_REQUIRED="0",
         )
         if self._db_name:
             environ["DATABASE_URL"] = _with_path(self.database_url, "/" + self._db_name)

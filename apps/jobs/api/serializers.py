@@ -1,3 +1,5 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.jobs.models import Backend, Event, HostSummary, Job, JobKind, Step
@@ -71,10 +73,18 @@ class JobSerializer(serializers.ModelSerializer):
 class JobDetailSerializer(JobSerializer):
     steps = StepSerializer(many=True, read_only=True)
     host_summaries = HostSummarySerializer(many=True, read_only=True)
+    approval = serializers.SerializerMethodField()
 
     class Meta(JobSerializer.Meta):
-        fields = [*JobSerializer.Meta.fields, "steps", "host_summaries"]
+        fields = [*JobSerializer.Meta.fields, "steps", "host_summaries", "approval"]
         read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_approval(self, job: Job) -> dict | None:
+        """The job's approval request and approvals (apps.approvals); null if it never needed one."""
+        from apps.approvals.api.serializers import approval_json
+
+        return approval_json(job)
 
 
 class JobLaunchSerializer(serializers.Serializer):
@@ -90,6 +100,9 @@ class JobLaunchSerializer(serializers.Serializer):
     priority = serializers.IntegerField(required=False, default=0, min_value=-100, max_value=100)
     backend = serializers.ChoiceField(choices=Backend.choices, required=False, default=Backend.LAB)
     confirm = serializers.BooleanField(required=False, default=False)
+    # Why the job is wanted: required where the cloud's policy asks for approvers (they read it).
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=MAX_REASON)
+    wanted_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
     def validate(self, attrs: dict) -> dict:
         unknown = sorted(set(self.initial_data) - set(self.fields))

@@ -47,7 +47,8 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(request=JobLaunchSerializer, responses={201: JobDetailSerializer})
     def create(self, request):
-        """Plan and queue a job. Mutating kinds need ``"confirm": true``."""
+        """Plan and queue a job. Mutating kinds need ``"confirm": true``; on a cloud whose approval
+        policy asks for approvers they also need a ``reason`` and await approval instead."""
         form = JobLaunchSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
@@ -62,6 +63,8 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet):
                 priority=data["priority"],
                 backend=data["backend"],
                 confirmed=data["confirm"],
+                reason=data["reason"],
+                wanted_at=data["wanted_at"],
             )
         except DjangoValidationError as exc:
             raise as_drf_error(exc) from None

@@ -1,4 +1,4 @@
-"""`manage.py launch CLOUD KIND [--param KEY=VALUE …] [--to SERIES] --user NAME [--yes]`.
+"""`manage.py launch CLOUD KIND [--param KEY=VALUE …] [--to SERIES] --user NAME [--reason TEXT] [--yes]`.
 
 Launches a job through the same service as the pages and the API, acting as a named user who must
 be allowed to operate the cloud. Without ``--yes`` it prints the plan and launches nothing.
@@ -6,15 +6,26 @@ be allowed to operate the cloud. Without ``--yes`` it prints the plan and launch
 
 from __future__ import annotations
 
+import argparse
+from datetime import UTC, datetime
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.clouds.permissions import CloudAction, can
 from apps.jobs import services
 from apps.jobs.cli import get_cloud, get_user, parse_params, preview_text, refusal
-from apps.jobs.models import Backend
+from apps.jobs.models import Backend, JobState
 from apps.jobs.preview import plan_preview
 from runner.planner import KINDS
+
+
+def _when(text: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text[:40]!r}") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 class Command(BaseCommand):
@@ -29,8 +40,19 @@ class Command(BaseCommand):
         parser.add_argument("--backend", default=Backend.LAB, choices=Backend.values)
         parser.add_argument("--limit", default="", help="cells or hosts, comma-separated")
         parser.add_argument("--yes", action="store_true", help="confirm: launch it")
+        parser.add_argument(
+            "--reason",
+            default="",
+            help="why you want it: required where the cloud's policy asks for approvers",
+        )
+        parser.add_argument(
+            "--wanted-at",
+            type=_when,
+            default=None,
+            help="when you would like it to run (ISO 8601, UTC if no zone)",
+        )
 
-    def handle(self, *args, cloud, kind, param, to, user, backend, limit, yes, **options):
+    def handle(self, *args, cloud, kind, param, to, user, backend, limit, yes, reason, wanted_at, **options):
         actor = get_user(user)
         target = get_cloud(cloud)
         if not can(actor, CloudAction.OPERATE, target):
@@ -41,11 +63,25 @@ class Command(BaseCommand):
                 self.stdout.write(preview_text(plan_preview(target, kind, params, backend)))
                 raise CommandError("confirm: nothing launched; add --yes to launch this plan", returncode=2)
             job = services.launch_job(
-                actor, target, kind, params=params, limit=limit, backend=backend, confirmed=True
+                actor,
+                target,
+                kind,
+                params=params,
+                limit=limit,
+                backend=backend,
+                confirmed=True,
+                reason=reason,
+                wanted_at=wanted_at,
             )
         except ValidationError as exc:
             raise refusal(exc) from None
         except PermissionDenied as exc:
             raise CommandError(f"user: {exc}", returncode=2) from None
         steps = job.steps.count()
+        if job.state == JobState.AWAITING_APPROVAL:
+            self.stdout.write(
+                f"job {job.pk} awaits approval: {kind} on {target.slug} as {user}, {steps} steps; "
+                f"an approver of {target.slug} approves it on /approvals/ or POST /api/jobs/{job.pk}/approve/"
+            )
+            return
         self.stdout.write(f"job {job.pk} queued: {kind} on {target.slug} as {user}, {steps} steps")
