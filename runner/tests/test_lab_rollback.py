@@ -28,7 +28,8 @@ from runner.planner import (
 )
 from runner.tests.lab_fixtures import SMALL_CLOUD_INVENTORY, Collector
 
-pytestmark = pytest.mark.ansible
+# Both tests on one worker: the module's deployed, backed-up and upgraded cloud is built once.
+pytestmark = [pytest.mark.ansible, pytest.mark.xdist_group("lab-rollback")]
 
 SERIES = ["2024.1", "2024.2", "2025.1", "2025.2", "2026.1"]
 RELEASES = [ReleaseInfo(s, s.endswith(".1")) for s in SERIES]

@@ -53,8 +53,12 @@ def kill_worker_running(stack, job: dict) -> str:
 
 
 def run_until_killed(stack, operator) -> tuple[dict, float]:
-    """Launch a slow prechecks job and SIGKILL the worker running it once Ansible runs."""
-    job = launch(operator, kind="prechecks", params={"lab_slow_seconds": 30})
+    """Launch a slow prechecks job and SIGKILL the worker running it once Ansible runs.
+
+    The step is slowed so that it is still running when the kill comes (within seconds); the
+    resumed step is slowed as much, so more would only lengthen the test.
+    """
+    job = launch(operator, kind="prechecks", params={"lab_slow_seconds": 12})
     poll(lambda: ansible_processes(stack), 60, what="the step's processes")
     running = wait_for(operator, job["id"], {"running"}, timeout=10)
     poll(lambda: private_files(stack, job["id"]), 10, what="the step's private files")

@@ -1,4 +1,7 @@
-"""Backups are records Ferry verified; a restore brings back exactly the chosen one (lab, real Ansible)."""
+"""Backups are records Ferry verified; a restore brings back exactly the chosen one (lab, real Ansible).
+
+The same flow through the API and a separate worker: tests/e2e/test_restore_production.py.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import pytest
 from apps.audit.models import AuditEntry
 from apps.backups.models import Backup, BackupState
 from apps.jobs import services
-from apps.jobs.models import Event, JobState
+from apps.jobs.models import Event, Job, JobState
 from apps.jobs.tests.test_execution import run
 from runner import lab
 
@@ -37,17 +40,20 @@ def backup(operator, cloud, label: str, kind: str = "full") -> Backup:
     return Backup.objects.get(job=job)
 
 
-def test_restore_brings_back_the_chosen_backup_not_the_newest(
+def restored(operator, cloud, backup: Backup) -> Job:
+    return run(services.launch_job(operator, cloud, "restore", params={"backup": backup.pk}, confirmed=True))
+
+
+def test_a_restore_brings_back_exactly_the_chosen_backup_and_refuses_a_damaged_copy(
     lab_cloud, operator, no_worker, store, settings
 ):
-    assert (
-        run(
-            services.launch_job(operator, lab_cloud, "deploy", params={"release": "2025.1"}, confirmed=True)
-        ).state
-        == "succeeded"
+    # One deploy and two backups serve the three restores: each costs real Ansible runs.
+    deploy = run(
+        services.launch_job(operator, lab_cloud, "deploy", params={"release": "2025.1"}, confirmed=True)
     )
+    assert deploy.state == JobState.SUCCEEDED, deploy.result
 
-    a = backup(operator, lab_cloud, "before-change")
+    a = backup(operator, lab_cloud, "base")
     assert a.state == BackupState.VERIFIED and a.release == "2025.1" and a.node == "ctl01"
     assert a.sha256 == lab.sha256_file(lab_data(settings)) and a.size > 0
     copy = store / "small" / f"{a.pk:06d}-{a.name}" / "data"
@@ -55,45 +61,21 @@ def test_restore_brings_back_the_chosen_backup_not_the_newest(
     content_a = json.loads(lab_data(settings).read_text())["databases"]
 
     data = json.loads(lab_data(settings).read_text())
-    data["databases"]["keystone"]["rows"].append({"id": 999, "name": "written-after-a"})
-    lab_data(settings).write_text(json.dumps(data))
-    b = backup(operator, lab_cloud, "after-change")
-    assert b.state == BackupState.VERIFIED and b.sha256 != a.sha256
-
-    restore = run(
-        services.launch_job(operator, lab_cloud, "restore", params={"backup": a.pk}, confirmed=True)
-    )
-    assert restore.state == JobState.SUCCEEDED, restore.result
-    assert any(f"backup #{a.pk}" in name for name in restore.steps.values_list("name", flat=True))
-    assert json.loads(lab_data(settings).read_text())["databases"] == content_a
-    assert AuditEntry.objects.filter(action="backup.recorded").count() == 2
-
-
-def test_an_incremental_restores_its_full_parent_then_itself(lab_cloud, operator, no_worker, store, settings):
-    assert (
-        run(
-            services.launch_job(operator, lab_cloud, "deploy", params={"release": "2025.1"}, confirmed=True)
-        ).state
-        == "succeeded"
-    )
-    a = backup(operator, lab_cloud, "base")
-    content_a = json.loads(lab_data(settings).read_text())["databases"]
-    data = json.loads(lab_data(settings).read_text())
     data["databases"]["keystone"]["rows"].append({"id": 1000, "name": "in-the-increment"})
     lab_data(settings).write_text(json.dumps(data))
     b = backup(operator, lab_cloud, "incr", kind="incremental")
-    assert b.kind == "incremental" and b.parent_id == a.pk
+    assert b.state == BackupState.VERIFIED and b.kind == "incremental" and b.parent_id == a.pk
     content_b = json.loads(lab_data(settings).read_text())["databases"]
+    assert AuditEntry.objects.filter(action="backup.recorded").count() == 2
 
-    restore_a = run(
-        services.launch_job(operator, lab_cloud, "restore", params={"backup": a.pk}, confirmed=True)
-    )
+    # The older backup, not the newest.
+    restore_a = restored(operator, lab_cloud, a)
     assert restore_a.state == JobState.SUCCEEDED, restore_a.result
+    assert any(f"backup #{a.pk}" in name for name in restore_a.steps.values_list("name", flat=True))
     assert json.loads(lab_data(settings).read_text())["databases"] == content_a != content_b
 
-    restore_b = run(
-        services.launch_job(operator, lab_cloud, "restore", params={"backup": b.pk}, confirmed=True)
-    )
+    # An increment: its full parent, then itself.
+    restore_b = restored(operator, lab_cloud, b)
     assert restore_b.state == JobState.SUCCEEDED, restore_b.result
     assert json.loads(lab_data(settings).read_text())["databases"] == content_b
     steps = list(restore_b.steps.order_by("position"))
@@ -109,29 +91,16 @@ def test_an_incremental_restores_its_full_parent_then_itself(lab_cloud, operator
     ]
     assert applied == [b.name]
 
-
-def test_a_tampered_copy_in_ferrys_store_fails_the_restore_and_leaves_the_database_alone(
-    lab_cloud, operator, no_worker, store, settings
-):
-    assert (
-        run(
-            services.launch_job(operator, lab_cloud, "deploy", params={"release": "2025.1"}, confirmed=True)
-        ).state
-        == "succeeded"
-    )
-    a = backup(operator, lab_cloud, "before-change")
+    # A copy damaged in Ferry's store: the restore fails before it touches the database.
     (Path(a.store_path) / "data").write_text('{"databases": {}}')
     before = lab.sha256_file(lab_data(settings))
-
-    restore = run(
-        services.launch_job(operator, lab_cloud, "restore", params={"backup": a.pk}, confirmed=True)
-    )
-    assert restore.state == JobState.FAILED
-    push, *rest = restore.steps.order_by("position")
+    damaged = restored(operator, lab_cloud, a)
+    assert damaged.state == JobState.FAILED
+    push, *rest = damaged.steps.order_by("position")
     assert push.state == "failed" and {s.state for s in rest} == {"skipped"}
     failures = " ".join(
         json.dumps(e.event_data)
-        for e in Event.objects.filter(job=restore, step=push, event="runner_on_failed")
+        for e in Event.objects.filter(job=damaged, step=push, event="runner_on_failed")
     )
     assert f"Ferry's copy of backup #{a.pk}" in failures and "damaged" in failures
     assert lab.sha256_file(lab_data(settings)) == before
