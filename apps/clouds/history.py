@@ -98,8 +98,18 @@ def human_duration(delta: datetime.timedelta | None) -> str:
 
 
 def approvers_of(job_ids: Iterable[int]) -> dict[int, list[str]]:
-    """Who approved each of ``job_ids``, by job id: nobody yet."""
-    return {}  # Ferry records no approval yet (mutating jobs need a confirmation only): nothing to read.
+    """Who approved each of ``job_ids`` (approvals that held when it started), by job id: one query."""
+    from apps.approvals.models import Approval  # approvals depend on clouds, not the other way round
+
+    approvers: dict[int, list[str]] = {}
+    rows = (
+        Approval.objects.filter(job_id__in=list(job_ids), lapsed_at__isnull=True)
+        .order_by("created_at")
+        .values_list("job_id", "approver__username")
+    )
+    for job_id, username in rows:
+        approvers.setdefault(job_id, []).append(username)
+    return approvers
 
 
 def change_heads(cloud: Cloud) -> QuerySet[ReleaseChange]:

@@ -16,10 +16,8 @@ from apps.clouds.models import Cloud, CloudState
 from apps.clouds.permissions import clouds_for
 from apps.jobs.models import Job, JobState
 
-# Job states in which a job waits for someone rather than for a worker. Names that JobState does not
-# have yet (approvals and maintenance windows are being built) are left out until it has them.
-ATTENTION_STATE_NAMES = ("waiting", "awaiting_approval", "scheduled")
-NEEDS_ATTENTION = tuple(JobState(name) for name in ATTENTION_STATE_NAMES if name in JobState.values)
+# Job states in which a job waits for someone rather than for a worker.
+NEEDS_ATTENTION = (JobState.WAITING, JobState.AWAITING_APPROVAL)
 ATTENTION_SHOWN = 100
 
 

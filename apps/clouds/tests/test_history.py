@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from apps.approvals.models import Approval
 from apps.catalog.models import Release
 from apps.clouds import services
 from apps.clouds.history import release_changes
@@ -67,7 +68,7 @@ def released_job(
 
 
 @pytest.fixture
-def history(demo_cloud, operator):
+def history(demo_cloud, operator, approver, admin_user):
     """demo: deployed at 2023.1, fast-forwarded to 2025.1 through 2024.1, rolled back to 2024.1."""
     deploy = released_job(demo_cloud, "deploy", [None, "2023.1"], user=operator, start=T0)
     month_later = T0 + datetime.timedelta(days=30)
@@ -75,6 +76,9 @@ def history(demo_cloud, operator):
     rollback = released_job(
         demo_cloud, "rollback", ["2025.1", "2024.1"], start=T0 + datetime.timedelta(days=31), hop_minutes=90
     )
+    Approval.objects.create(job=ffu, approver=approver, plan_hash="h")
+    # An approval that lapsed when the plan changed approved nothing that ran.
+    Approval.objects.create(job=ffu, approver=admin_user, plan_hash="old", lapsed_at=month_later)
     return {"deploy": deploy, "ffu": ffu, "rollback": rollback}
 
 
@@ -84,7 +88,7 @@ def test_history_has_one_row_per_job_newest_first_with_its_hops(history, demo_cl
     rollback, ffu, deploy = rows
     assert ffu.path == ["2023.1", "2024.1", "2025.1"] and len(ffu.hops) == 2
     assert (ffu.from_release.series, ffu.to_release.series, ffu.direction) == ("2023.1", "2025.1", "up")
-    assert ffu.requested_by == "otto-operator" and ffu.approved_by == []
+    assert ffu.requested_by == "otto-operator" and ffu.approved_by == ["alma-approver"]
     # Started at its first step, not at its last attempt; finished when the job did.
     assert ffu.started == T0 + datetime.timedelta(days=30)
     assert ffu.duration == datetime.timedelta(minutes=130) and ffu.duration_label == "2 h 10 min"
@@ -125,7 +129,7 @@ def test_api_serves_the_history_paged_newest_first(api_as, viewer, history, djan
     assert (ffu["from"], ffu["to"], ffu["path"]) == ("2023.1", "2025.1", ["2023.1", "2024.1", "2025.1"])
     assert [(h["from"], h["to"]) for h in ffu["hops"]] == [("2023.1", "2024.1"), ("2024.1", "2025.1")]
     assert ffu["duration_seconds"] == 130 * 60 and ffu["requested_by"] == "otto-operator"
-    assert ffu["approved_by"] == [] and ffu["started"].startswith("2026-12-02T08:00")
+    assert ffu["approved_by"] == ["alma-approver"] and ffu["started"].startswith("2026-12-02T08:00")
     second = api.get(first["next"]).json()
     assert [row["job"] for row in second["results"]] == [history["deploy"].pk] and not second["next"]
     assert second["results"][0]["from"] is None and second["results"][0]["direction"] == "first"

@@ -10,8 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.clouds import services
 from apps.clouds.models import Cloud, CloudMembership, CloudState
-from apps.dashboard import fleet as fleet_module
-from apps.dashboard.fleet import NEEDS_ATTENTION, fleet
+from apps.dashboard.fleet import fleet
 from apps.jobs.models import Job, JobState
 from tests.factories import UserFactory
 
@@ -82,12 +81,11 @@ def test_attention_lists_the_waiting_jobs_of_visible_clouds_only(clouds, operato
     assert len(fleet(operator).attention) == 2
 
 
-def test_attention_states_are_only_those_jobs_can_be_in(monkeypatch):
-    assert JobState.WAITING in NEEDS_ATTENTION
-    assert set(NEEDS_ATTENTION) <= set(JobState.values)
-    # A state another part of Ferry has not added yet is not asked for, so the query stays valid.
-    assert "awaiting_approval" in fleet_module.ATTENTION_STATE_NAMES
-    assert ("awaiting_approval" in NEEDS_ATTENTION) == ("awaiting_approval" in JobState.values)
+def test_jobs_awaiting_approval_need_attention_with_those_waiting_at_a_gate(clouds, operator):
+    waiting = job(clouds["alpha"], JobState.WAITING)
+    awaiting = job(clouds["bravo"], JobState.AWAITING_APPROVAL)
+    job(clouds["bravo"], JobState.QUEUED)
+    assert [j.pk for j in fleet(operator).attention] == [waiting.pk, awaiting.pk]
 
 
 def test_outsider_sees_no_cloud_and_no_job(clouds, outsider, client_as):
