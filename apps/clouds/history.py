@@ -5,7 +5,7 @@ a step that completes a release succeeds). People think in jobs: a fast-forward 
 to 2025.1 is one change with two hops, a rollback is one change downwards, the deploy that first set
 a release is a change from nothing. This module folds the hops into those rows with a fixed number
 of queries, whatever the number of changes: one for the rows (the last hop of each job), one for
-the hops of those jobs.
+the hops of those jobs, one for who approved them.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def change_heads(cloud: Cloud) -> QuerySet[ReleaseChange]:
     """One entry per change of ``cloud``, newest first: the last hop of each job, and each job-less entry.
 
     The entries carry their job, its requester and the first start of its steps, so that
-    :func:`history_rows` turns any slice of them into rows with one more query.
+    :func:`history_rows` turns any slice of them into rows with two more queries.
     """
     from apps.jobs.models import Step  # jobs depend on clouds, not the other way round
 
@@ -138,7 +138,10 @@ def change_heads(cloud: Cloud) -> QuerySet[ReleaseChange]:
 
 
 def history_rows(heads: Iterable[ReleaseChange]) -> list[HistoryRow]:
-    """The rows of ``heads`` (entries from :func:`change_heads`), in their order: one query for the hops."""
+    """The rows of ``heads`` (entries from :func:`change_heads`), in their order.
+
+    One query for the hops, one for the approvers.
+    """
     heads = list(heads)
     job_ids = [head.job_id for head in heads if head.job_id is not None]
     hops_of: dict[int, list[Hop]] = {}
@@ -170,7 +173,7 @@ def history_rows(heads: Iterable[ReleaseChange]) -> list[HistoryRow]:
 
 
 def release_changes(cloud: Cloud, limit: int | None = None) -> list[HistoryRow]:
-    """Every completed release change of ``cloud`` (the ``limit`` newest), newest first, in two queries."""
+    """Every completed release change of ``cloud`` (the ``limit`` newest), newest first, in three queries."""
     heads = change_heads(cloud)
     return history_rows(heads if limit is None else heads[:limit])
 
