@@ -7,6 +7,7 @@ Every input here once gave a 500, crashed the web process or was stored wrong.
 from __future__ import annotations
 
 import io
+import random
 import tarfile
 import zipfile
 from collections.abc import Callable
@@ -93,6 +94,22 @@ def _tar_bomb(unpacked: int) -> bytes:
         info.size = unpacked
         tf.addfile(info, io.BufferedReader(Zeros(unpacked)))
     return out.getvalue()
+
+
+def _damaged_xz_tar() -> bytes:
+    """A ``.tar`` holding an inventory, compressed with xz and damaged halfway: tarfile recognises
+    the compression and fails only while reading the members, with an LZMAError (no OSError)."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:xz") as tf:
+        members = {"inv/multinode": b"[control]\nctl01\n"}
+        members |= {f"inv/host_vars/h{i}": random.Random(i).randbytes(20_000) for i in range(5)}
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    packed = out.getvalue()
+    cut = len(packed) // 2
+    return packed[:cut] + bytes(b ^ 0xFF for b in packed[cut : cut + 64]) + packed[cut + 64 :]
 
 
 def _chain(depth: int, *, deepest_first: bool = True) -> str:
@@ -271,6 +288,12 @@ INVENTORY_CASES: dict[str, tuple[Files, str, list[str]]] = {
         lambda: {"inventory": _file("inv.tar.gz", _tar_bomb(200 * MiB))},
         "inventory",
         ["unpack"],
+    ),
+    # A compressed stream that breaks while its members are read: an LZMAError was a 500.
+    "tar-xz-damaged": (
+        lambda: {"inventory": _file("inv.tar", _damaged_xz_tar())},
+        "inventory",
+        ["not a readable tar archive"],
     ),
     "zip-of-20000-members": (
         lambda: {"inventory": _file("inv.zip", _zip({f"inv/host_vars/h{i}": "" for i in range(20000)}))},

@@ -29,7 +29,7 @@ from apps.audit.services import record
 from apps.clouds import secrets
 from apps.clouds.models import Cloud, CloudFile, FileArea
 from apps.clouds.services import parse_yaml_mapping, update_cloud
-from apps.clouds.uploads import check_totals, check_upload_size
+from apps.clouds.uploads import TAR_READ_ERRORS, check_totals, check_upload_size
 from runner import secret_vars
 from runner.backends import ConfigFile
 
@@ -312,7 +312,7 @@ def read_config_tree(upload: UploadedFile, field: str = "archive") -> ConfigTree
                 if len(data) != member.size:
                     raise ValidationError({field: f"archive member {member_name!r} is truncated"})
                 entries.append(("/".join(parts), member_name, data))
-    except (tarfile.TarError, OSError, EOFError) as exc:
+    except TAR_READ_ERRORS as exc:  # nothing is written here: every read error is the archive's
         raise ValidationError({field: f"is not a readable tar archive: {exc}"}) from None
     return _classify(_strip_root(entries), field)
 

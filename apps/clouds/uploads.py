@@ -8,9 +8,12 @@ more than ``FERRY_MAX_UNPACKED_BYTES``.
 from __future__ import annotations
 
 import gzip
+import lzma
 import tarfile
 import zipfile
 import zlib
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path, PurePosixPath
 
 from django.conf import settings
@@ -19,6 +22,9 @@ from django.core.files.uploadedfile import UploadedFile
 
 # An inventory directory holds a file per group or host with variables; kolla's has a few.
 MAX_ARCHIVE_MEMBERS = 10_000
+# What reading a damaged tar archive or its compressed stream raises (gzip, bz2 and xz alike):
+# bz2 reports bad data as a bare OSError, xz as LZMAError, which is no OSError.
+TAR_READ_ERRORS = (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError)
 _CHUNK = 2**20
 
 
@@ -100,19 +106,31 @@ def _extract_zip(archive: Path, dest: Path) -> Path:
 
 
 def _extract_tar(archive: Path, dest: Path) -> Path:
-    try:
-        with tarfile.open(archive) as tf:
+    with ExitStack() as stack:
+        # Headers are read one by one, so a huge archive is refused at its first excess member. This
+        # reads the whole compressed stream: a damaged one fails here, where nothing is written yet,
+        # so any OSError is the archive's.
+        with _reading_tar():
+            tf = stack.enter_context(tarfile.open(archive))
             members, size = [], 0
-            # Headers are read one by one, so a huge archive is refused at its first excess member.
             for member in tf:
                 members.append(member)
                 size += member.size
                 _check_totals(len(members), size)
+        # Writing: Ferry's own disk failing (OSError) is not blamed on the archive.
+        try:
             tf.extractall(dest, members=members, filter="data")
-    # As for .zip: a damaged archive or compressed stream is refused; Ferry's own disk failing is not.
-    except (tarfile.TarError, gzip.BadGzipFile, zlib.error, EOFError) as exc:
-        raise _refuse(f"is not a readable tar archive: {exc}") from None
+        except (tarfile.TarError, gzip.BadGzipFile, zlib.error, lzma.LZMAError, EOFError) as exc:
+            raise _refuse(f"is not a readable tar archive: {exc}") from None
     return _single_root(dest)
+
+
+@contextmanager
+def _reading_tar() -> Iterator[None]:
+    try:
+        yield
+    except TAR_READ_ERRORS as exc:
+        raise _refuse(f"is not a readable tar archive: {exc}") from None
 
 
 def _single_root(dest: Path) -> Path:

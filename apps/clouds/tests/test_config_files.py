@@ -210,6 +210,10 @@ def test_an_archive_over_the_unpack_limit_or_not_a_tarball_is_refused(demo_cloud
         files.import_config_tree(admin_user, demo_cloud, SimpleUploadedFile("kolla.zip", b"PK"))
     with pytest.raises(ValidationError, match="not a readable tar archive"):
         files.import_config_tree(admin_user, demo_cloud, SimpleUploadedFile("kolla.tar.gz", b"nonsense"))
+    from tests.test_hostile_limits import _damaged_xz_tar
+
+    with pytest.raises(ValidationError, match="not a readable tar archive"):  # an LZMAError was a 500
+        files.import_config_tree(admin_user, demo_cloud, SimpleUploadedFile("kolla.tar", _damaged_xz_tar()))
     assert not demo_cloud.files.exists()
 
 
