@@ -16,6 +16,8 @@ READ_ONLY_KINDS = frozenset(name for name, spec in KINDS.items() if not spec.mut
 
 class JobState(models.TextChoices):
     PENDING = "pending", "pending"
+    # A mutating job launched outside its cloud's maintenance windows: queued when one opens.
+    SCHEDULED = "scheduled", "scheduled"
     QUEUED = "queued", "queued"
     RUNNING = "running", "running"
     CANCELING = "canceling", "canceling"
@@ -35,8 +37,10 @@ FINISHED_STATES = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELED, JobSt
 
 # The only transitions a job may take; services apply them with conditional updates.
 TRANSITIONS: dict[str, set[str]] = {
-    JobState.PENDING: {JobState.QUEUED, JobState.CANCELED},
-    JobState.QUEUED: {JobState.RUNNING, JobState.CANCELED},
+    JobState.PENDING: {JobState.QUEUED, JobState.SCHEDULED, JobState.CANCELED},
+    # queued -> scheduled: a resumed job whose cloud is outside its windows (apps.windows.services).
+    JobState.QUEUED: {JobState.RUNNING, JobState.CANCELED, JobState.SCHEDULED},
+    JobState.SCHEDULED: {JobState.QUEUED, JobState.CANCELED},
     # running -> queued only while no worker has claimed it (services.requeue_unclaimed).
     JobState.RUNNING: {
         JobState.SUCCEEDED,
@@ -100,6 +104,18 @@ class Job(models.Model):
     warning = models.TextField(
         blank=True, help_text="what the plan warned of at launch: the data a restore or rollback loses"
     )
+    # Change control (apps.windows): when a scheduled job is due, and why it waits.
+    scheduled_for = models.DateTimeField(
+        null=True, blank=True, help_text="when a scheduled job's maintenance window opens"
+    )
+    scheduled_reason = models.CharField(
+        max_length=1000, blank=True, help_text="why it waits: outside its windows, or a change freeze"
+    )
+    # An emergency launch starts outside the windows and through freezes; approvals may ask more of it.
+    emergency = models.BooleanField(
+        default=False, help_text="launched as an emergency, outside change control"
+    )
+    emergency_reason = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["-id"]

@@ -37,6 +37,7 @@ from apps.jobs.models import (
     Step,
     StepState,
 )
+from apps.windows import services as windows
 from runner.params import BackupInfo, ansible_bool
 from runner.planner import (
     BACKUP_FETCH,
@@ -155,11 +156,17 @@ def launch_job(
     priority: int = 0,
     backend: str = Backend.LAB,
     confirmed: bool = False,
+    emergency: bool = False,
+    emergency_reason: str = "",
 ) -> Job:
     """Plan a job, store it with its steps and queue it; it starts when a slot and the cloud are free.
 
     This is the one entry point of every launch (pages, API, commands), and so the one place
-    that enforces the launch policy: a mutating kind needs ``confirmed``.
+    that enforces the launch policy: a mutating kind needs ``confirmed``, and starts only inside its
+    cloud's maintenance windows and outside change freezes: launched outside, it is stored
+    ``scheduled`` for the next opening (``apps.windows.services.release_when_open``). An
+    ``emergency`` launch (with a reason, by someone who may operate the cloud) starts at once and is
+    audited as such; read-only kinds ignore windows and the flag.
     """
     cloud = Cloud.objects.select_related("release").get(pk=cloud.pk)  # plan against its current release
     if backend not in Backend.values:
@@ -169,25 +176,35 @@ def launch_job(
     if kind not in READ_ONLY_KINDS and not confirmed:
         why = f"{kind} changes {cloud.slug}: confirm that you mean it"
         raise ValidationError({"confirm": f'{why} (tick the box to confirm, or send "confirm": true)'})
+    mutating = kind not in READ_ONLY_KINDS
+    emergency = bool(emergency) and mutating
+    reason = windows.emergency_reason(actor, cloud, emergency_reason) if emergency else ""
     job = Job.objects.create(
         cloud=cloud,
         kind=kind,
         backend=backend,
-        mutating=kind not in READ_ONLY_KINDS,
-        state=JobState.QUEUED,
+        mutating=mutating,
+        # A mutating job waits pending for change control (release_when_open) within this transaction.
+        state=JobState.PENDING if mutating else JobState.QUEUED,
         priority=priority,
         limit=limit,
         params=params,
         requested_by=actor if actor and actor.is_authenticated else None,
-        queued_at=timezone.now(),
+        queued_at=None if mutating else timezone.now(),
         from_release=cloud.release.series if cloud.release_id else "",
         warning="\n".join(job_warnings(cloud, kind, params, backend)),
         request_id=audit_context.current().request_id,
+        emergency=emergency,
+        emergency_reason=reason,
     )
     _create_steps(job, _narrowed(cloud, steps, limit), attempt=1, first_ordinal=1)
-    record(
-        actor, "job.launch", job, detail={"kind": kind, "params": params, "limit": limit, "steps": len(steps)}
-    )
+    detail = {"kind": kind, "params": params, "limit": limit, "steps": len(steps)}
+    if emergency:
+        detail.update(emergency=True, emergency_reason=reason)
+    record(actor, "job.launch", job, detail=detail)
+    # The hook of the approval workflow: an approved job goes through release_when_open too.
+    if mutating:
+        return windows.release_when_open(job, actor=actor)
     transaction.on_commit(request_dispatch)
     return job
 
@@ -365,9 +382,9 @@ def claim_job(job_id: int, worker: str) -> bool:
 
 @transaction.atomic
 def cancel_job(actor, job: Job) -> Job:
-    """Cancel a queued job at once, or ask a running job's worker to stop it (within 2 s)."""
+    """Cancel a scheduled or queued job at once, or ask a running job's worker to stop it (within 2 s)."""
     job = Job.objects.select_for_update().get(pk=job.pk)
-    if job.state == JobState.QUEUED:
+    if job.state in (JobState.QUEUED, JobState.SCHEDULED):
         transition(
             job,
             JobState.CANCELED,
@@ -385,7 +402,7 @@ def cancel_job(actor, job: Job) -> Job:
         raise ValidationError(
             {
                 "state": f"job #{job.pk} is {job.get_state_display()}; "
-                "only queued or running jobs can be canceled"
+                "only queued or running jobs (and scheduled ones) can be canceled"
             }
         )
     record(actor, "job.cancel", job, detail={"state": job.state})
@@ -394,7 +411,8 @@ def cancel_job(actor, job: Job) -> Job:
 
 @transaction.atomic
 def resume_job(actor, job: Job, *, confirmed: bool = False) -> Job:
-    """Queue a failed, lost or canceled job again from the step that did not finish.
+    """Queue a failed, lost or canceled job again from the step that did not finish (scheduled for
+    the next opening instead when it is mutating and its cloud is outside its maintenance windows).
 
     Finished steps and every event of the earlier attempt are kept; the remaining steps are copied
     into a new attempt, once they are checked to be what the job's plan would still be. A mutating
@@ -440,8 +458,8 @@ def resume_job(actor, job: Job, *, confirmed: bool = False) -> Job:
         request_id=audit_context.current().request_id,
     )
     record(actor, "job.resume", job, detail={"attempt": attempt, "from_step": remaining[0].name})
-    transaction.on_commit(request_dispatch)
-    return job
+    # A mutating job resumed outside its cloud's windows waits for the next opening, as at launch.
+    return windows.release_when_open(job, actor=actor)
 
 
 def _refuse_stale(job: Job, remaining: list[Step], verb: str, advice: str) -> None:
