@@ -15,6 +15,7 @@ from apps.backups.api.views import BackupViewSet
 from apps.catalog.api.views import ImageViewSet, ReleaseViewSet, SupportTierViewSet
 from apps.clouds.api.views import CellViewSet, CloudFileViewSet, CloudMemberViewSet, CloudViewSet, HostViewSet
 from apps.jobs.api.views import JobViewSet
+from apps.windows.api.views import CloudFreezeViewSet, FreezeViewSet, MaintenanceWindowViewSet
 from portal.permissions import IsAdmin
 from portal.tasks import roundtrip
 
@@ -22,6 +23,11 @@ router = DefaultRouter()
 router.register("clouds", CloudViewSet, basename="cloud")
 router.register(r"clouds/(?P<cloud_slug>[a-z0-9-]+)/files", CloudFileViewSet, basename="cloud-file")
 router.register(r"clouds/(?P<cloud_slug>[a-z0-9-]+)/members", CloudMemberViewSet, basename="cloud-member")
+router.register(
+    r"clouds/(?P<cloud_slug>[a-z0-9-]+)/windows", MaintenanceWindowViewSet, basename="cloud-window"
+)
+router.register(r"clouds/(?P<cloud_slug>[a-z0-9-]+)/freezes", CloudFreezeViewSet, basename="cloud-freeze")
+router.register("freezes", FreezeViewSet, basename="freeze")
 router.register("cells", CellViewSet, basename="cell")
 router.register("hosts", HostViewSet, basename="host")
 router.register("releases", ReleaseViewSet, basename="release")

@@ -21,6 +21,7 @@ from apps.clouds.members import grant_membership, revoke_membership
 from apps.clouds.models import HostState
 from apps.clouds.permissions import CloudAction, can, clouds_for, get_cloud_for
 from apps.clouds.uploads import unpack_inventory_upload
+from apps.windows.views import cloud_windows_context
 
 TOP_GROUPS = ("control", "network", "compute", "monitoring", "storage", "deployment")
 HOSTS_PAGE = 100
@@ -68,6 +69,7 @@ def cloud_detail(request: HttpRequest, slug: str) -> HttpResponse:
             ],
             "members": cloud.memberships.select_related("user"),
             "roles": [r.value for r in Role],
+            **cloud_windows_context(request.user, cloud),
         },
     )
 

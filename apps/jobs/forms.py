@@ -24,7 +24,8 @@ def chosen_kind(data: Any) -> str:
 class JobLaunchForm(forms.Form):
     """Launch a job on a cloud: the kind, then only that kind's parameters, from the table of kinds.
 
-    Mutating kinds need the confirmation box ticked (``launch_job`` enforces it). Parameters a form
+    Mutating kinds need the confirmation box ticked (``launch_job`` enforces it) and may be launched
+    as an emergency, outside the cloud's maintenance windows, with a reason. Parameters a form
     cannot hold (the lab's failure injection maps and host lists) are the API's.
     """
 
@@ -44,6 +45,14 @@ class JobLaunchForm(forms.Form):
         if self.spec.mutating:
             self.fields["confirm"] = forms.BooleanField(
                 required=False, label="I understand this changes the cloud"
+            )
+            # Outside the cloud's maintenance windows the job is scheduled, unless this is ticked.
+            self.fields["emergency"] = forms.BooleanField(
+                required=False,
+                label="Emergency: start now, outside the maintenance windows and freezes (audited)",
+            )
+            self.fields["emergency_reason"] = forms.CharField(
+                required=False, max_length=500, help_text="required for an emergency: why it cannot wait"
             )
 
     def params(self) -> dict[str, Any]:

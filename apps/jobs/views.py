@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from apps.clouds.permissions import CloudAction, can, get_cloud_for
@@ -18,11 +19,12 @@ from apps.jobs.live import stored_payloads
 from apps.jobs.models import ACTIVE_STATES, Event, Job, JobState
 from apps.jobs.permissions import get_job_for, jobs_for
 from apps.jobs.preview import plan_preview
+from apps.windows.services import window_status
 
 LOG_CHUNK = 2000
 
 
-UNFINISHED_STATES = [*ACTIVE_STATES, JobState.WAITING, JobState.QUEUED]
+UNFINISHED_STATES = [*ACTIVE_STATES, JobState.WAITING, JobState.QUEUED, JobState.SCHEDULED]
 
 
 def _listed(user) -> QuerySet[Job]:
@@ -35,7 +37,8 @@ def _unfinished(user) -> QuerySet[Job]:
 
 
 def active_jobs(request: HttpRequest) -> HttpResponse:
-    """The running, waiting and queued jobs, as an htmx partial the dashboard refreshes every two seconds."""
+    """The running, waiting, queued and scheduled jobs, as an htmx partial the dashboard refreshes
+    every two seconds."""
     return render(
         request,
         "jobs/_job_table.html",
@@ -120,20 +123,39 @@ def job_launch(request: HttpRequest, slug: str) -> HttpResponse:
                 limit=form.cleaned_data.get("limit") or "",
                 priority=form.cleaned_data.get("priority") or 0,
                 confirmed=form.cleaned_data.get("confirm", False),
+                emergency=form.cleaned_data.get("emergency", False),
+                emergency_reason=form.cleaned_data.get("emergency_reason") or "",
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
         else:
-            messages.success(
-                request, f"Job #{job.pk} ({job.get_kind_display()}) queued with {job.steps.count()} steps."
-            )
+            messages.success(request, launched_message(job))
             return redirect("job-detail", job_id=job.pk)
     return render(
         request,
         "jobs/job_launch.html",
-        {"form": form, "cloud": cloud, "preview": preview, "refusal": refusal},
+        {
+            "form": form,
+            "cloud": cloud,
+            "preview": preview,
+            "refusal": refusal,
+            "window": window_status(cloud, timezone.now()) if form.spec.mutating else None,
+        },
     )
+
+
+def launched_message(job: Job) -> str:
+    """What a person reads once a job is launched: queued, or scheduled for when and why."""
+    steps = job.steps.count()
+    if job.state == JobState.SCHEDULED:
+        when = f"{job.scheduled_for:%Y-%m-%d %H:%M} UTC" if job.scheduled_for else "no opening yet"
+        return (
+            f"Job #{job.pk} ({job.get_kind_display()}) scheduled for {when} with {steps} steps: "
+            f"{job.scheduled_reason}"
+        )
+    emergency = " as an emergency" if job.emergency else ""
+    return f"Job #{job.pk} ({job.get_kind_display()}) queued{emergency} with {steps} steps."
 
 
 def _preview(cloud, form: JobLaunchForm) -> tuple[dict | None, dict | None]:

@@ -64,6 +64,10 @@ class JobSerializer(serializers.ModelSerializer):
             "event_count",
             "result",
             "warning",
+            "scheduled_for",
+            "scheduled_reason",
+            "emergency",
+            "emergency_reason",
         ]
         read_only_fields = fields
 
@@ -79,6 +83,8 @@ class JobDetailSerializer(JobSerializer):
 
 class JobLaunchSerializer(serializers.Serializer):
     """What an operator asks for. Mutating kinds need ``confirm: true``; unknown fields are refused.
+    A mutating job launched outside its cloud's maintenance windows is scheduled for the next
+    opening, unless it is an ``emergency`` (with ``emergency_reason``).
 
     ``params`` are the kind's own (see the planner's table of kinds); the service checks each one.
     """
@@ -90,6 +96,18 @@ class JobLaunchSerializer(serializers.Serializer):
     priority = serializers.IntegerField(required=False, default=0, min_value=-100, max_value=100)
     backend = serializers.ChoiceField(choices=Backend.choices, required=False, default=Backend.LAB)
     confirm = serializers.BooleanField(required=False, default=False)
+    emergency = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="start a mutating job now, outside the cloud's maintenance windows and freezes (audited)",
+    )
+    emergency_reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=MAX_REASON,
+        help_text="required with emergency",
+    )
 
     def validate(self, attrs: dict) -> dict:
         unknown = sorted(set(self.initial_data) - set(self.fields))

@@ -47,7 +47,9 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(request=JobLaunchSerializer, responses={201: JobDetailSerializer})
     def create(self, request):
-        """Plan and queue a job. Mutating kinds need ``"confirm": true``."""
+        """Plan and queue a job. Mutating kinds need ``"confirm": true``; outside the cloud's
+        maintenance windows they are stored ``scheduled`` (see ``scheduled_for`` and
+        ``scheduled_reason``) unless ``"emergency": true`` with an ``emergency_reason``."""
         form = JobLaunchSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
@@ -62,6 +64,8 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet):
                 priority=data["priority"],
                 backend=data["backend"],
                 confirmed=data["confirm"],
+                emergency=data["emergency"],
+                emergency_reason=data["emergency_reason"],
             )
         except DjangoValidationError as exc:
             raise as_drf_error(exc) from None

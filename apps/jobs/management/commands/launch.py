@@ -1,4 +1,5 @@
-"""`manage.py launch CLOUD KIND [--param KEY=VALUE …] [--to SERIES] --user NAME [--yes]`.
+"""`manage.py launch CLOUD KIND [--param KEY=VALUE …] [--to SERIES] --user NAME [--yes]
+[--emergency --reason TEXT]`.
 
 Launches a job through the same service as the pages and the API, acting as a named user who must
 be allowed to operate the cloud. Without ``--yes`` it prints the plan and launches nothing.
@@ -12,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from apps.clouds.permissions import CloudAction, can
 from apps.jobs import services
 from apps.jobs.cli import get_cloud, get_user, parse_params, preview_text, refusal
-from apps.jobs.models import Backend
+from apps.jobs.models import Backend, JobState
 from apps.jobs.preview import plan_preview
 from runner.planner import KINDS
 
@@ -29,8 +30,14 @@ class Command(BaseCommand):
         parser.add_argument("--backend", default=Backend.LAB, choices=Backend.values)
         parser.add_argument("--limit", default="", help="cells or hosts, comma-separated")
         parser.add_argument("--yes", action="store_true", help="confirm: launch it")
+        parser.add_argument(
+            "--emergency",
+            action="store_true",
+            help="start now even outside the cloud's maintenance windows and freezes (needs --reason)",
+        )
+        parser.add_argument("--reason", default="", help="why an --emergency job cannot wait (audited)")
 
-    def handle(self, *args, cloud, kind, param, to, user, backend, limit, yes, **options):
+    def handle(self, *args, cloud, kind, param, to, user, backend, limit, yes, emergency, reason, **options):
         actor = get_user(user)
         target = get_cloud(cloud)
         if not can(actor, CloudAction.OPERATE, target):
@@ -41,11 +48,27 @@ class Command(BaseCommand):
                 self.stdout.write(preview_text(plan_preview(target, kind, params, backend)))
                 raise CommandError("confirm: nothing launched; add --yes to launch this plan", returncode=2)
             job = services.launch_job(
-                actor, target, kind, params=params, limit=limit, backend=backend, confirmed=True
+                actor,
+                target,
+                kind,
+                params=params,
+                limit=limit,
+                backend=backend,
+                confirmed=True,
+                emergency=emergency,
+                emergency_reason=reason,
             )
         except ValidationError as exc:
             raise refusal(exc) from None
         except PermissionDenied as exc:
             raise CommandError(f"user: {exc}", returncode=2) from None
         steps = job.steps.count()
-        self.stdout.write(f"job {job.pk} queued: {kind} on {target.slug} as {user}, {steps} steps")
+        if job.state == JobState.SCHEDULED:
+            when = f"{job.scheduled_for:%Y-%m-%d %H:%M} UTC" if job.scheduled_for else "no opening yet"
+            self.stdout.write(
+                f"job {job.pk} scheduled for {when}: {kind} on {target.slug} as {user}, {steps} steps; "
+                f"{job.scheduled_reason}"
+            )
+            return
+        emergency = " as an emergency" if job.emergency else ""
+        self.stdout.write(f"job {job.pk} queued{emergency}: {kind} on {target.slug} as {user}, {steps} steps")
