@@ -24,14 +24,17 @@ def chosen_kind(data: Any) -> str:
 class JobLaunchForm(forms.Form):
     """Launch a job on a cloud: the kind, then only that kind's parameters, from the table of kinds.
 
-    Mutating kinds need the confirmation box ticked (``launch_job`` enforces it) and may be launched
-    as an emergency, outside the cloud's maintenance windows, with a reason. Parameters a form
+    Mutating kinds need the confirmation box ticked (``launch_job`` enforces it); while the cloud is
+    closed to changes (``offer_emergency``) they may be launched as an emergency, with a reason.
+    Parameters a form
     cannot hold (the lab's failure injection maps and host lists) are the API's.
     """
 
     kind = forms.ChoiceField(choices=JobKind.choices)
 
-    def __init__(self, *args: Any, cloud=None, kind: str = DEFAULT_KIND, **kwargs: Any):
+    def __init__(
+        self, *args: Any, cloud=None, kind: str = DEFAULT_KIND, offer_emergency: bool = False, **kwargs: Any
+    ):
         super().__init__(*args, **kwargs)
         self.cloud = cloud
         self.spec = KINDS[kind]
@@ -46,7 +49,8 @@ class JobLaunchForm(forms.Form):
             self.fields["confirm"] = forms.BooleanField(
                 required=False, label="I understand this changes the cloud"
             )
-            # Outside the cloud's maintenance windows the job is scheduled, unless this is ticked.
+        if self.spec.mutating and offer_emergency:
+            # The cloud is closed to changes now: the job is scheduled, unless this is ticked.
             self.fields["emergency"] = forms.BooleanField(
                 required=False,
                 label="Emergency: start now, outside the maintenance windows and freezes (audited)",

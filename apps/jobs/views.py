@@ -20,6 +20,7 @@ from apps.jobs.models import ACTIVE_STATES, Event, Job, JobState
 from apps.jobs.permissions import get_job_for, jobs_for
 from apps.jobs.preview import plan_preview
 from apps.windows.services import window_status
+from runner.planner import KINDS
 
 LOG_CHUNK = 2000
 
@@ -104,13 +105,16 @@ def job_launch(request: HttpRequest, slug: str) -> HttpResponse:
     cloud = get_cloud_for(request.user, slug, CloudAction.OPERATE)
     data = request.POST if request.method == "POST" else request.GET
     kind = chosen_kind(data)
+    # Change control: whether a mutating job would start now; the emergency box shows when it would not.
+    window = window_status(cloud, timezone.now()) if KINDS[kind].mutating else None
+    launch_form = {"cloud": cloud, "kind": kind, "offer_emergency": window is not None and not window.open}
     if request.method == "POST":
-        form = JobLaunchForm(request.POST, cloud=cloud, kind=kind)
+        form = JobLaunchForm(request.POST, **launch_form)
         checked = form
     else:
         # What the query string holds is shown as chosen, not judged: the preview says what is wrong.
-        form = JobLaunchForm(initial={**data.dict(), "kind": kind}, cloud=cloud, kind=kind)
-        checked = JobLaunchForm({**data.dict(), "kind": kind}, cloud=cloud, kind=kind)
+        form = JobLaunchForm(initial={**data.dict(), "kind": kind}, **launch_form)
+        checked = JobLaunchForm({**data.dict(), "kind": kind}, **launch_form)
     # Planned before the launch is tried: a refused confirmation still shows what it would do and lose.
     preview, refusal = _preview(cloud, checked)
     if request.method == "POST" and form.is_valid():
@@ -140,7 +144,7 @@ def job_launch(request: HttpRequest, slug: str) -> HttpResponse:
             "cloud": cloud,
             "preview": preview,
             "refusal": refusal,
-            "window": window_status(cloud, timezone.now()) if form.spec.mutating else None,
+            "window": window,
         },
     )
 

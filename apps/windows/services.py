@@ -30,6 +30,8 @@ from apps.windows.models import ChangeFreeze, MaintenanceWindow
 
 log = logging.getLogger(__name__)
 MAX_REASON = 500
+# Freezes lie within these years: any instant then converts between zones without overflowing.
+FIRST_YEAR, LAST_YEAR = 1970, 2999
 
 
 # --- reading a cloud's calendar -------------------------------------------------------------------
@@ -258,6 +260,11 @@ def create_window(
     Jobs already scheduled on the cloud move to the opening this brings, if earlier.
     """
     _require_admin(actor, cloud)
+    for field, value in (("start_time", start_time), ("end_time", end_time)):
+        if isinstance(value, time) and value.tzinfo is not None:
+            raise ValidationError(
+                {field: "give a wall-clock time without an offset: the window's timezone applies"}
+            )
     window = MaintenanceWindow(
         cloud=cloud,
         weekdays=sorted(weekdays) if isinstance(weekdays, list | tuple) else weekdays,
@@ -293,6 +300,8 @@ def _aware(value: datetime, tz_name: str, field: str) -> datetime:
     """``value`` as an aware instant: a naive one is wall-clock time in ``tz_name``."""
     if not isinstance(value, datetime):
         raise ValidationError({field: "a date and time is required"})
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValidationError({field: f"a year from {FIRST_YEAR} to {LAST_YEAR}"})
     if timezone.is_naive(value):
         return value.replace(tzinfo=rules.zone(tz_name))
     return value

@@ -185,3 +185,11 @@ def test_job_lists_show_scheduled_jobs_with_their_time(client_as, operator, demo
     assert (
         f"{job.scheduled_for:%Y-%m-%d %H:%M} UTC" in client_as(operator).get("/jobs/active/").content.decode()
     )
+
+
+def test_the_emergency_box_is_offered_only_while_the_cloud_is_closed(client_as, operator, demo_cloud):
+    url = "/clouds/demo/jobs/new/?kind=upgrade&target_release=2025.2"
+    assert 'name="emergency"' not in client_as(operator).get(url).content.decode()
+    closed_now(demo_cloud)
+    page = client_as(operator).get(url).content.decode()
+    assert 'name="emergency"' in page and 'name="emergency_reason"' in page

@@ -55,6 +55,7 @@ def test_an_end_before_the_start_crosses_midnight(admin_user, demo_cloud):
         ({"weekdays": [1, 1]}, "weekdays"),
         ({"duration": None, "end_time": time(1)}, "end_time"),
         ({"duration": None}, "duration"),
+        ({"start_time": time(1, tzinfo=UTC)}, "start_time"),
     ],
 )
 def test_a_bad_window_is_refused_naming_the_field(admin_user, demo_cloud, change, field):
@@ -91,6 +92,8 @@ def test_a_freeze_given_in_berlin_time_is_stored_as_that_instant(admin_user, dem
         ({"ends_at": datetime(2026, 12, 20)}, "ends_at"),
         ({"timezone_name": "Nowhere/Land"}, "timezone"),
         ({"reason": "  "}, "reason"),
+        ({"starts_at": datetime(1, 1, 1)}, "starts_at"),
+        ({"ends_at": datetime(9999, 12, 31, 23, 59)}, "ends_at"),
     ],
 )
 def test_a_bad_freeze_is_refused_naming_the_field(admin_user, demo_cloud, change, field):
