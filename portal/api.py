@@ -22,6 +22,7 @@ from apps.clouds.api.views import (
     HostViewSet,
 )
 from apps.jobs.api.views import JobViewSet
+from apps.windows.api.views import CloudFreezeViewSet, FreezeViewSet, MaintenanceWindowViewSet
 from portal.permissions import IsAdmin
 from portal.tasks import roundtrip
 
@@ -30,6 +31,11 @@ router.register("clouds", CloudViewSet, basename="cloud")
 router.register(r"clouds/(?P<cloud_slug>[a-z0-9-]+)/files", CloudFileViewSet, basename="cloud-file")
 router.register(r"clouds/(?P<cloud_slug>[a-z0-9-]+)/members", CloudMemberViewSet, basename="cloud-member")
 router.register(r"clouds/(?P<cloud_slug>[a-z0-9-]+)/history", CloudHistoryViewSet, basename="cloud-history")
+router.register(
+    r"clouds/(?P<cloud_slug>[a-z0-9-]+)/windows", MaintenanceWindowViewSet, basename="cloud-window"
+)
+router.register(r"clouds/(?P<cloud_slug>[a-z0-9-]+)/freezes", CloudFreezeViewSet, basename="cloud-freeze")
+router.register("freezes", FreezeViewSet, basename="freeze")
 router.register("cells", CellViewSet, basename="cell")
 router.register("hosts", HostViewSet, basename="host")
 router.register("releases", ReleaseViewSet, basename="release")

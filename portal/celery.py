@@ -17,7 +17,7 @@ app.autodiscover_tasks()
 # Tasks beat runs every few seconds (and the dispatch that follows each job): Celery's lines about
 # sending, receiving and finishing them say nothing changed, so they go to DEBUG. The tasks log at
 # INFO themselves when they do change something.
-ROUTINE_TASKS = ("ferry.jobs.reap", "ferry.jobs.dispatch")
+ROUTINE_TASKS = ("ferry.jobs.reap", "ferry.jobs.dispatch", "ferry.windows.release")
 
 
 class RoutineTasksAtDebug(logging.Filter):

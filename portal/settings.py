@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "apps.jobs",
     "apps.backups",
     "apps.approvals",
+    "apps.windows",
     "apps.dashboard",
 ]
 
@@ -183,6 +184,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     # Marks jobs whose worker went silent as lost, and starts queued jobs as slots free.
     "reap-lost-jobs": {"task": "ferry.jobs.reap", "schedule": 5.0},
+    # Queues scheduled jobs whose maintenance window has opened; moves those a freeze now holds.
+    "release-scheduled-jobs": {"task": "ferry.windows.release", "schedule": 10.0},
 }
 
 if REDIS_URL:

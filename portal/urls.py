@@ -31,6 +31,7 @@ urlpatterns = [
     # The split view serves its script as a file, which the CSP allows, instead of inline.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("clouds/", include("apps.clouds.urls")),
+    path("clouds/", include("apps.windows.urls")),
     path("catalog/", include("apps.catalog.urls")),
     path("jobs/", include("apps.jobs.urls")),
     path("approvals/", include("apps.approvals.urls")),

@@ -37,9 +37,9 @@ from apps.jobs.services import (
     TransitionRefused,
     build_plan,
     replace_plan,
-    request_dispatch,
     transition,
 )
+from apps.windows.services import release_when_open
 from runner.planner import PlannedStep
 
 log = logging.getLogger(__name__)
@@ -193,11 +193,12 @@ def _locked_awaiting(job: Job, verb: str) -> tuple[Job, ApprovalRequest]:
 
 @dataclass
 class ApprovalOutcome:
-    """What one approval did: counted or not (the plan changed under it), and whether it queued the job."""
+    """What one approval did: counted or not (the plan changed under it), and whether it released the
+    job (queued it, or scheduled it for its cloud's next maintenance window)."""
 
     job: Job
     counted: bool
-    queued: bool
+    released: bool
     approvals: int
     required: int
     message: str
@@ -210,8 +211,9 @@ def approve_job(actor, job: Job, *, reason: str = "", plan_hash: str = "") -> Ap
     ``plan_hash``, when given, is the hash the approver read: another one is refused. The plan is
     planned again first: if its hash changed, the earlier approvals lapse, the new plan replaces
     the stored one and this approval does not count (the approver has not read it). The approval
-    that reaches the policy's number queues the job in the same transaction; the job's row is locked
-    throughout, so two approvers at once count one after the other and queue it once.
+    that reaches the policy's number releases the job (queued, or scheduled for its window) in the
+    same transaction; the job's row is locked throughout, so two approvers at once count one after
+    the other and release it once.
     """
     _require_approver(actor, job)
     if job.requested_by_id is not None and job.requested_by_id == actor.pk:
@@ -231,13 +233,13 @@ def approve_job(actor, job: Job, *, reason: str = "", plan_hash: str = "") -> Ap
     if _lapse_if_changed(actor, job, request):
         count = live_approvals(job).count()
         return ApprovalOutcome(
-            job, counted=False, queued=False, approvals=count, required=required, message=job.result
+            job, counted=False, released=False, approvals=count, required=required, message=job.result
         )
     if live_approvals(job).filter(approver=actor).exists():
         raise ValidationError({"state": f"you already approved job #{job.pk}; each approver counts once"})
     Approval.objects.create(job=job, approver=actor, plan_hash=request.plan_hash, reason=reason)
     count = live_approvals(job).count()
-    queued = count >= required and release_approved(job, actor)
+    released = count >= required and release_approved(job, actor)
     record(
         actor,
         "job.approved",
@@ -247,21 +249,27 @@ def approve_job(actor, job: Job, *, reason: str = "", plan_hash: str = "") -> Ap
             "plan_hash": request.plan_hash,
             "approvals": count,
             "required": required,
-            "queued": queued,
+            "released": released,
         },
     )
-    if queued:
+    if released and job.state == JobState.SCHEDULED:
+        when = f"{job.scheduled_for:%Y-%m-%d %H:%M} UTC" if job.scheduled_for else "when a window opens"
+        message = (
+            f"Job #{job.pk} approved ({count} of {required}) and scheduled for {when}: {job.scheduled_reason}"
+        )
+    elif released:
         message = f"Job #{job.pk} approved ({count} of {required}) and queued."
     else:
         message = f"Job #{job.pk} approved: {count} of {required} approvals."
     return ApprovalOutcome(
-        job, counted=True, queued=queued, approvals=count, required=required, message=message
+        job, counted=True, released=released, approvals=count, required=required, message=message
     )
 
 
 def release_approved(job: Job, actor=None) -> bool:
-    """Queue ``job`` (its row locked, awaiting approval, with enough approvals), once its plan still
-    holds; False if the plan changed (its approvals lapsed and it keeps awaiting approval).
+    """Release ``job`` (its row locked, awaiting approval, with enough approvals) once its plan still
+    holds: queued inside its cloud's window, else scheduled for the next opening. False if the plan
+    changed (its approvals lapsed and it keeps awaiting approval).
 
     This is the one place an approved job leaves ``awaiting_approval``: a job only runs on the
     plan it was approved for.
@@ -270,11 +278,14 @@ def release_approved(job: Job, actor=None) -> bool:
     if _lapse_if_changed(actor, job, request):
         return False
     now = timezone.now()
-    if not transition(job, JobState.QUEUED, queued_at=now, result=""):
+    if job.state != JobState.AWAITING_APPROVAL:
         raise TransitionRefused(f"job #{job.pk} was no longer awaiting approval")
+    Job.objects.filter(pk=job.pk).update(result="")  # a lapse's explanation no longer holds
+    job.result = ""
     ApprovalRequest.objects.filter(pk=request.pk).update(state=RequestState.APPROVED, decided_at=now)
+    # Queued (and handed to a worker once committed) inside a window, else scheduled for the next one.
+    release_when_open(job, actor=actor, now=now)
     transaction.on_commit(partial(publish_job_state, job))
-    transaction.on_commit(request_dispatch)
     return True
 
 

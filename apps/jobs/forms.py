@@ -25,14 +25,21 @@ class JobLaunchForm(forms.Form):
     """Launch a job on a cloud: the kind, then only that kind's parameters, from the table of kinds.
 
     Mutating kinds need the confirmation box ticked (``launch_job`` enforces it), and a reason
-    where the cloud's policy asks for approvers (``needs_approval``). Parameters a form
+    where the cloud's policy asks for approvers (``needs_approval``); while the cloud is closed to
+    changes (``offer_emergency``) they may be launched as an emergency, with a reason. Parameters a form
     cannot hold (the lab's failure injection maps and host lists) are the API's.
     """
 
     kind = forms.ChoiceField(choices=JobKind.choices)
 
     def __init__(
-        self, *args: Any, cloud=None, kind: str = DEFAULT_KIND, needs_approval: bool = False, **kwargs: Any
+        self,
+        *args: Any,
+        cloud=None,
+        kind: str = DEFAULT_KIND,
+        needs_approval: bool = False,
+        offer_emergency: bool = False,
+        **kwargs: Any,
     ):
         super().__init__(*args, **kwargs)
         self.cloud = cloud
@@ -58,6 +65,15 @@ class JobLaunchForm(forms.Form):
                 label="Wanted at (UTC)",
                 help_text="when you would like it to run, for the approvers",
                 widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+            )
+        if self.spec.mutating and offer_emergency:
+            # The cloud is closed to changes now: the job is scheduled, unless this is ticked.
+            self.fields["emergency"] = forms.BooleanField(
+                required=False,
+                label="Emergency: start now, outside the maintenance windows and freezes (audited)",
+            )
+            self.fields["emergency_reason"] = forms.CharField(
+                required=False, max_length=500, help_text="required for an emergency: why it cannot wait"
             )
 
     def params(self) -> dict[str, Any]:

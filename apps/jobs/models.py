@@ -18,6 +18,8 @@ class JobState(models.TextChoices):
     PENDING = "pending", "pending"
     # A mutating job whose cloud's policy asks for approvers: planned, holding nothing (apps.approvals).
     AWAITING_APPROVAL = "awaiting_approval", "awaiting approval"
+    # A mutating job launched (or approved) outside its cloud's maintenance windows: queued when one opens.
+    SCHEDULED = "scheduled", "scheduled"
     QUEUED = "queued", "queued"
     RUNNING = "running", "running"
     CANCELING = "canceling", "canceling"
@@ -46,10 +48,19 @@ FINISHED_STATES = (
 
 # The only transitions a job may take; services apply them with conditional updates.
 TRANSITIONS: dict[str, set[str]] = {
-    JobState.PENDING: {JobState.QUEUED, JobState.CANCELED},
-    # Approved: queued (apps.approvals.services.release_approved); else denied, expired or withdrawn.
-    JobState.AWAITING_APPROVAL: {JobState.QUEUED, JobState.DENIED, JobState.EXPIRED, JobState.CANCELED},
-    JobState.QUEUED: {JobState.RUNNING, JobState.CANCELED},
+    JobState.PENDING: {JobState.QUEUED, JobState.SCHEDULED, JobState.CANCELED},
+    # Approved: queued or scheduled (apps.approvals.services.release_approved, then the windows);
+    # else denied, expired or withdrawn.
+    JobState.AWAITING_APPROVAL: {
+        JobState.QUEUED,
+        JobState.SCHEDULED,
+        JobState.DENIED,
+        JobState.EXPIRED,
+        JobState.CANCELED,
+    },
+    # queued -> scheduled: a resumed job whose cloud is outside its windows (apps.windows.services).
+    JobState.QUEUED: {JobState.RUNNING, JobState.CANCELED, JobState.SCHEDULED},
+    JobState.SCHEDULED: {JobState.QUEUED, JobState.CANCELED},
     # running -> queued only while no worker has claimed it (services.requeue_unclaimed).
     JobState.RUNNING: {
         JobState.SUCCEEDED,
@@ -117,6 +128,18 @@ class Job(models.Model):
     warning = models.TextField(
         blank=True, help_text="what the plan warned of at launch: the data a restore or rollback loses"
     )
+    # Change control (apps.windows): when a scheduled job is due, and why it waits.
+    scheduled_for = models.DateTimeField(
+        null=True, blank=True, help_text="when a scheduled job's maintenance window opens"
+    )
+    scheduled_reason = models.CharField(
+        max_length=1000, blank=True, help_text="why it waits: outside its windows, or a change freeze"
+    )
+    # An emergency launch starts outside the windows and through freezes; approvals may ask more of it.
+    emergency = models.BooleanField(
+        default=False, help_text="launched as an emergency, outside change control"
+    )
+    emergency_reason = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["-id"]

@@ -37,6 +37,7 @@ from apps.jobs.models import (
     Step,
     StepState,
 )
+from apps.windows import services as windows
 from runner.params import BackupInfo, ansible_bool
 from runner.planner import (
     BACKUP_FETCH,
@@ -157,13 +158,20 @@ def launch_job(
     confirmed: bool = False,
     reason: str = "",
     wanted_at: datetime | None = None,
+    emergency: bool = False,
+    emergency_reason: str = "",
 ) -> Job:
     """Plan a job, store it with its steps and queue it; it starts when a slot and the cloud are free.
 
     This is the one entry point of every launch (pages, API, commands), and so the one place
-    that enforces the launch policy: a mutating kind needs ``confirmed``; on a cloud whose approval
-    policy asks for approvers it also needs a ``reason``, and is stored awaiting approval instead of
-    queued (apps.approvals), holding no lock until its approvers release it.
+    that enforces the launch policy: a mutating kind needs ``confirmed``. On a cloud whose approval
+    policy asks for approvers it also needs a ``reason``, and is stored awaiting approval
+    (apps.approvals), holding no lock until its approvers release it. Released (at once, or when
+    approved), a mutating job starts only inside its cloud's maintenance windows and outside change
+    freezes: else it is stored ``scheduled`` for the next opening
+    (``apps.windows.services.release_when_open``). An ``emergency`` launch (with a reason, by someone
+    who may operate the cloud) starts at once once released, and is audited as such; read-only kinds
+    ignore approvals, windows and the flag.
     """
     from apps.approvals import services as approvals  # approvals build on this module
 
@@ -175,28 +183,40 @@ def launch_job(
     if kind not in READ_ONLY_KINDS and not confirmed:
         why = f"{kind} changes {cloud.slug}: confirm that you mean it"
         raise ValidationError({"confirm": f'{why} (tick the box to confirm, or send "confirm": true)'})
+    mutating = kind not in READ_ONLY_KINDS
     needs_approval = approvals.needs_approval(cloud, kind)
     reason = approvals.clean_reason(reason, cloud=cloud, required=needs_approval)
+    emergency = bool(emergency) and mutating
+    emergency_reason = windows.emergency_reason(actor, cloud, emergency_reason) if emergency else ""
     job = Job.objects.create(
         cloud=cloud,
         kind=kind,
         backend=backend,
-        mutating=kind not in READ_ONLY_KINDS,
-        state=JobState.AWAITING_APPROVAL if needs_approval else JobState.QUEUED,
+        mutating=mutating,
+        state=_first_state(mutating, needs_approval),
         priority=priority,
         limit=limit,
         params=params,
         requested_by=actor if actor and actor.is_authenticated else None,
-        queued_at=None if needs_approval else timezone.now(),
+        queued_at=None if mutating else timezone.now(),
         from_release=cloud.release.series if cloud.release_id else "",
         warning="\n".join(job_warnings(cloud, kind, params, backend)),
         request_id=audit_context.current().request_id,
+        emergency=emergency,
+        emergency_reason=emergency_reason,
     )
     _create_steps(job, _narrowed(cloud, steps, limit), attempt=1, first_ordinal=1)
     detail = {"kind": kind, "params": params, "limit": limit, "steps": len(steps)}
-    record(actor, "job.launch", job, detail={**detail, "reason": reason} if reason else detail)
+    if reason:
+        detail["reason"] = reason
+    if emergency:
+        detail.update(emergency=True, emergency_reason=emergency_reason)
+    record(actor, "job.launch", job, detail=detail)
     if needs_approval:
+        # Approved, it goes through release_when_open too (apps.approvals.services.release_approved).
         approvals.request_approval(actor, job, steps, reason=reason, wanted_at=wanted_at)
+    elif mutating:
+        return windows.release_when_open(job, actor=actor)
     else:
         transaction.on_commit(request_dispatch)
     return job
@@ -213,6 +233,14 @@ def replace_plan(job: Job, cloud: Cloud, params: dict, steps: list[PlannedStep])
     Job.objects.filter(pk=job.pk).update(
         params=job.params, from_release=job.from_release, warning=job.warning
     )
+
+
+def _first_state(mutating: bool, needs_approval: bool) -> str:
+    """Awaiting approval; or pending, for ``release_when_open`` to queue or schedule within the launch's
+    transaction; or (read-only) queued."""
+    if needs_approval:
+        return JobState.AWAITING_APPROVAL
+    return JobState.PENDING if mutating else JobState.QUEUED
 
 
 def _narrowed(cloud: Cloud, steps: list[PlannedStep], limit: str) -> list[PlannedStep]:
@@ -388,12 +416,12 @@ def claim_job(job_id: int, worker: str) -> bool:
 
 @transaction.atomic
 def cancel_job(actor, job: Job) -> Job:
-    """Cancel a queued job at once (or withdraw one awaiting approval), or ask a running job's worker
-    to stop it (within 2 s)."""
+    """Cancel a scheduled or queued job at once (or withdraw one awaiting approval), or ask a running
+    job's worker to stop it (within 2 s)."""
     from apps.approvals.services import withdraw_request
 
     job = Job.objects.select_for_update().get(pk=job.pk)
-    if job.state in (JobState.QUEUED, JobState.AWAITING_APPROVAL):
+    if job.state in (JobState.QUEUED, JobState.SCHEDULED, JobState.AWAITING_APPROVAL):
         awaiting = job.state == JobState.AWAITING_APPROVAL
         transition(
             job,
@@ -414,7 +442,8 @@ def cancel_job(actor, job: Job) -> Job:
         raise ValidationError(
             {
                 "state": f"job #{job.pk} is {job.get_state_display()}; "
-                "only queued or running jobs can be canceled (or withdrawn while awaiting approval)"
+                "only queued or running jobs can be canceled (or scheduled ones, or withdrawn while "
+                "awaiting approval)"
             }
         )
     record(actor, "job.cancel", job, detail={"state": job.state})
@@ -423,7 +452,8 @@ def cancel_job(actor, job: Job) -> Job:
 
 @transaction.atomic
 def resume_job(actor, job: Job, *, confirmed: bool = False) -> Job:
-    """Queue a failed, lost or canceled job again from the step that did not finish.
+    """Queue a failed, lost or canceled job again from the step that did not finish (scheduled for
+    the next opening instead when it is mutating and its cloud is outside its maintenance windows).
 
     Finished steps and every event of the earlier attempt are kept; the remaining steps are copied
     into a new attempt, once they are checked to be what the job's plan would still be. A mutating
@@ -472,8 +502,8 @@ def resume_job(actor, job: Job, *, confirmed: bool = False) -> Job:
         request_id=audit_context.current().request_id,
     )
     record(actor, "job.resume", job, detail={"attempt": attempt, "from_step": remaining[0].name})
-    transaction.on_commit(request_dispatch)
-    return job
+    # A mutating job resumed outside its cloud's windows waits for the next opening, as at launch.
+    return windows.release_when_open(job, actor=actor)
 
 
 def _refuse_stale(job: Job, remaining: list[Step], verb: str, advice: str) -> None:

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from apps.approvals.services import needs_approval
@@ -20,11 +21,19 @@ from apps.jobs.live import stored_payloads
 from apps.jobs.models import ACTIVE_STATES, Event, Job, JobState
 from apps.jobs.permissions import get_job_for, jobs_for
 from apps.jobs.preview import plan_preview
+from apps.windows.services import window_status
+from runner.planner import KINDS
 
 LOG_CHUNK = 2000
 
 
-UNFINISHED_STATES = [*ACTIVE_STATES, JobState.WAITING, JobState.QUEUED, JobState.AWAITING_APPROVAL]
+UNFINISHED_STATES = [
+    *ACTIVE_STATES,
+    JobState.WAITING,
+    JobState.QUEUED,
+    JobState.SCHEDULED,
+    JobState.AWAITING_APPROVAL,
+]
 
 
 def _listed(user) -> QuerySet[Job]:
@@ -37,7 +46,8 @@ def _unfinished(user) -> QuerySet[Job]:
 
 
 def active_jobs(request: HttpRequest) -> HttpResponse:
-    """The running, waiting and queued jobs, as an htmx partial the dashboard refreshes every two seconds."""
+    """The running, waiting, queued and scheduled jobs, as an htmx partial the dashboard refreshes
+    every two seconds."""
     return render(
         request,
         "jobs/_job_table.html",
@@ -105,14 +115,21 @@ def job_launch(request: HttpRequest, slug: str) -> HttpResponse:
     data = request.POST if request.method == "POST" else request.GET
     kind = chosen_kind(data)
     approval = needs_approval(cloud, kind)
+    # Change control: whether a mutating job would start now; the emergency box shows when it would not.
+    window = window_status(cloud, timezone.now()) if KINDS[kind].mutating else None
+    launch_form = {
+        "cloud": cloud,
+        "kind": kind,
+        "needs_approval": approval,
+        "offer_emergency": window is not None and not window.open,
+    }
     if request.method == "POST":
-        form = JobLaunchForm(request.POST, cloud=cloud, kind=kind, needs_approval=approval)
+        form = JobLaunchForm(request.POST, **launch_form)
         checked = form
     else:
         # What the query string holds is shown as chosen, not judged: the preview says what is wrong.
-        initial = {**data.dict(), "kind": kind}
-        form = JobLaunchForm(initial=initial, cloud=cloud, kind=kind, needs_approval=approval)
-        checked = JobLaunchForm(initial, cloud=cloud, kind=kind, needs_approval=approval)
+        form = JobLaunchForm(initial={**data.dict(), "kind": kind}, **launch_form)
+        checked = JobLaunchForm({**data.dict(), "kind": kind}, **launch_form)
     # Planned before the launch is tried: a refused confirmation still shows what it would do and lose.
     preview, refusal = _preview(cloud, checked)
     if request.method == "POST" and form.is_valid():
@@ -127,15 +144,14 @@ def job_launch(request: HttpRequest, slug: str) -> HttpResponse:
                 confirmed=form.cleaned_data.get("confirm", False),
                 reason=form.cleaned_data.get("reason") or "",
                 wanted_at=form.cleaned_data.get("wanted_at"),
+                emergency=form.cleaned_data.get("emergency", False),
+                emergency_reason=form.cleaned_data.get("emergency_reason") or "",
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
         else:
-            what = "awaits approval" if job.state == JobState.AWAITING_APPROVAL else "queued"
-            messages.success(
-                request, f"Job #{job.pk} ({job.get_kind_display()}) {what} with {job.steps.count()} steps."
-            )
+            messages.success(request, launched_message(job))
             return redirect("job-detail", job_id=job.pk)
     return render(
         request,
@@ -146,8 +162,25 @@ def job_launch(request: HttpRequest, slug: str) -> HttpResponse:
             "preview": preview,
             "refusal": refusal,
             "needs_approval": approval,
+            "window": window,
         },
     )
+
+
+def launched_message(job: Job) -> str:
+    """What a person reads once a job is launched: awaiting approval, queued, or scheduled for when
+    and why."""
+    steps = job.steps.count()
+    if job.state == JobState.AWAITING_APPROVAL:
+        return f"Job #{job.pk} ({job.get_kind_display()}) awaits approval with {steps} steps."
+    if job.state == JobState.SCHEDULED:
+        when = f"{job.scheduled_for:%Y-%m-%d %H:%M} UTC" if job.scheduled_for else "no opening yet"
+        return (
+            f"Job #{job.pk} ({job.get_kind_display()}) scheduled for {when} with {steps} steps: "
+            f"{job.scheduled_reason}"
+        )
+    emergency = " as an emergency" if job.emergency else ""
+    return f"Job #{job.pk} ({job.get_kind_display()}) queued{emergency} with {steps} steps."
 
 
 def _preview(cloud, form: JobLaunchForm) -> tuple[dict | None, dict | None]:

@@ -26,7 +26,7 @@ ApprovalAnswer = inline_serializer(
     {
         "job": JobSerializer(),
         "counted": serializers.BooleanField(),
-        "queued": serializers.BooleanField(),
+        "released": serializers.BooleanField(),
         "approvals": serializers.IntegerField(),
         "required": serializers.IntegerField(),
         "message": serializers.CharField(),
@@ -39,8 +39,9 @@ ApprovalAnswer = inline_serializer(
     responses={200: ApprovalAnswer, 409: ApprovalAnswer},
     description=(
         "Approve a job awaiting approval (the approver role on its cloud; never your own job). The "
-        "approval that reaches the cloud's policy queues it. 409 when the plan changed since it was "
-        "asked for: the earlier approvals lapsed, the job holds the new plan, read it and approve again."
+        "approval that reaches the cloud's policy releases it: queued, or scheduled for its next "
+        "maintenance window. 409 when the plan changed since it was asked for: the earlier approvals "
+        "lapsed, the job holds the new plan, read it and approve again."
     ),
 )
 @api_view(["POST"])
@@ -61,7 +62,7 @@ def approve_view(request: Request, pk: str) -> Response:
     body = {
         "job": JobSerializer(outcome.job).data,
         "counted": outcome.counted,
-        "queued": outcome.queued,
+        "released": outcome.released,
         "approvals": outcome.approvals,
         "required": outcome.required,
         "message": outcome.message,

@@ -55,6 +55,6 @@ def test_concurrent_approvals_count_to_the_threshold_and_queue_once(
     assert awaiting.state == JobState.QUEUED
     assert statuses == [200] * required + [400] * (approvers - required)
     assert Approval.objects.filter(job=awaiting).count() == required
-    queued = [e for e in AuditEntry.objects.filter(action="job.approved") if e.detail["queued"]]
+    queued = [e for e in AuditEntry.objects.filter(action="job.approved") if e.detail["released"]]
     assert len(queued) == 1
     assert no_worker.count(("dispatch", None)) == 1

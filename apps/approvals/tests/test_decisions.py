@@ -29,13 +29,15 @@ def test_an_approver_approves_and_the_job_is_queued_and_dispatched(
         response = approve(api_as(approver), awaiting, reason="checked the plan")
     assert response.status_code == 200, response.content
     body = response.json()
-    assert body["queued"] and body["job"]["state"] == "queued" and body["approvals"] == 1
+    assert body["released"] and body["job"]["state"] == "queued" and body["approvals"] == 1
     awaiting.refresh_from_db()
     assert awaiting.state == JobState.QUEUED and awaiting.queued_at is not None
     assert awaiting.approval_request.state == RequestState.APPROVED
     assert ("dispatch", None) in no_worker
     entry = AuditEntry.objects.get(action="job.approved")
-    assert entry.actor == approver and entry.detail["queued"] and entry.detail["reason"] == "checked the plan"
+    assert (
+        entry.actor == approver and entry.detail["released"] and entry.detail["reason"] == "checked the plan"
+    )
 
 
 def test_approver_cannot_approve_own_request(api_as, admin_user, awaiting, demo_cloud):
@@ -83,7 +85,7 @@ def test_approvers_of_that_cloud_may_approve(api_as, admin_user, awaiting, demo_
 
 
 def test_an_admin_may_approve(api_as, admin_user, awaiting):
-    assert approve(api_as(admin_user), awaiting).json()["queued"]
+    assert approve(api_as(admin_user), awaiting).json()["released"]
 
 
 def test_deny_needs_a_reason_and_ends_the_job(api_as, approver, awaiting):
@@ -106,13 +108,13 @@ def test_two_approvals_required_each_approver_counts_once(
 ):
     api_as(admin_user).put("/api/clouds/demo/approval-policy/", {"approvals_required": 2}, format="json")
     first = approve(api_as(approver), awaiting)
-    assert first.status_code == 200 and not first.json()["queued"] and first.json()["approvals"] == 1
+    assert first.status_code == 200 and not first.json()["released"] and first.json()["approvals"] == 1
     again = approve(api_as(approver), awaiting)
     assert again.status_code == 400 and "counts once" in str(again.json())
     awaiting.refresh_from_db()
     assert awaiting.state == JobState.AWAITING_APPROVAL
     second = approve(api_as(second_approver), awaiting)
-    assert second.json()["queued"] and second.json()["approvals"] == 2
+    assert second.json()["released"] and second.json()["approvals"] == 2
     awaiting.refresh_from_db()
     assert awaiting.state == JobState.QUEUED
 

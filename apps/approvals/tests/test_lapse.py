@@ -34,7 +34,7 @@ def test_editing_the_globals_between_two_approvals_lapses_the_first(
     response = approve(api_as(second_approver), awaiting)
     assert response.status_code == 409, response.content
     body = response.json()
-    assert not body["counted"] and not body["queued"] and body["approvals"] == 0
+    assert not body["counted"] and not body["released"] and body["approvals"] == 0
     assert body["job"]["state"] == "awaiting_approval"
     awaiting.refresh_from_db()
     assert awaiting.result.startswith(
@@ -50,7 +50,7 @@ def test_editing_the_globals_between_two_approvals_lapses_the_first(
     assert entry.detail["lapsed"] == 1
     # The new plan is approved afresh: the first approver may approve it again.
     assert approve(api_as(approver), awaiting).json()["approvals"] == 1
-    assert approve(api_as(second_approver), awaiting).json()["queued"]
+    assert approve(api_as(second_approver), awaiting).json()["released"]
     page = api_as(approver).get(f"/api/jobs/{awaiting.pk}/").json()["approval"]
     assert [a["lapsed_at"] is None for a in page["approvals"]] == [False, True, True]
 
@@ -73,7 +73,7 @@ def test_a_job_approved_before_the_cloud_changed_does_not_run_on_that_approval(
 ):
     ran = []
     monkeypatch.setattr("apps.jobs.execution._run_steps", lambda job, control: ran.append(job.pk))
-    assert approve(api_as(approver), awaiting).json()["queued"]
+    assert approve(api_as(approver), awaiting).json()["released"]
     change_globals(demo_cloud)
     assert services.dispatch() == [awaiting.pk]
     execute_job(awaiting.pk, worker="w1")
@@ -87,7 +87,7 @@ def test_a_job_approved_before_the_cloud_changed_does_not_run_on_that_approval(
     assert Approval.objects.get().lapsed_at is not None
     assert AuditEntry.objects.filter(action="job.approvals_lapsed").count() == 1
     # Approved again, it runs.
-    assert approve(api_as(approver), awaiting).json()["queued"]
+    assert approve(api_as(approver), awaiting).json()["released"]
     assert services.dispatch() == [awaiting.pk]
     execute_job(awaiting.pk, worker="w1")
     assert ran == [awaiting.pk]

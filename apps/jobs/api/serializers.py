@@ -66,6 +66,10 @@ class JobSerializer(serializers.ModelSerializer):
             "event_count",
             "result",
             "warning",
+            "scheduled_for",
+            "scheduled_reason",
+            "emergency",
+            "emergency_reason",
         ]
         read_only_fields = fields
 
@@ -89,6 +93,8 @@ class JobDetailSerializer(JobSerializer):
 
 class JobLaunchSerializer(serializers.Serializer):
     """What an operator asks for. Mutating kinds need ``confirm: true``; unknown fields are refused.
+    A mutating job launched outside its cloud's maintenance windows is scheduled for the next
+    opening, unless it is an ``emergency`` (with ``emergency_reason``).
 
     ``params`` are the kind's own (see the planner's table of kinds); the service checks each one.
     """
@@ -103,6 +109,18 @@ class JobLaunchSerializer(serializers.Serializer):
     # Why the job is wanted: required where the cloud's policy asks for approvers (they read it).
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=MAX_REASON)
     wanted_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    emergency = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="start a mutating job now, outside the cloud's maintenance windows and freezes (audited)",
+    )
+    emergency_reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=MAX_REASON,
+        help_text="required with emergency",
+    )
 
     def validate(self, attrs: dict) -> dict:
         unknown = sorted(set(self.initial_data) - set(self.fields))

@@ -48,7 +48,9 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=JobLaunchSerializer, responses={201: JobDetailSerializer})
     def create(self, request):
         """Plan and queue a job. Mutating kinds need ``"confirm": true``; on a cloud whose approval
-        policy asks for approvers they also need a ``reason`` and await approval instead."""
+        policy asks for approvers they also need a ``reason`` and await approval first. Outside the
+        cloud's maintenance windows they are stored ``scheduled`` (see ``scheduled_for`` and
+        ``scheduled_reason``) unless ``"emergency": true`` with an ``emergency_reason``."""
         form = JobLaunchSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
@@ -65,6 +67,8 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet):
                 confirmed=data["confirm"],
                 reason=data["reason"],
                 wanted_at=data["wanted_at"],
+                emergency=data["emergency"],
+                emergency_reason=data["emergency_reason"],
             )
         except DjangoValidationError as exc:
             raise as_drf_error(exc) from None

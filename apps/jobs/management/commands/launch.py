@@ -1,4 +1,5 @@
-"""`manage.py launch CLOUD KIND [--param KEY=VALUE …] [--to SERIES] --user NAME [--reason TEXT] [--yes]`.
+"""`manage.py launch CLOUD KIND [--param KEY=VALUE …] [--to SERIES] --user NAME [--reason TEXT]
+[--emergency] [--yes]`.
 
 Launches a job through the same service as the pages and the API, acting as a named user who must
 be allowed to operate the cloud. Without ``--yes`` it prints the plan and launches nothing.
@@ -43,7 +44,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--reason",
             default="",
-            help="why you want it: required where the cloud's policy asks for approvers",
+            help="why you want it: required where the cloud's policy asks for approvers, and with "
+            "--emergency (why it cannot wait)",
         )
         parser.add_argument(
             "--wanted-at",
@@ -51,8 +53,28 @@ class Command(BaseCommand):
             default=None,
             help="when you would like it to run (ISO 8601, UTC if no zone)",
         )
+        parser.add_argument(
+            "--emergency",
+            action="store_true",
+            help="start now even outside the cloud's maintenance windows and freezes (needs --reason)",
+        )
 
-    def handle(self, *args, cloud, kind, param, to, user, backend, limit, yes, reason, wanted_at, **options):
+    def handle(
+        self,
+        *args,
+        cloud,
+        kind,
+        param,
+        to,
+        user,
+        backend,
+        limit,
+        yes,
+        reason,
+        wanted_at,
+        emergency,
+        **options,
+    ):
         actor = get_user(user)
         target = get_cloud(cloud)
         if not can(actor, CloudAction.OPERATE, target):
@@ -72,6 +94,8 @@ class Command(BaseCommand):
                 confirmed=True,
                 reason=reason,
                 wanted_at=wanted_at,
+                emergency=emergency,
+                emergency_reason=reason,
             )
         except ValidationError as exc:
             raise refusal(exc) from None
@@ -84,4 +108,12 @@ class Command(BaseCommand):
                 f"an approver of {target.slug} approves it on /approvals/ or POST /api/jobs/{job.pk}/approve/"
             )
             return
-        self.stdout.write(f"job {job.pk} queued: {kind} on {target.slug} as {user}, {steps} steps")
+        if job.state == JobState.SCHEDULED:
+            when = f"{job.scheduled_for:%Y-%m-%d %H:%M} UTC" if job.scheduled_for else "no opening yet"
+            self.stdout.write(
+                f"job {job.pk} scheduled for {when}: {kind} on {target.slug} as {user}, {steps} steps; "
+                f"{job.scheduled_reason}"
+            )
+            return
+        emergency = " as an emergency" if job.emergency else ""
+        self.stdout.write(f"job {job.pk} queued{emergency}: {kind} on {target.slug} as {user}, {steps} steps")
