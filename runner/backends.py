@@ -29,14 +29,16 @@ from runner.kolla import (
     kolla_extra_vars,
     kolla_version_for,
 )
-from runner.planner import BACKUP_FETCH, BACKUP_PUSH, LAB_FREE_TEXT, MARIADB_RESTORE
+from runner.planner import ARCHIVE, FERRY_PLAYBOOK_ACTIONS, LAB_FREE_TEXT, VALIDATE
 
 log = logging.getLogger(__name__)
 
 LAB_DIR = Path(__file__).resolve().parent / "lab"
 # Ferry's own playbooks for the kolla-ansible backend: steps kolla-ansible has no action for.
 FERRY_PLAYBOOK_DIR = Path(__file__).resolve().parent / "playbooks"
-FERRY_ACTIONS = {action: f"{action}.yml" for action in (BACKUP_FETCH, BACKUP_PUSH, MARIADB_RESTORE)}
+FERRY_ACTIONS = {action: f"{action}.yml" for action in FERRY_PLAYBOOK_ACTIONS}
+# Ferry's playbooks that query MariaDB, and so read passwords.yml (database_password).
+READS_PASSWORDS = frozenset({VALIDATE, ARCHIVE})
 
 
 #: kolla's directories under its config dir that Ferry models, and the variables naming the first two.
@@ -216,12 +218,20 @@ class KollaAnsibleBackend:
         write_config_files(config_dir, context.files)
         inventory = render_inventory(context.inventory, run_dir / "inventory")
         if step.action in FERRY_ACTIONS:
+            files = [str(config_dir / "globals.yml")]
+            if step.action in READS_PASSWORDS:
+                files.append(str(passwords))
             return StepSpec(
                 playbook=FERRY_PLAYBOOK_DIR / FERRY_ACTIONS[step.action],
                 project_dir=FERRY_PLAYBOOK_DIR,
                 inventory=inventory,
-                extra_vars_files=[str(config_dir / "globals.yml")],
-                extra_vars=kolla_extra_vars(step.extra_vars),
+                extra_vars_files=files,
+                # The image tag's distro when globals.yml leaves it to kolla's defaults.
+                extra_vars={
+                    "ferry_base_distro": context.distro,
+                    "ferry_base_distro_version": context.distro_version,
+                    **kolla_extra_vars(step.extra_vars),
+                },
                 limit=step.limit or None,
                 secrets=context.secrets,
                 run_dir=run_dir,
