@@ -125,13 +125,14 @@ class LabBackend:
         root = lab_root(context)
         lab.prepare_lab(root, context.inventory.hosts)
         overrides = lab_config_overrides(context.files)
+        sources = lab_config_sources(context.files)
         extra = {
             "kolla_base_distro": context.distro,
             "kolla_base_distro_version": context.distro_version,
             **context.globals,
             **globals_d_vars(context.files),
             **context.passwords,
-            **({"lab_config_overrides": overrides} if overrides else {}),
+            **({"lab_config_overrides": overrides, "lab_config_sources": sources} if overrides else {}),
             **step.extra_vars,
             **{k: v for k, v in context.lab_vars.items() if k not in LAB_FREE_TEXT},
             **lab.lab_extra_vars(root),
@@ -165,6 +166,19 @@ def globals_d_vars(files: list[ConfigFile]) -> dict[str, Any]:
             raise ValueError(f"globals.d/{item.path} is not a mapping of variables")
         merged.update(data)
     return merged
+
+
+def lab_config_sources(files: list[ConfigFile]) -> dict[str, dict[str, dict[str, str]]]:
+    """Which file set each override: ``{project or service: {section: {key: "config/<path>"}}}``,
+    so that the lab's validate-config names the file of an option it does not know."""
+    sources: dict[str, dict[str, dict[str, str]]] = {}
+    for item in files:
+        for target, sections in lab_config_overrides([item]).items():
+            for section, keys in sections.items():
+                sources.setdefault(target, {}).setdefault(section, {}).update(
+                    dict.fromkeys(keys, f"config/{item.path}")
+                )
+    return sources
 
 
 def lab_config_overrides(files: list[ConfigFile]) -> dict[str, dict[str, dict[str, str]]]:

@@ -94,3 +94,25 @@ def test_the_archive_job_empties_what_validation_found(deployed_lab: LabCloud) -
         archived = json.loads((deployed_lab.root / host / "volumes/mariadb/ibdata1").read_text())
         assert archived["databases"]["nova_cell1"]["soft_deleted"] == 0
         assert archived["databases"]["nova_cell1"]["shadow_rows"] == 5000
+
+
+def test_validate_config_fails_on_an_option_the_service_does_not_know_naming_the_file(
+    deployed_lab: LabCloud,
+) -> None:
+    from runner.backends import ConfigFile, lab_config_overrides, lab_config_sources
+
+    files = [
+        ConfigFile("config", "nova.conf", b"[DEFAULT]\nverbose = True\ncpu_allocation_ratio = 4.0\n"),
+        ConfigFile("config", "nova/nova-compute.conf", b"[libvirt]\ncpu_mode = host-passthrough\n"),
+    ]
+    extra = {
+        "lab_config_overrides": lab_config_overrides(files),
+        "lab_config_sources": lab_config_sources(files),
+    }
+    result, _ = deployed_lab.run("site.yml", action="genconfig", extra=extra, tags="nova")
+    assert result.status == "successful"
+    result, events = deployed_lab.run("site.yml", action="validate-config", extra=extra, tags="nova")
+    assert result.status == "failed"
+    messages = " ".join(events.failure_messages()["cmp1"])
+    assert "config/nova.conf: [DEFAULT] verbose is not an option nova knows" in messages
+    assert "cpu_allocation_ratio" not in messages and "cpu_mode" not in messages
