@@ -4,15 +4,32 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('jobs', '0008_waiting_at_gates'),
+        ("jobs", "0008_waiting_at_gates"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='job',
-            name='kind',
-            field=models.CharField(choices=[('prechecks', 'prechecks'), ('validate', 'validate before a maintenance'), ('archive', 'archive soft-deleted rows'), ('check', 'check'), ('deploy', 'deploy'), ('pull', 'pull images'), ('reconfigure', 'reconfigure'), ('backup', 'database backup'), ('restore', 'database restore'), ('upgrade', 'upgrade'), ('ffu', 'fast-forward upgrade'), ('cell-rollout', 'cell-by-cell upgrade with canary'), ('rollback', 'rollback (restore and redeploy)'), ('stop', 'stop containers')], max_length=32),
+            model_name="job",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("prechecks", "prechecks"),
+                    ("validate", "validate before a maintenance"),
+                    ("archive", "archive soft-deleted rows"),
+                    ("check", "check"),
+                    ("deploy", "deploy"),
+                    ("pull", "pull images"),
+                    ("reconfigure", "reconfigure"),
+                    ("backup", "database backup"),
+                    ("restore", "database restore"),
+                    ("upgrade", "upgrade"),
+                    ("ffu", "fast-forward upgrade"),
+                    ("cell-rollout", "cell-by-cell upgrade with canary"),
+                    ("rollback", "rollback (restore and redeploy)"),
+                    ("stop", "stop containers"),
+                ],
+                max_length=32,
+            ),
         ),
     ]
