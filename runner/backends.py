@@ -29,14 +29,16 @@ from runner.kolla import (
     kolla_extra_vars,
     kolla_version_for,
 )
-from runner.planner import BACKUP_FETCH, BACKUP_PUSH, LAB_FREE_TEXT, MARIADB_RESTORE
+from runner.planner import ARCHIVE, FERRY_PLAYBOOK_ACTIONS, LAB_FREE_TEXT, VALIDATE
 
 log = logging.getLogger(__name__)
 
 LAB_DIR = Path(__file__).resolve().parent / "lab"
 # Ferry's own playbooks for the kolla-ansible backend: steps kolla-ansible has no action for.
 FERRY_PLAYBOOK_DIR = Path(__file__).resolve().parent / "playbooks"
-FERRY_ACTIONS = {action: f"{action}.yml" for action in (BACKUP_FETCH, BACKUP_PUSH, MARIADB_RESTORE)}
+FERRY_ACTIONS = {action: f"{action}.yml" for action in FERRY_PLAYBOOK_ACTIONS}
+# Ferry's playbooks that query MariaDB, and so read passwords.yml (database_password).
+READS_PASSWORDS = frozenset({VALIDATE, ARCHIVE})
 
 
 #: kolla's directories under its config dir that Ferry models, and the variables naming the first two.
@@ -123,13 +125,14 @@ class LabBackend:
         root = lab_root(context)
         lab.prepare_lab(root, context.inventory.hosts)
         overrides = lab_config_overrides(context.files)
+        sources = lab_config_sources(context.files)
         extra = {
             "kolla_base_distro": context.distro,
             "kolla_base_distro_version": context.distro_version,
             **context.globals,
             **globals_d_vars(context.files),
             **context.passwords,
-            **({"lab_config_overrides": overrides} if overrides else {}),
+            **({"lab_config_overrides": overrides, "lab_config_sources": sources} if overrides else {}),
             **step.extra_vars,
             **{k: v for k, v in context.lab_vars.items() if k not in LAB_FREE_TEXT},
             **lab.lab_extra_vars(root),
@@ -163,6 +166,19 @@ def globals_d_vars(files: list[ConfigFile]) -> dict[str, Any]:
             raise ValueError(f"globals.d/{item.path} is not a mapping of variables")
         merged.update(data)
     return merged
+
+
+def lab_config_sources(files: list[ConfigFile]) -> dict[str, dict[str, dict[str, str]]]:
+    """Which file set each override: ``{project or service: {section: {key: "config/<path>"}}}``,
+    so that the lab's validate-config names the file of an option it does not know."""
+    sources: dict[str, dict[str, dict[str, str]]] = {}
+    for item in files:
+        for target, sections in lab_config_overrides([item]).items():
+            for section, keys in sections.items():
+                sources.setdefault(target, {}).setdefault(section, {}).update(
+                    dict.fromkeys(keys, f"config/{item.path}")
+                )
+    return sources
 
 
 def lab_config_overrides(files: list[ConfigFile]) -> dict[str, dict[str, dict[str, str]]]:
@@ -216,12 +232,20 @@ class KollaAnsibleBackend:
         write_config_files(config_dir, context.files)
         inventory = render_inventory(context.inventory, run_dir / "inventory")
         if step.action in FERRY_ACTIONS:
+            files = [str(config_dir / "globals.yml")]
+            if step.action in READS_PASSWORDS:
+                files.append(str(passwords))
             return StepSpec(
                 playbook=FERRY_PLAYBOOK_DIR / FERRY_ACTIONS[step.action],
                 project_dir=FERRY_PLAYBOOK_DIR,
                 inventory=inventory,
-                extra_vars_files=[str(config_dir / "globals.yml")],
-                extra_vars=kolla_extra_vars(step.extra_vars),
+                extra_vars_files=files,
+                # The image tag's distro when globals.yml leaves it to kolla's defaults.
+                extra_vars={
+                    "ferry_base_distro": context.distro,
+                    "ferry_base_distro_version": context.distro_version,
+                    **kolla_extra_vars(step.extra_vars),
+                },
                 limit=step.limit or None,
                 secrets=context.secrets,
                 run_dir=run_dir,

@@ -77,7 +77,12 @@ OTHER_PLAYBOOKS = {
 BACKUP_FETCH = "ferry-backup-fetch"
 BACKUP_PUSH = "ferry-backup-push"
 MARIADB_RESTORE = "ferry-mariadb-restore"
-OTHER_PLAYBOOKS.update({action: f"{action}.yml" for action in (BACKUP_FETCH, BACKUP_PUSH, MARIADB_RESTORE)})
+# Read-only checks before a maintenance (nova-status upgrade check, soft-deleted rows, Galera,
+# RabbitMQ, disk, certificates, compute versions), and the archive of soft-deleted rows they ask for.
+VALIDATE = "ferry-validate"
+ARCHIVE = "ferry-archive-deleted-rows"
+FERRY_PLAYBOOK_ACTIONS = (BACKUP_FETCH, BACKUP_PUSH, MARIADB_RESTORE, VALIDATE, ARCHIVE)
+OTHER_PLAYBOOKS.update({action: f"{action}.yml" for action in FERRY_PLAYBOOK_ACTIONS})
 
 
 # Ferry's own step that runs no playbook: the worker sets the cloud's configuration (globals.yml,
@@ -157,13 +162,44 @@ def upgrade_path(releases: list[ReleaseInfo], current: str, target: str) -> list
     return path
 
 
-def upgrade_hop(target: str, backup_label: str) -> list[PlannedStep]:
+# Defaults of the validations' thresholds; the validate kind takes them as parameters.
+VALIDATION_DEFAULTS = {"soft_deleted_threshold": 1000, "min_free_gb": 20, "cert_warn_days": 30}
+
+
+def compute_window(releases: list[ReleaseInfo], target: str) -> list[str]:
+    """The releases a nova-compute may run while the control plane moves to ``target``: the target
+    and every release one legal hop below it (N-1, or the previous SLURP when the target is one)."""
+    order = [r.series for r in releases]
+    below = [r for r in order[: order.index(target)] if target in legal_hops(releases, r)]
+    return [*below, target]
+
+
+def validation_steps(
+    releases: list[ReleaseInfo], target: str, params: dict[str, Any] | None = None
+) -> list[PlannedStep]:
+    """The read-only validations that open every upgrade to ``target``, before its backup and before
+    anything changes: a finding fails the step, so nothing of the upgrade runs."""
+    values = {**VALIDATION_DEFAULTS, **{k: v for k, v in (params or {}).items() if k in VALIDATION_DEFAULTS}}
+    return [
+        step(
+            f"Validate the cloud for {target}: nova-status upgrade check, soft-deleted rows, Galera, "
+            "RabbitMQ, disk, certificates, compute versions",
+            VALIDATE,
+            target,
+            ferry_validate_compute_releases=compute_window(releases, target),
+            **{f"ferry_validate_{name}": value for name, value in values.items()},
+        )
+    ]
+
+
+def upgrade_hop(target: str, backup_label: str, releases: list[ReleaseInfo]) -> list[PlannedStep]:
     """Every step of one full upgrade to ``target``, as kolla's upgrade procedure lists them.
 
-    The backup comes after pull and prechecks, right before the first step that changes anything,
-    so that it holds what the upgrade starts from.
+    The validations come first; the backup comes after pull and prechecks, right before the first
+    step that changes anything, so that it holds what the upgrade starts from.
     """
     return [
+        *validation_steps(releases, target),
         step(f"Pull {target} images", "pull", target),
         step(f"Prechecks for {target}", "prechecks", target),
         *take_backup("full", backup_label, name=f"Back up config and database before {target}", config=True),
@@ -374,14 +410,14 @@ def _upgrade(request: PlanRequest, params: dict[str, Any]) -> list[PlannedStep]:
             f"{current} → {target} is not a legal hop (next release, or next SLURP from a SLURP); "
             f"use a fast-forward upgrade through {' → '.join(path)}",
         )
-    return upgrade_hop(target, backup_label=f"before-{target}")
+    return upgrade_hop(target, backup_label=f"before-{target}", releases=request.releases)
 
 
 def _ffu(request: PlanRequest, params: dict[str, Any]) -> list[PlannedStep]:
     _, _, path = _upgrade_path(request, params)
     steps: list[PlannedStep] = []
     for number, hop in enumerate(path, start=1):
-        hop_steps = upgrade_hop(hop, backup_label=f"before-{hop}")
+        hop_steps = upgrade_hop(hop, backup_label=f"before-{hop}", releases=request.releases)
         if params.get("pause_between_hops") and number < len(path):
             # A person looks at the cloud on its new release before the next hop starts.
             hop_steps[-1] = replace(hop_steps[-1], gate=True)
@@ -394,6 +430,28 @@ def _rollout(request: PlanRequest, params: dict[str, Any]) -> list[PlannedStep]:
     if len(path) > 1:
         raise PlanError("target_release", f"a cell rollout does one hop; {target} is {len(path)} hops away")
     return _cell_rollout(request, params, target)
+
+
+def _validate(request: PlanRequest, params: dict[str, Any]) -> list[PlannedStep]:
+    current = _require(request.current_release, "release", "validate needs a deployed cloud: deploy it first")
+    target = params.get("target_release") or current
+    hops = legal_hops(request.releases, current)
+    if target != current and target not in hops:
+        raise PlanError(
+            "target_release",
+            f"validate for the release the cloud runs ({current}) or the next upgrade hop "
+            f"({' or '.join(hops) or 'none'}); a fast-forward upgrade validates before each hop",
+        )
+    return validation_steps(request.releases, target, params)
+
+
+def _archive(request: PlanRequest, params: dict[str, Any]) -> list[PlannedStep]:
+    release = _require(request.current_release, "release", "archive needs a deployed cloud: deploy it first")
+    purge = bool(params.get("purge"))
+    command = "nova-manage db archive_deleted_rows --until-complete --all-cells" + (
+        " --purge" if purge else ""
+    )
+    return [step(f"Archive soft-deleted nova rows ({command})", ARCHIVE, release, ferry_archive_purge=purge)]
 
 
 # The data plane: kolla's containers that carry running instances and their traffic, and the
@@ -599,6 +657,35 @@ def _kind(
     return KindSpec(name, label, mutating, (*params, *LAB_PARAMS), refuses, build, **flags)
 
 
+VALIDATE_PARAMS = (
+    Param(
+        "target_release",
+        "release",
+        "the release of the coming upgrade (default: the cloud's current release)",
+    ),
+    Param(
+        "soft_deleted_threshold",
+        "number",
+        "soft-deleted rows of a nova database above which validation fails",
+        default=VALIDATION_DEFAULTS["soft_deleted_threshold"],
+        maximum=1_000_000_000,
+    ),
+    Param(
+        "min_free_gb",
+        "number",
+        "free GB each host needs for container images",
+        default=VALIDATION_DEFAULTS["min_free_gb"],
+        maximum=100_000,
+    ),
+    Param(
+        "cert_warn_days",
+        "number",
+        "warn about certificates that expire within this many days",
+        default=VALIDATION_DEFAULTS["cert_warn_days"],
+        maximum=3650,
+    ),
+)
+
 # Kinds whose release parameter names a release to move the cloud to.
 TARGETS_A_RELEASE = frozenset({"deploy", "upgrade", "ffu", "cell-rollout"})
 
@@ -613,6 +700,22 @@ KINDS: dict[str, KindSpec] = {
             (CURRENT,),
             "a cloud that is not deployed",
             _single_action("Prechecks", "prechecks"),
+        ),
+        _kind(
+            "validate",
+            "validate before a maintenance",
+            False,
+            VALIDATE_PARAMS,
+            "a cloud that is not deployed, and a release other than its own or the next upgrade hop",
+            _validate,
+        ),
+        _kind(
+            "archive",
+            "archive soft-deleted rows",
+            True,
+            (Param("purge", "boolean", "also purge the shadow tables the rows are archived to"),),
+            "a cloud that is not deployed",
+            _archive,
         ),
         _kind(
             "check",
@@ -744,6 +847,7 @@ def _cell_rollout(request: PlanRequest, params: dict[str, Any], target: str) -> 
     canary = params.get("canary") or cells[0]
     order = [canary] + [c for c in cells if c != canary]
     steps = [
+        *validation_steps(request.releases, target),
         step(f"Pull {target} images", "pull", target),
         step(f"Prechecks for {target}", "prechecks", target),
         *take_backup(

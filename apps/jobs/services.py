@@ -42,6 +42,7 @@ from runner.params import BackupInfo, ansible_bool
 from runner.planner import (
     BACKUP_FETCH,
     KINDS,
+    VALIDATE,
     PlanError,
     PlannedStep,
     PlanRequest,
@@ -574,7 +575,7 @@ def continue_job(actor, job: Job, *, reason: str) -> Job:
 # Actions that read the cloud, or only stage what a later step applies: stopping a job after only
 # these leaves the cloud as it was.
 LEAVES_CLOUD_AS_IT_WAS = frozenset(
-    {"prechecks", "check", "pull", "genconfig", "validate-config", "mariadb-backup", BACKUP_FETCH}
+    {"prechecks", "check", "pull", "genconfig", "validate-config", "mariadb-backup", BACKUP_FETCH, VALIDATE}
 )
 
 

@@ -147,3 +147,22 @@ def test_the_lab_gets_globals_d_and_ini_overrides_from_the_clouds_files(tmp_path
         "nova": {"DEFAULT": {"debug": "True"}},
         "nova-compute": {"libvirt": {"cpu_mode": "host-passthrough"}},
     }
+
+
+def test_both_backends_run_ferrys_validate_playbook(tmp_path, kolla_install):
+    from runner.backends import FERRY_PLAYBOOK_DIR
+    from runner.planner import VALIDATE
+
+    step = StepInput(
+        action=VALIDATE, playbook="ferry-validate.yml", extra_vars={"openstack_release": "2026.1"}
+    )
+    lab_spec = LabBackend().step_spec(context(tmp_path), step, tmp_path / "lab-run")
+    assert Path(lab_spec.playbook) == Path(__file__).parents[1] / "lab" / "ferry-validate.yml"
+    assert "kolla_action" not in lab_spec.extra_vars
+    ctx = context(tmp_path)
+    ctx.var_dir = kolla_install.venv.parent.parent
+    spec = KollaAnsibleBackend().step_spec(ctx, step, tmp_path / "run")
+    assert Path(spec.playbook) == FERRY_PLAYBOOK_DIR / "ferry-validate.yml"
+    # It queries MariaDB: passwords.yml comes as a vars file, never as a value on the command line.
+    assert [Path(f).name for f in spec.extra_vars_files] == ["globals.yml", "passwords.yml"]
+    assert "database_password" not in spec.extra_vars and spec.extra_vars["ferry_base_distro_version"] == "10"

@@ -61,7 +61,9 @@ def hop_releases(steps: list[PlannedStep]) -> list[str]:
 
 
 def assert_backup_before_change(steps: list[PlannedStep]) -> None:
-    """Every hop's backup is taken before the hop's first step that changes anything."""
+    """Every hop's backup is taken before the hop's first step that changes anything, and the plan
+    opens with the validations, before the backup."""
+    assert steps[0].action == "ferry-validate" and "mariadb-backup" not in CHANGING
     first_change = next(i for i, s in enumerate(steps) if s.action in CHANGING)
     assert any(s.action == "mariadb-backup" for s in steps[:first_change])
     for target in hop_releases(steps):
@@ -74,6 +76,12 @@ def assert_backup_before_change(steps: list[PlannedStep]) -> None:
             if s.action in CHANGING and s.extra_vars.get("openstack_release") == target
         )
         assert backup < change
+        validation = next(
+            i
+            for i, s in enumerate(steps)
+            if s.action == "ferry-validate" and s.extra_vars["openstack_release"] == target
+        )
+        assert validation < backup
 
 
 @EXAMPLES
@@ -97,7 +105,7 @@ def test_a_fast_forward_upgrade_is_a_chain_of_legal_hops_with_a_backup_first(pai
         assert steps[i + 1].extra_vars.get("openstack_release") != steps[i].extra_vars.get(
             "openstack_release"
         )
-        assert steps[i + 1].action == "pull"
+        assert steps[i + 1].action == "ferry-validate"
 
 
 @EXAMPLES

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from runner.kolla import cli_command
 from runner.params import BackupInfo
 from runner.planner import (
+    KINDS,
     PlanError,
     PlanRequest,
     ReleaseInfo,
@@ -64,6 +65,7 @@ def test_upgrade_refuses_more_than_one_hop_and_points_to_ffu():
 def test_upgrade_hop_follows_kollas_procedure():
     steps = plan(request("upgrade", target_release="2026.1"))
     assert [s.action for s in steps] == [
+        "ferry-validate",
         "pull",
         "prechecks",
         "mariadb-backup",
@@ -73,7 +75,7 @@ def test_upgrade_hop_follows_kollas_procedure():
         "validate-config",
         "check",
     ]
-    upgrade = steps[4]
+    upgrade = steps[5]
     assert upgrade.playbook == "site.yml" and upgrade.action == "upgrade"
     assert upgrade.extra_vars["openstack_release"] == "2026.1" and upgrade.completes_release == "2026.1"
 
@@ -81,7 +83,11 @@ def test_upgrade_hop_follows_kollas_procedure():
 def test_ffu_is_a_chain_of_full_upgrades():
     steps = plan(request("ffu", current="2024.1", target_release="2026.1"))
     assert [s.completes_release for s in steps if s.completes_release] == ["2025.1", "2026.1"]
-    assert len(steps) == 16
+    assert len(steps) == 18
+    # Each hop validates for its own release before it pulls anything.
+    validations = [s for s in steps if s.action == "ferry-validate"]
+    assert [s.extra_vars["openstack_release"] for s in validations] == ["2025.1", "2026.1"]
+    assert validations[1].extra_vars["ferry_validate_compute_releases"] == ["2025.1", "2025.2", "2026.1"]
 
 
 def test_cell_rollout_goes_canary_first_then_the_other_cells():
@@ -352,3 +358,46 @@ def test_rollback_puts_back_the_archived_configuration_before_it_redeploys():
     now = datetime(2026, 12, 1, 13, 0, tzinfo=UTC)
     assert any("holds no configuration archive" in w for w in plan_warnings(request, {"backup": 1}, now))
     assert not any("configuration archive" in w for w in plan_warnings(archived, {"backup": 1}, now))
+
+
+def test_cell_rollout_validates_before_it_pulls_or_backs_up():
+    steps = plan(request("cell-rollout", target_release="2025.2", canary="cell2"))
+    assert [s.action for s in steps[:3]] == ["ferry-validate", "pull", "prechecks"]
+    assert steps[0].extra_vars["openstack_release"] == "2025.2"
+
+
+def test_validate_is_read_only_and_checks_for_the_current_release_or_the_next_hop():
+    assert not KINDS["validate"].mutating and KINDS["archive"].mutating
+    (own,) = plan(request("validate"))
+    assert own.action == "ferry-validate" and own.playbook == "ferry-validate.yml"
+    assert own.extra_vars == {
+        "openstack_release": "2025.1",
+        # Computes may lag one legal hop: N-1, or the SLURP before a SLURP.
+        "ferry_validate_compute_releases": ["2024.1", "2024.2", "2025.1"],
+        "ferry_validate_soft_deleted_threshold": 1000,
+        "ferry_validate_min_free_gb": 20,
+        "ferry_validate_cert_warn_days": 30,
+    }
+    (ahead,) = plan(request("validate", target_release="2025.2", min_free_gb=50, soft_deleted_threshold=10))
+    assert ahead.extra_vars["ferry_validate_compute_releases"] == ["2025.1", "2025.2"]
+    assert ahead.extra_vars["ferry_validate_min_free_gb"] == 50
+    assert ahead.extra_vars["ferry_validate_soft_deleted_threshold"] == 10
+    with pytest.raises(PlanError) as refused:
+        plan(request("validate", target_release="2026.2"))
+    assert (
+        refused.value.field == "target_release"
+        and "next upgrade hop (2025.2 or 2026.1)" in refused.value.message
+    )
+    with pytest.raises(PlanError) as refused:
+        plan(request("validate", current=None))
+    assert refused.value.field == "release"
+
+
+def test_archive_runs_nova_manage_archive_deleted_rows_and_purges_only_when_asked():
+    (archive,) = plan(request("archive"))
+    assert (
+        archive.action == "ferry-archive-deleted-rows" and archive.extra_vars["ferry_archive_purge"] is False
+    )
+    assert "nova-manage db archive_deleted_rows --until-complete --all-cells)" in archive.name
+    (purged,) = plan(request("archive", purge=True))
+    assert purged.extra_vars["ferry_archive_purge"] is True and "--purge" in purged.name

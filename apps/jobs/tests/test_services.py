@@ -21,6 +21,7 @@ def test_launch_plans_steps_and_queues(operator, demo_cloud, no_worker):
     )
     assert job.state == JobState.QUEUED and job.mutating
     assert list(job.steps.values_list("action", flat=True)) == [
+        "ferry-validate",
         "pull",
         "prechecks",
         "mariadb-backup",
@@ -31,6 +32,13 @@ def test_launch_plans_steps_and_queues(operator, demo_cloud, no_worker):
         "check",
     ]
     assert AuditEntry.objects.filter(action="job.launch", object_id=str(job.pk), actor=operator).exists()
+
+
+def test_a_validate_job_is_read_only_and_needs_no_confirmation(operator, demo_cloud, no_worker):
+    job = services.launch_job(operator, demo_cloud, "validate", params={"min_free_gb": 50})
+    assert not job.mutating
+    (step,) = job.steps.all()
+    assert step.action == "ferry-validate" and step.extra_vars["ferry_validate_min_free_gb"] == 50
 
 
 @pytest.mark.parametrize(

@@ -97,6 +97,26 @@ class ActionModule(labaction.LabAction):
                 changed.append(name)
         return {"changed": bool(changed), "files": changed, "checksum": ctx.hd.config_checksum(service)}
 
+    def _unknown_options(self, ctx: Any, project: str, service: str) -> list[str]:
+        """Options a cloud's override file sets that the service does not know (as
+        oslo-config-validator reports them), each with the file that set it."""
+        sources = ctx.var("lab_config_sources", {}) or {}
+        service_config = ctx.task_vars.get("lab_service_config") or {}
+        found = []
+        for target in dict.fromkeys((project, service)):
+            for section, keys in sorted((sources.get(target) or {}).items()):
+                if section not in core.KNOWN_OPTIONS:
+                    continue
+                known = set(core.KNOWN_OPTIONS[section])
+                for layer in ("common", project, service):
+                    known.update((service_config.get(layer) or {}).get(section) or {})
+                found += [
+                    f"{path}: [{section}] {key} is not an option {project} knows"
+                    for key, path in sorted(keys.items())
+                    if key not in known
+                ]
+        return found
+
     def op_validate(self, ctx: Any, args: dict[str, Any]) -> dict[str, Any]:
         """Fail when the service's configuration is missing or does not parse."""
         service, conf = str(args["service"]), str(args["conf"])
@@ -117,6 +137,7 @@ class ActionModule(labaction.LabAction):
             problems.append("config.json is missing")
         except ValueError as exc:
             problems.append(f"config.json does not parse: {exc}")
+        problems += self._unknown_options(ctx, str(args.get("project") or service), service)
         if problems:
             raise core.LabError(f"{service} on {ctx.host}: " + "; ".join(problems))
         return {"changed": False, "msg": f"{service} configuration is valid"}

@@ -137,6 +137,27 @@ class ActionModule(labaction.LabAction):
             "databases": {n: databases[n]["schema"] for n in names},
         }
 
+    def op_archive_deleted_rows(self, ctx: Any, args: dict[str, Any]) -> dict[str, Any]:
+        """``nova-manage db archive_deleted_rows --until-complete --all-cells``: move each nova cell
+        database's soft-deleted rows to its shadow tables (``shadow_rows``); ``purge`` empties those."""
+        purge = bool(args.get("purge"))
+        ctx.pause()
+        ctx.check_injected("nova")
+        with core.locked(ctx.lab_root, "mariadb"):
+            cluster, data = self._primary_data(ctx)
+            archived = {}
+            for name, db in sorted((data.get("databases") or {}).items()):
+                if not name.startswith("nova") or name == "nova_api":
+                    continue
+                moved = int(db.get("soft_deleted") or 0)
+                if moved or (purge and db.get("shadow_rows")):
+                    db["soft_deleted"] = 0
+                    db["shadow_rows"] = 0 if purge else int(db.get("shadow_rows") or 0) + moved
+                    archived[name] = moved
+            if archived:
+                self._replicate(cluster, data)
+        return {"changed": bool(archived), "archived": archived, "msg": f"archived {archived or 'nothing'}"}
+
     def op_online_migrations(self, ctx: Any, args: dict[str, Any]) -> dict[str, Any]:
         """Run the online data migrations of ``databases`` (or all named ``prefix*``) for ``release``."""
         release = str(args["release"])

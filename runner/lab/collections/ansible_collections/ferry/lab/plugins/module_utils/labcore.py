@@ -387,6 +387,87 @@ def libvirt_problem(current: str, new: str) -> str | None:
     )
 
 
+# The options the lab's validate-config knows, per section, beside those of lab_service_config: the
+# ones operators override most (oslo.config names). A section not listed here is not judged.
+KNOWN_OPTIONS: dict[str, frozenset[str]] = {
+    "DEFAULT": frozenset(
+        [
+            "debug",
+            "log_dir",
+            "host",
+            "transport_url",
+            "my_ip",
+            "cpu_allocation_ratio",
+            "ram_allocation_ratio",
+            "disk_allocation_ratio",
+            "initial_cpu_allocation_ratio",
+            "initial_ram_allocation_ratio",
+            "initial_disk_allocation_ratio",
+            "reserved_host_memory_mb",
+            "reserved_host_disk_mb",
+            "reserved_host_cpus",
+            "default_log_levels",
+            "use_stderr",
+            "enabled_apis",
+            "osapi_compute_workers",
+            "metadata_workers",
+            "api_workers",
+            "rpc_response_timeout",
+            "executor_thread_pool_size",
+            "state_path",
+            "max_concurrent_builds",
+            "heal_instance_info_cache_interval",
+            "block_device_allocate_retries",
+            "instance_usage_audit",
+            "enabled_backends",
+            "core_plugin",
+            "service_plugins",
+            "global_physnet_mtu",
+            "dhcp_agents_per_network",
+            "l3_ha",
+            "allow_overlapping_ips",
+            "metadata_proxy_shared_secret",
+            "default_volume_type",
+            "show_image_direct_url",
+        ]
+    ),
+    "libvirt": frozenset(
+        [
+            "virt_type",
+            "cpu_mode",
+            "cpu_models",
+            "cpu_model_extra_flags",
+            "images_type",
+            "images_rbd_pool",
+            "rbd_user",
+            "rbd_secret_uuid",
+            "hw_machine_type",
+            "disk_cachemodes",
+            "live_migration_permit_auto_converge",
+            "live_migration_permit_post_copy",
+            "num_pcie_ports",
+        ]
+    ),
+    "scheduler": frozenset(["max_attempts", "workers", "discover_hosts_in_cells_interval"]),
+    "filter_scheduler": frozenset(
+        ["enabled_filters", "available_filters", "host_subset_size", "weight_classes"]
+    ),
+    "database": frozenset(
+        [
+            "connection",
+            "slave_connection",
+            "max_pool_size",
+            "max_overflow",
+            "connection_recycle_time",
+            "max_retries",
+        ]
+    ),
+    "oslo_messaging_rabbit": frozenset(
+        ["rabbit_quorum_queue", "rabbit_ha_queues", "heartbeat_timeout_threshold", "amqp_durable_queues"]
+    ),
+}
+
+
 def cell_database(cell_name: str | None) -> str:
     """The database of a nova cell: ``nova_<cell>``, or ``nova`` for the unnamed default cell."""
     return f"nova_{cell_name}" if cell_name else "nova"
