@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("jobs", "0008_waiting_at_gates"),
+        ("jobs", "0010_scheduled_and_emergency"),
     ]
 
     operations = [
