@@ -87,6 +87,10 @@ def container_releases(host: str) -> set[str]:
     return {c["release"] for c in containers.values()}
 
 
+def cell_releases(cloud) -> dict[str, str | None]:
+    return dict(cloud.cells.values_list("name", "release__series"))
+
+
 def test_a_cell_rollout_waits_after_the_canary_and_finishes_after_continue(cells_cloud, operator, no_worker):
     deploy = services.launch_job(
         operator, cells_cloud, "deploy", params={"release": "2025.1"}, confirmed=True
@@ -111,6 +115,7 @@ def test_a_cell_rollout_waits_after_the_canary_and_finishes_after_continue(cells
     assert cells_cloud.release.series == "2025.1" and cells_cloud.state == "upgrading"
     # The canary's computes run the new release; the other cell's have not moved.
     assert nova_compute_release("cmp02") == "2025.2" and nova_compute_release("cmp01") == "2025.1"
+    assert cell_releases(cells_cloud) == {"cell1": "2025.1", "cell2": "2025.2"}
 
     job = services.continue_job(operator, job, reason="canary cell2 answers")
     job = run(job)
@@ -123,6 +128,7 @@ def test_a_cell_rollout_waits_after_the_canary_and_finishes_after_continue(cells
         assert container_releases(host) == {"2025.2"}, host
     cells_cloud.refresh_from_db()
     assert cells_cloud.release.series == "2025.2" and cells_cloud.state == "deployed"
-    assert [c.to_release.series for c in ReleaseChange.objects.filter(cloud=cells_cloud, job=job)] == [
-        "2025.2"
-    ]
+    hops = ReleaseChange.objects.filter(cloud=cells_cloud, job=job)
+    assert [c.to_release.series for c in hops] == ["2025.2"]
+    assert cell_releases(cells_cloud) == {"cell1": "2025.2", "cell2": "2025.2"}
+    assert set(cells_cloud.hosts.values_list("release__series", flat=True)) == {"2025.2"}
