@@ -59,3 +59,10 @@ def test_the_pages_and_the_api_show_what_each_cell_and_host_runs(
     assert by_cell == {"cell1": None, "cell2": "2025.2"}
     listed = api.get("/api/hosts/", {"cloud": "demo", "cell": "cell2"}).json()["results"]
     assert {h["release"] for h in listed} == {"2025.2"}
+
+
+def test_the_schema_says_a_cell_or_host_may_run_no_recorded_release(api_as, viewer, demo_cloud):
+    schema = api_as(viewer).get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    for name in ("Cell", "Host"):
+        release = schema["components"]["schemas"][name]["properties"]["release"]
+        assert release["nullable"] is True and release["readOnly"] is True
