@@ -710,7 +710,7 @@ KINDS: dict[str, KindSpec] = {
                 Param("canary", "cell", "the cell to upgrade first (default: the first cell)"),
                 ACKNOWLEDGE,
             ),
-            "more than one hop, and a cloud without cells",
+            "more than one hop, a cloud without cells, and globals that turn nova_safety_upgrade on",
             _rollout,
             moves_release=True,
             records_history=True,
