@@ -224,6 +224,7 @@ class PlanRequest:
     backend: str = ""
     backups: list[BackupInfo] = field(default_factory=list)
     mariabackup: bool = False  # the cloud's globals turn enable_mariabackup on
+    nova_safety_upgrade: bool = False  # the cloud's globals turn nova_safety_upgrade on
 
     def facts(self) -> CloudFacts:
         return CloudFacts(
@@ -812,7 +813,7 @@ KINDS: dict[str, KindSpec] = {
                 Param("canary", "cell", "the cell to upgrade first (default: the first cell)"),
                 ACKNOWLEDGE,
             ),
-            "more than one hop, and a cloud without cells",
+            "more than one hop, a cloud without cells, and globals that turn nova_safety_upgrade on",
             _rollout,
             moves_release=True,
             records_history=True,
@@ -840,10 +841,87 @@ KINDS: dict[str, KindSpec] = {
 }
 
 
+# A cell rollout upgrades the whole cloud in three parts, by kolla-ansible's site.yml tags (22.x).
+# First what nova depends on, in site.yml's order: kolla's cells guide stages nova on the
+# assumption that these run the new release already, and nova's upgrade guide puts placement (and
+# keystone, glance, cinder, neutron) before nova. "common" is kolla-toolbox, through which every
+# role registers in keystone; "loadbalancer" is haproxy and keepalived.
+ROLLOUT_BEFORE_NOVA = (
+    "common",
+    "cron",
+    "fluentd",
+    "loadbalancer",
+    "letsencrypt",
+    "valkey",
+    "mariadb",
+    "memcached",
+    "iscsi",
+    "multipathd",
+    "rabbitmq",
+    "etcd",
+    "keystone",
+    "ceph-rgw",
+    "glance",
+    "ironic",
+    "cinder",
+    "placement",
+    "openvswitch",
+    "ovs-dpdk",
+    "ovn",
+    "neutron",
+)
+# Then nova itself in kolla's stages (nova.yml's tags), a cell at a time between API and reload.
+NOVA_BOOTSTRAP_TAGS = "nova-bootstrap"
+NOVA_API_TAGS = "nova-api-upgrade"
+NOVA_CELL_TAGS = "nova-cell-upgrade"
+NOVA_RELOAD_TAGS = "nova-reload,nova-online-data-migrations"
+# Last every other role of site.yml: nothing nova needs waits on them.
+ROLLOUT_AFTER_NOVA = (
+    "opensearch",
+    "collectd",
+    "prometheus",
+    "hacluster",
+    "heat",
+    "horizon",
+    "magnum",
+    "mistral",
+    "manila",
+    "gnocchi",
+    "ceilometer",
+    "aodh",
+    "barbican",
+    "cyborg",
+    "designate",
+    "trove",
+    "watcher",
+    "grafana",
+    "cloudkitty",
+    "tacker",
+    "octavia",
+    "blazar",
+    "masakari",
+    "skyline",
+)
+
+
 def _cell_rollout(request: PlanRequest, params: dict[str, Any], target: str) -> list[PlannedStep]:
+    """A whole-cloud upgrade to ``target`` that moves nova one cell at a time, the canary first.
+
+    Pull, prechecks and a backup; then every service nova depends on; then nova as kolla's cells
+    guide stages it (bootstrap, API level, the canary cell and a gate, the other cells, reload and
+    online data migrations); then the rest of the cloud, post-deploy and the final check. Only that
+    check completes the release: a rollout that stops anywhere leaves the cloud at its old release.
+    """
     cells = list(request.cells)
     if not cells:
         raise PlanError("cells", "the cloud has no cells to roll out to; use an upgrade")
+    if request.nova_safety_upgrade:
+        raise PlanError(
+            "nova_safety_upgrade",
+            "this cloud's globals.yml turns nova_safety_upgrade on, which stops every nova service "
+            "before upgrading any: nova cannot move a cell at a time. Turn it off for a cell rollout, "
+            "or use an upgrade",
+        )
     canary = params.get("canary") or cells[0]
     order = [canary] + [c for c in cells if c != canary]
     steps = [
@@ -853,8 +931,15 @@ def _cell_rollout(request: PlanRequest, params: dict[str, Any], target: str) -> 
         *take_backup(
             "full", f"before-{target}", name=f"Back up config and database before {target}", config=True
         ),
-        step("Nova bootstrap", "upgrade", target, tags="nova-bootstrap"),
-        step("Upgrade nova API level", "upgrade", target, tags="nova-api-upgrade"),
+        step(
+            "Upgrade the services nova depends on (haproxy, keepalived, MariaDB, RabbitMQ, keystone, "
+            "glance, cinder, placement, Open vSwitch, neutron…)",
+            "upgrade",
+            target,
+            tags=",".join(ROLLOUT_BEFORE_NOVA),
+        ),
+        step("Nova bootstrap", "upgrade", target, tags=NOVA_BOOTSTRAP_TAGS),
+        step("Upgrade nova API level", "upgrade", target, tags=NOVA_API_TAGS),
     ]
     for cell in order:
         label = "canary cell" if cell == canary else "cell"
@@ -862,23 +947,45 @@ def _cell_rollout(request: PlanRequest, params: dict[str, Any], target: str) -> 
             f"Upgrade {label} {cell}",
             "upgrade",
             target,
-            tags="nova-cell-upgrade",
+            tags=NOVA_CELL_TAGS,
             limit=request.cell_groups.get(cell, cell),
         )
         # The rollout waits after the canary: a person checks it before any other cell moves.
         steps.append(replace(upgraded, gate=cell == canary))
     steps += [
+        # kolla's default cell has no group of its own: its conductor and console proxies run on
+        # the controllers. Unlimited, the step moves them; the named cells run the target already,
+        # and kolla leaves a container on its image and configuration as it is.
         step(
-            "Reload nova and run online data migrations",
+            "Upgrade nova cell services outside the named cells (the default cell)",
             "upgrade",
             target,
-            tags="nova-reload,nova-online-data-migrations",
-            completes=target,
+            tags=NOVA_CELL_TAGS,
+        ),
+        step("Reload nova and run online data migrations", "upgrade", target, tags=NOVA_RELOAD_TAGS),
+        step(
+            "Upgrade the other services (horizon, heat, monitoring…)",
+            "upgrade",
+            target,
+            tags=",".join(ROLLOUT_AFTER_NOVA),
         ),
         step(f"Post-deploy {target}", "post-deploy", target),
-        step(f"Check services on {target}", "check", target),
+        # The cloud runs the target once every service does: its check is what says so.
+        step(f"Check services on {target}", "check", target, completes=target),
     ]
     return steps
+
+
+def cell_upgrade_release(action: str, tags: str, limit: str, extra_vars: dict[str, Any]) -> str:
+    """The release a step moves the hosts its limit selects to, or "" for any other step.
+
+    A cell rollout's cell step (``upgrade --tags nova-cell-upgrade --limit <cell>``) is the one
+    step that moves a cell alone. The unlimited one (the default cell) leaves the controllers
+    between releases until the rest follows: the step that completes the release records them.
+    """
+    if action == "upgrade" and tags == NOVA_CELL_TAGS and limit:
+        return str(extra_vars.get("openstack_release") or "")
+    return ""
 
 
 def plan_hash(steps: list[dict[str, Any]], revision: str) -> str:

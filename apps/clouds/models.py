@@ -102,13 +102,22 @@ class Cell(models.Model):
     """A nova cells v2 cell: a group of cell controllers and computes with its own database.
 
     ``variables`` are the cell group's ``group_vars`` (``nova_cell_name``,
-    ``nova_cell_compute_group``…), rendered back as kolla ``group_vars``.
+    ``nova_cell_compute_group``…), rendered back as kolla ``group_vars``. A cell rollout moves one
+    cell at a time, so a cell's ``release`` can differ from its cloud's while one runs.
     """
 
     cloud = models.ForeignKey(Cloud, on_delete=models.CASCADE, related_name="cells")
     name = models.CharField(max_length=63, validators=[dns_label])
     group = models.CharField(max_length=128, help_text="the inventory group that holds the cell")
     variables = models.JSONField(default=dict, blank=True)
+    release = models.ForeignKey(
+        Release,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="the release every host of the cell runs; empty while they differ or before a deploy",
+    )
 
     class Meta:
         ordering = ["cloud", "name"]
@@ -150,6 +159,14 @@ class Host(models.Model):
     state = models.CharField(max_length=16, choices=HostState.choices, default=HostState.ACTIVE)
     facts = models.JSONField(default=dict, blank=True)
     facts_updated_at = models.DateTimeField(null=True, blank=True)
+    release = models.ForeignKey(
+        Release,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="the release a job last deployed or upgraded it to; empty before that",
+    )
 
     class Meta:
         ordering = ["cloud", "position", "name"]

@@ -50,7 +50,7 @@ def cloud_list(request: HttpRequest) -> HttpResponse:
 def cloud_detail(request: HttpRequest, slug: str) -> HttpResponse:
     cloud = get_cloud_for(request.user, slug)
     counts = hosts_per_group(cloud)
-    cells = list(cloud.cells.annotate(host_count=Count("hosts")).order_by("name"))
+    cells = list(cloud.cells.select_related("release").annotate(host_count=Count("hosts")).order_by("name"))
     api_hosts = cloud.hosts.filter(cell__isnull=True).count()
     lines = support_report(cloud)
     history = release_changes(cloud, limit=HISTORY_SHOWN + 1)
@@ -111,7 +111,7 @@ def cloud_member_remove(request: HttpRequest, slug: str, pk: int) -> HttpRespons
 def cloud_hosts(request: HttpRequest, slug: str) -> HttpResponse:
     """Hosts of a cloud, filtered, in keyset pages of 100 (``?after=<id>``)."""
     cloud = get_cloud_for(request.user, slug)
-    hosts = cloud.hosts.select_related("cell").prefetch_related("groups").order_by("id")
+    hosts = cloud.hosts.select_related("cell", "release").prefetch_related("groups").order_by("id")
     group, cell, state, query = (request.GET.get(k, "").strip() for k in ("group", "cell", "state", "q"))
     if group:
         hosts = hosts.filter(groups__name=group)

@@ -26,6 +26,7 @@ from apps.backups.services import incoming_dir, record_fetched_backup, restore_c
 from apps.catalog.models import Release
 from apps.clouds.files import runner_files
 from apps.clouds.models import Cloud, CloudState, ReleaseChange
+from apps.clouds.running import record_running_release
 from apps.clouds.services import cloud_inventory, cloud_passwords, parse_yaml_mapping, secret_values
 from apps.jobs.live import flush, publish, publish_job_state
 from apps.jobs.models import ACTIVE_STATES, Job, JobState, Step, StepState
@@ -40,7 +41,7 @@ from apps.jobs.services import (
 from apps.jobs.sink import JobEventSink
 from runner.backends import CloudContext, StepInput, backend_for
 from runner.execute import run_step
-from runner.planner import BACKUP_FETCH, KINDS, RESTORE_CONFIG
+from runner.planner import BACKUP_FETCH, KINDS, RESTORE_CONFIG, cell_upgrade_release
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
@@ -198,6 +199,14 @@ def _run_steps(job: Job, control: JobControl) -> None:
         if status == "successful":
             if step.completes_release:
                 retrying(_release_reached, job, step.completes_release)
+            # A cell rollout's cell step moves that cell alone; a completing step the whole cloud.
+            moved_to = step.completes_release or cell_upgrade_release(
+                step.action, step.tags, step.limit, step.extra_vars
+            )
+            if moved_to:
+                retrying(
+                    record_running_release, job.requested_by, cloud, moved_to, limit=step.limit, job_id=job.pk
+                )
             if step.completes_release or step.action == RESTORE_CONFIG:
                 # The steps after this one run with what the cloud has now.
                 context = retrying(_fresh_context, cloud.pk)
@@ -314,7 +323,8 @@ def _skip(steps: list[Step], state: str) -> None:
 
 @transaction.atomic
 def _release_reached(job: Job, series: str) -> None:
-    """A step that completes a release (deploy, an upgrade hop) succeeded: record the cloud's new release."""
+    """A step that completes a release (deploy, an upgrade hop, a cell rollout's final check) succeeded:
+    record the cloud's new release and a hop in its upgrade history."""
     cloud = Cloud.objects.select_for_update(of=("self",)).select_related("release").get(pk=job.cloud_id)
     release = Release.objects.get(series=series)
     previous = cloud.release

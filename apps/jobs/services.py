@@ -64,6 +64,7 @@ def plan_request(cloud: Cloud, kind: str, params: dict, backend: str = "") -> Pl
     """The planner's view of ``cloud``: releases in order, current release, cells and hosts."""
     releases = release_infos()
     cells = list(cloud.cells.order_by("name").values_list("name", "group"))
+    cloud_globals = parse_yaml_mapping(cloud.globals_yml, "globals_yml")
     return PlanRequest(
         kind=kind,
         releases=releases,
@@ -73,9 +74,8 @@ def plan_request(cloud: Cloud, kind: str, params: dict, backend: str = "") -> Pl
         params=params,
         hosts=list(cloud.hosts.values_list("name", flat=True)),
         backend=backend,
-        mariabackup=ansible_bool(
-            parse_yaml_mapping(cloud.globals_yml, "globals_yml").get("enable_mariabackup")
-        ),
+        mariabackup=ansible_bool(cloud_globals.get("enable_mariabackup")),
+        nova_safety_upgrade=ansible_bool(cloud_globals.get("nova_safety_upgrade")),
         backups=[
             backup_info(b)
             for b in Backup.objects.filter(cloud=cloud).select_related("job").order_by("taken_at", "id")

@@ -117,11 +117,32 @@ def test_a_cell_rollout_upgrades_the_canary_first_then_waits_then_every_cell_onc
     assert hop_releases(steps) == [target]
     assert_backup_before_change(steps)
     cell_steps = [s for s in steps if s.tags == "nova-cell-upgrade"]
+    # The default cell (no group of its own, on the controllers) follows every named cell.
+    assert cell_steps[-1].limit == "" and cell_steps[-1].name.endswith("(the default cell)")
+    cell_steps = cell_steps[:-1]
     assert sorted(s.limit for s in cell_steps) == sorted(f"nova_{c}" for c in cells)  # each cell once
     assert cell_steps[0].limit == f"nova_{canary or cells[0]}"
     gates = [s for s in steps if s.gate]
     assert gates == [cell_steps[0]]
     assert steps.index(cell_steps[0]) + 1 < len(steps)  # something follows the gate to wait for
+
+
+@EXAMPLES
+@given(one_hop(), cell_layouts())
+def test_a_cell_rollout_moves_nova_between_its_dependencies_and_the_rest_and_completes_last(hop, layout):
+    current, target = hop
+    cells, canary = layout
+    steps = plan(request("cell-rollout", current, cells, target_release=target, canary=canary))
+    upgrades = [s for s in steps if s.action == "upgrade"]
+    assert all(s.extra_vars["openstack_release"] == target for s in upgrades)
+    nova = [i for i, s in enumerate(upgrades) if s.tags.startswith("nova")]
+    # What nova depends on before every nova stage, the rest after the last one.
+    assert nova == list(range(1, len(upgrades) - 1))
+    assert {"keystone", "placement", "neutron", "loadbalancer"} <= set(upgrades[0].tags.split(","))
+    assert "horizon" in upgrades[-1].tags.split(",")
+    # The release is reached by the last step, the final check, and by no other.
+    assert [i for i, s in enumerate(steps) if s.completes_release] == [len(steps) - 1]
+    assert steps[-1].action == "check"
 
 
 @EXAMPLES

@@ -3,18 +3,24 @@
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
 from runner.kolla import cli_command
-from runner.params import BackupInfo
+from runner.lab import PLAYBOOK_DIR as LAB_PLAYBOOKS
+from runner.params import BackupInfo, ansible_bool
 from runner.planner import (
     KINDS,
+    ROLLOUT_AFTER_NOVA,
+    ROLLOUT_BEFORE_NOVA,
     PlanError,
     PlanRequest,
     ReleaseInfo,
+    cell_upgrade_release,
     legal_hops,
     plan,
     plan_warnings,
@@ -94,12 +100,97 @@ def test_cell_rollout_goes_canary_first_then_the_other_cells():
     steps = plan(request("cell-rollout", target_release="2025.2", canary="cell2"))
     tagged = [(s.tags, s.limit) for s in steps if s.tags]
     assert tagged == [
+        (",".join(ROLLOUT_BEFORE_NOVA), ""),
         ("nova-bootstrap", ""),
         ("nova-api-upgrade", ""),
         ("nova-cell-upgrade", "cell2"),
         ("nova-cell-upgrade", "cell1"),
+        ("nova-cell-upgrade", ""),
         ("nova-reload,nova-online-data-migrations", ""),
+        (",".join(ROLLOUT_AFTER_NOVA), ""),
     ]
+
+
+def test_cell_rollout_upgrades_what_nova_depends_on_first_and_the_rest_after_nova():
+    steps = plan(request("cell-rollout", target_release="2025.2"))
+    assert [s.action for s in steps] == [
+        "pull",
+        "prechecks",
+        "mariadb-backup",
+        "ferry-backup-fetch",
+        *["upgrade"] * 8,
+        "post-deploy",
+        "check",
+    ]
+    before = steps[4].tags.split(",")
+    for service in ("loadbalancer", "mariadb", "rabbitmq", "keystone", "glance", "placement", "neutron"):
+        assert service in before
+    assert not any(tag.startswith("nova") for tag in before)
+    assert {"horizon", "grafana", "prometheus"} <= set(steps[-3].tags.split(","))
+
+
+def test_only_the_final_check_of_a_cell_rollout_completes_the_release():
+    steps = plan(request("cell-rollout", target_release="2025.2"))
+    completing = [s for s in steps if s.completes_release]
+    assert completing == [steps[-1]]
+    assert steps[-1].action == "check" and steps[-1].completes_release == "2025.2"
+
+
+@pytest.mark.parametrize("value", [True, "yes", "True", "on"])
+def test_a_cell_rollout_is_refused_while_nova_safety_upgrade_is_on(value):
+    on = replace(request("cell-rollout", target_release="2025.2"), nova_safety_upgrade=ansible_bool(value))
+    with pytest.raises(PlanError) as refused:
+        plan(on)
+    assert refused.value.field == "nova_safety_upgrade" and "globals.yml" in refused.value.message
+    # An ordinary upgrade stops nova as the setting asks: it is not refused.
+    assert plan(replace(request("upgrade", target_release="2025.2"), nova_safety_upgrade=True))
+
+
+def test_the_cell_upgrade_release_is_read_from_a_cell_step_only():
+    steps = plan(request("cell-rollout", target_release="2025.2"))
+    moved = [cell_upgrade_release(s.action, s.tags, s.limit, s.extra_vars) for s in steps]
+    assert [s.limit for s, release in zip(steps, moved, strict=True) if release] == ["cell1", "cell2"]
+    assert set(moved) == {"", "2025.2"}
+
+
+def _as_list(value) -> list[str]:
+    return [value] if isinstance(value, str) else list(value or [])
+
+
+def assert_a_rollout_upgrades_every_role(site: Path) -> None:
+    planned = set(ROLLOUT_BEFORE_NOVA) | set(ROLLOUT_AFTER_NOVA)
+    for role_tags in _role_tag_sets(site):
+        if any(tag.startswith("nova") for tag in role_tags):
+            continue
+        assert role_tags & planned, f"no rollout step upgrades the role tagged {sorted(role_tags)}"
+
+
+def _role_tag_sets(site: Path) -> list[set[str]]:
+    found = []
+    for play in yaml.safe_load(site.read_text()):
+        tags = set(_as_list(play.get("tags"))) - {"always"}
+        if "import_playbook" in play:
+            imported = site.parent / play["import_playbook"]
+            if not tags and imported.exists() and imported.name in ("mariadb.yml", "rabbitmq.yml"):
+                found += _role_tag_sets(imported)
+            elif tags:
+                found.append(tags)
+            continue
+        for role in play.get("roles", []):
+            role_tags = tags | set(_as_list(role.get("tags") if isinstance(role, dict) else None))
+            name = role.get("role") if isinstance(role, dict) else role
+            if name != "prechecks" and role_tags:
+                found.append(role_tags)
+    return found
+
+
+def test_a_cell_rollout_upgrades_every_role_of_the_lab():
+    assert_a_rollout_upgrades_every_role(LAB_PLAYBOOKS / "site.yml")
+
+
+@pytest.mark.ansible
+def test_a_cell_rollout_upgrades_every_role_of_kolla_ansible(kolla_install):
+    assert_a_rollout_upgrades_every_role(kolla_install.playbooks_dir / "site.yml")
 
 
 def test_unknown_canary_is_refused():

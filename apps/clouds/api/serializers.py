@@ -66,10 +66,26 @@ class CloudSerializer(serializers.ModelSerializer):
 class CellSerializer(serializers.ModelSerializer):
     cloud = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     host_count = serializers.IntegerField(read_only=True)
+    release = serializers.SlugRelatedField(
+        slug_field="series",
+        read_only=True,
+        allow_null=True,
+        help_text="the release every host of the cell runs; null while they differ or before a deploy",
+    )
 
     class Meta:
         model = Cell
-        fields = ["id", "cloud", "name", "group", "database_name", "console_ports", "variables", "host_count"]
+        fields = [
+            "id",
+            "cloud",
+            "name",
+            "group",
+            "database_name",
+            "console_ports",
+            "variables",
+            "host_count",
+            "release",
+        ]
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
@@ -82,6 +98,12 @@ class HostSerializer(serializers.ModelSerializer):
     cloud = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     cell = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
     groups = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    release = serializers.SlugRelatedField(
+        slug_field="series",
+        read_only=True,
+        allow_null=True,
+        help_text="the release a job last deployed or upgraded the host to; null before that",
+    )
 
     class Meta:
         model = Host
@@ -96,6 +118,7 @@ class HostSerializer(serializers.ModelSerializer):
             "state",
             "facts",
             "facts_updated_at",
+            "release",
         ]
 
     def to_representation(self, instance):

@@ -125,7 +125,7 @@ class CellViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         return (
             Cell.objects.filter(cloud__in=clouds_for(self.request.user))
-            .select_related("cloud")
+            .select_related("cloud", "release")
             .annotate(host_count=Count("hosts"))
         )
 
@@ -139,7 +139,7 @@ class HostViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         return (
             Host.objects.filter(cloud__in=clouds_for(self.request.user))
-            .select_related("cloud", "cell")
+            .select_related("cloud", "cell", "release")
             .prefetch_related("groups")
         )
 

@@ -1,4 +1,5 @@
-"""A cell rollout on the lab, with real ansible-playbook: it waits after the canary, then finishes."""
+"""A cell rollout on the lab, with real ansible-playbook: it waits after the canary, then upgrades
+the whole cloud, and only then records the cloud at the new release."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import pytest
 from django.conf import settings
 
 from apps.clouds import services as cloud_services
+from apps.clouds.models import ReleaseChange
 from apps.jobs import services
 from apps.jobs.execution import execute_job
 from apps.jobs.models import Job, JobState, StepState
@@ -80,6 +82,15 @@ def nova_compute_release(host: str) -> str:
     ]
 
 
+def container_releases(host: str) -> set[str]:
+    containers = lab.read_host_state(settings.VAR_DIR / "lab" / "cells", host)["containers"]
+    return {c["release"] for c in containers.values()}
+
+
+def cell_releases(cloud) -> dict[str, str | None]:
+    return dict(cloud.cells.values_list("name", "release__series"))
+
+
 def test_a_cell_rollout_waits_after_the_canary_and_finishes_after_continue(cells_cloud, operator, no_worker):
     deploy = services.launch_job(
         operator, cells_cloud, "deploy", params={"release": "2025.1"}, confirmed=True
@@ -104,15 +115,20 @@ def test_a_cell_rollout_waits_after_the_canary_and_finishes_after_continue(cells
     assert cells_cloud.release.series == "2025.1" and cells_cloud.state == "upgrading"
     # The canary's computes run the new release; the other cell's have not moved.
     assert nova_compute_release("cmp02") == "2025.2" and nova_compute_release("cmp01") == "2025.1"
+    assert cell_releases(cells_cloud) == {"cell1": "2025.1", "cell2": "2025.2"}
 
     job = services.continue_job(operator, job, reason="canary cell2 answers")
     job = run(job)
-    assert job.is_finished and job.steps.values("attempt").distinct().count() == 1  # no new attempt
-    # Every step after the gate ran, through the release change and post-deploy. The final check is
-    # left out: the rollout upgrades nova only, so the lab's check still finds the other services'
-    # containers on the old tag.
-    after_gate = job.steps.filter(position__gt=gate.position).exclude(action="check")
-    assert set(after_gate.values_list("state", flat=True)) == {StepState.SUCCEEDED}
+    assert job.state == JobState.SUCCEEDED, job.result
+    assert job.steps.values("attempt").distinct().count() == 1  # no new attempt
+    # The final check passed: every container of every host runs the new release, not nova's only
+    # (haproxy, keepalived, keystone… were upgraded before nova, the rest after it).
+    assert job.steps.get(action="check").state == StepState.SUCCEEDED
+    for host in ("ctl01", "cmp01", "cmp02"):
+        assert container_releases(host) == {"2025.2"}, host
     cells_cloud.refresh_from_db()
-    assert cells_cloud.release.series == "2025.2"
-    assert nova_compute_release("cmp01") == "2025.2"
+    assert cells_cloud.release.series == "2025.2" and cells_cloud.state == "deployed"
+    hops = ReleaseChange.objects.filter(cloud=cells_cloud, job=job)
+    assert [c.to_release.series for c in hops] == ["2025.2"]
+    assert cell_releases(cells_cloud) == {"cell1": "2025.2", "cell2": "2025.2"}
+    assert set(cells_cloud.hosts.values_list("release__series", flat=True)) == {"2025.2"}
