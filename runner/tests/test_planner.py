@@ -114,6 +114,7 @@ def test_cell_rollout_goes_canary_first_then_the_other_cells():
 def test_cell_rollout_upgrades_what_nova_depends_on_first_and_the_rest_after_nova():
     steps = plan(request("cell-rollout", target_release="2025.2"))
     assert [s.action for s in steps] == [
+        "ferry-validate",
         "pull",
         "prechecks",
         "mariadb-backup",
@@ -122,7 +123,7 @@ def test_cell_rollout_upgrades_what_nova_depends_on_first_and_the_rest_after_nov
         "post-deploy",
         "check",
     ]
-    before = steps[4].tags.split(",")
+    before = steps[5].tags.split(",")
     for service in ("loadbalancer", "mariadb", "rabbitmq", "keystone", "glance", "placement", "neutron"):
         assert service in before
     assert not any(tag.startswith("nova") for tag in before)
