@@ -75,6 +75,11 @@ class JobLaunchForm(forms.Form):
             self.fields["emergency_reason"] = forms.CharField(
                 required=False, max_length=500, help_text="required for an emergency: why it cannot wait"
             )
+        for field in self.fields.values():
+            if isinstance(field.widget, (forms.TextInput, forms.Textarea)):
+                # Any change redraws the form (htmx): what a person is typing while a redraw is on its
+                # way must survive it, so text fields keep their element and value across the swap.
+                field.widget.attrs["hx-preserve"] = "true"
 
     def params(self) -> dict[str, Any]:
         """The chosen kind's parameters as the planner takes them; empty ones are left out."""
