@@ -133,12 +133,13 @@ def test_the_sweep_stops_taking_rows_past_its_budget(approver, awaiting, monkeyp
 @pytest.mark.django_db(transaction=True)
 def test_two_deliverers_at_once_send_each_row_once(postgresql, awaiting, monkeypatch):
     Outbox.objects.all().delete()
+    now = timezone.now()
     rows = [
         Outbox(
             channel=Channel.EMAIL,
             recipient=f"r{n}@ferry.invalid",
             event="job.started",
-            next_attempt_at=timezone.now(),
+            next_attempt_at=now,
         )
         for n in range(40)
     ]
