@@ -40,7 +40,7 @@ from apps.clouds.models import Cloud
 from apps.clouds.permissions import CloudAction, can
 from apps.clouds.secrets import encrypt
 from apps.jobs.models import Job
-from apps.notifications.models import Channel, NotificationSettings, Outbox
+from apps.notifications.models import Channel, NotificationSettings, Outbox, OutboxState
 
 ENDED = ("job.succeeded", "job.failed", "job.canceled", "job.lost")
 EVENTS = (
@@ -274,6 +274,11 @@ def notify(event: str, job: Job, *, actor=None, detail: dict[str, Any] | None = 
             )
         )
     return Outbox.objects.bulk_create(rows)
+
+
+def failed_count() -> int:
+    """How many notifications Ferry gave up on (the dashboard's health area)."""
+    return Outbox.objects.filter(state=OutboxState.FAILED).count()
 
 
 # --- a cloud's webhook ---------------------------------------------------------------------------

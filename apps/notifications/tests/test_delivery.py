@@ -171,3 +171,20 @@ def test_two_deliverers_at_once_send_each_row_once(postgresql, awaiting, monkeyp
     assert sum(counts) == 40
     assert set(Outbox.objects.values_list("state", flat=True)) == {OutboxState.SENT}
     assert set(Outbox.objects.values_list("attempts", flat=True)) == {1}
+
+
+def test_the_dashboard_counts_notifications_given_up_on(client_as, admin_user, operator):
+    page = client_as(operator).get("/")
+    assert b"failed-notifications" not in page.content
+    for state in (OutboxState.FAILED, OutboxState.FAILED, OutboxState.SENT):
+        Outbox.objects.create(
+            channel=Channel.EMAIL,
+            recipient="x@ferry.invalid",
+            event="job.started",
+            state=state,
+            next_attempt_at=timezone.now(),
+        )
+    page = client_as(operator).get("/")
+    assert b"2 notifications could not be delivered and were given up on." in page.content
+    page = client_as(admin_user).get("/")
+    assert b"/admin/notifications/outbox/?state__exact=failed" in page.content
