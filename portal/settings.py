@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "apps.backups",
     "apps.approvals",
     "apps.windows",
+    "apps.notifications",
     "apps.dashboard",
 ]
 
@@ -369,6 +370,29 @@ FERRY_HEARTBEAT_TIMEOUT = env_float("FERRY_HEARTBEAT_TIMEOUT", 20.0, minimum=2.0
 # (0: none, for lab clouds), and how long a request waits for them before it expires.
 FERRY_APPROVALS_REQUIRED = env_int("FERRY_APPROVALS_REQUIRED", 1, minimum=0)
 FERRY_APPROVAL_TTL_HOURS = env_int("FERRY_APPROVAL_TTL_HOURS", 72, minimum=1)
+
+# Notifications (apps.notifications): links in emails point at FERRY_BASE_URL; the outbox gives up on
+# a message after FERRY_NOTIFY_MAX_ATTEMPTS attempts, backing off from 30 s to 1 h between them.
+FERRY_BASE_URL = env_url("FERRY_BASE_URL", "http://127.0.0.1:8000", schemes=("http", "https"))
+FERRY_WEBHOOK_TIMEOUT = env_float("FERRY_WEBHOOK_TIMEOUT", 5.0, minimum=0.1)
+FERRY_NOTIFY_MAX_ATTEMPTS = env_int("FERRY_NOTIFY_MAX_ATTEMPTS", 10, minimum=1)
+# Email: printed to the console in the embedded shape and with DEBUG, SMTP otherwise.
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG or EMBEDDED
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive: set one of them.")
+EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT", 10.0, minimum=0.1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ferry@localhost")
 
 # What a client may send, checked before anything is parsed (portal.middleware.RequestLimitsMiddleware,
 # apps.clouds.uploads, apps.clouds.limits). A request body without files, e.g. a cloud's globals.yml:

@@ -10,6 +10,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from apps.approvals.api import views as approvals_api
 from apps.dashboard.views import healthz
 from apps.jobs.api.views import plan_view
+from apps.notifications.api.views import notifications_view
 from portal.api import roundtrip_view, router
 
 urlpatterns = [
@@ -21,6 +22,7 @@ urlpatterns = [
     path(
         "api/clouds/<slug:slug>/approval-policy/", approvals_api.policy_view, name="api-cloud-approval-policy"
     ),
+    path("api/clouds/<slug:slug>/notifications/", notifications_view, name="api-cloud-notifications"),
     path("api/jobs/<str:pk>/approve/", approvals_api.approve_view, name="api-job-approve"),
     path("api/jobs/<str:pk>/deny/", approvals_api.deny_view, name="api-job-deny"),
     path("api/approvals/", approvals_api.queue_view, name="api-approval-queue"),
@@ -35,6 +37,7 @@ urlpatterns = [
     path("catalog/", include("apps.catalog.urls")),
     path("jobs/", include("apps.jobs.urls")),
     path("approvals/", include("apps.approvals.urls")),
+    path("notifications/", include("apps.notifications.urls")),
     path("audit/", include("apps.audit.urls")),
     path("", include("apps.dashboard.urls")),
 ]

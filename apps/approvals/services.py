@@ -39,6 +39,7 @@ from apps.jobs.services import (
     replace_plan,
     transition,
 )
+from apps.notifications.services import notify
 from apps.windows.services import release_when_open
 from runner.planner import PlannedStep
 
@@ -137,18 +138,15 @@ def request_approval(
         requested_at=now,
         expires_at=now + timedelta(hours=policy.request_ttl_hours),
     )
-    record(
-        actor,
-        "job.approval_requested",
-        job,
-        detail={
-            "reason": reason,
-            "plan_hash": request.plan_hash,
-            "approvals_required": policy.approvals_required,
-            "expires_at": request.expires_at,
-            "wanted_at": wanted_at,
-        },
-    )
+    detail = {
+        "reason": reason,
+        "plan_hash": request.plan_hash,
+        "approvals_required": policy.approvals_required,
+        "expires_at": request.expires_at,
+        "wanted_at": wanted_at,
+    }
+    record(actor, "job.approval_requested", job, detail=detail)
+    notify("job.approval_requested", job, actor=actor, detail=detail)
     return request
 
 
@@ -240,18 +238,15 @@ def approve_job(actor, job: Job, *, reason: str = "", plan_hash: str = "") -> Ap
     Approval.objects.create(job=job, approver=actor, plan_hash=request.plan_hash, reason=reason)
     count = live_approvals(job).count()
     released = count >= required and release_approved(job, actor)
-    record(
-        actor,
-        "job.approved",
-        job,
-        detail={
-            "reason": reason,
-            "plan_hash": request.plan_hash,
-            "approvals": count,
-            "required": required,
-            "released": released,
-        },
-    )
+    detail = {
+        "reason": reason,
+        "plan_hash": request.plan_hash,
+        "approvals": count,
+        "required": required,
+        "released": released,
+    }
+    record(actor, "job.approved", job, detail=detail)
+    notify("job.approved", job, actor=actor, detail=detail)
     if released and job.state == JobState.SCHEDULED:
         when = f"{job.scheduled_for:%Y-%m-%d %H:%M} UTC" if job.scheduled_for else "when a window opens"
         message = (
@@ -310,6 +305,7 @@ def deny_job(actor, job: Job, *, reason: str) -> Job:
         decision=text,
     )
     record(actor, "job.denied", job, detail={"reason": text, "plan_hash": request.plan_hash})
+    notify("job.denied", job, actor=actor, detail={"reason": text})
     transaction.on_commit(partial(publish_job_state, job))
     return job
 
@@ -419,6 +415,7 @@ def _lapse_if_changed(actor, job: Job, request: ApprovalRequest) -> bool:
         job,
         detail={"why": why, "lapsed": lapsed, "old_hash": old, "new_hash": digest},
     )
+    notify("job.approvals_lapsed", job, actor=actor, detail={"why": why})
     transaction.on_commit(partial(publish_job_state, job))
     return True
 
@@ -490,6 +487,7 @@ def expire_requests(now: datetime | None = None) -> list[int]:
                     "hours": hours,
                 },
             )
+            notify("job.expired", job)
             transaction.on_commit(partial(publish_job_state, job))
             expired.append(job.pk)
     if expired:

@@ -24,6 +24,7 @@ from apps.clouds.models import HostState
 from apps.clouds.permissions import CloudAction, can, clouds_for, get_cloud_for
 from apps.clouds.timeline import history_chart
 from apps.clouds.uploads import unpack_inventory_upload
+from apps.notifications.services import settings_for
 from apps.windows.views import cloud_windows_context
 
 TOP_GROUPS = ("control", "network", "compute", "monitoring", "storage", "deployment")
@@ -74,6 +75,7 @@ def cloud_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "history_chart": history_chart(history[:HISTORY_SHOWN]),
             "members": cloud.memberships.select_related("user"),
             "approval_policy": policy_for(cloud),
+            "notification_settings": settings_for(cloud),
             "roles": [r.value for r in Role],
             **cloud_windows_context(request.user, cloud),
         },

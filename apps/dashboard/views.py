@@ -7,6 +7,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from apps.dashboard.fleet import NEEDS_ATTENTION, fleet
+from apps.notifications.services import failed_count
 from portal.health import run_checks
 
 
@@ -15,7 +16,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "dashboard/dashboard.html",
-        {"fleet": fleet(request.user), "attention_states": NEEDS_ATTENTION, "health": run_checks()},
+        {
+            "fleet": fleet(request.user),
+            "attention_states": NEEDS_ATTENTION,
+            "health": run_checks(),
+            "failed_notifications": failed_count(),
+        },
     )
 
 

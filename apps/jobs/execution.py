@@ -39,6 +39,7 @@ from apps.jobs.services import (
     transition,
 )
 from apps.jobs.sink import JobEventSink
+from apps.notifications.services import notify
 from runner.backends import CloudContext, StepInput, backend_for
 from runner.execute import run_step
 from runner.planner import BACKUP_FETCH, KINDS, RESTORE_CONFIG, cell_upgrade_release
@@ -137,6 +138,7 @@ def _execute(job: Job, worker: str) -> None:
     if job.kind in UPGRADE_KINDS:
         Cloud.objects.filter(pk=cloud.pk).update(state=CloudState.UPGRADING)
 
+    retrying(notify, "job.started", job)  # the row alone: nothing else to roll back with it
     control = JobControl(job_id)
     # Once before the first step, so a cancel that came before the worker did is never missed
     # because the thread had not read the flag yet.
@@ -158,6 +160,7 @@ def _refuse_to_start(job: Job, why: str) -> None:
         if transition(job, JobState.FAILED, finished_at=timezone.now(), result=message[:1000]):
             job.steps.filter(attempt=job.attempt, state=StepState.PENDING).update(state=StepState.SKIPPED)
             record(job.requested_by, "job.refused", job, detail={"reason": why[:500]})
+            notify("job.failed", job)
             transaction.on_commit(partial(publish_job_state, job))
     flush()
 
@@ -173,6 +176,7 @@ def _give_up(job: Job, exc: Exception) -> None:
         message = f"Ferry could not go on: {type(exc).__name__}: {exc}. Resume once the cause is fixed."
         if transition(job, JobState.FAILED, finished_at=timezone.now(), result=message[:1000]):
             record(job.requested_by, "job.failed", job, detail={"error": str(exc)[:500]})
+            notify("job.failed", job)
             publish_job_state(job)
 
 
@@ -374,6 +378,7 @@ def _finish(job: Job, outcome: str, failed_step: Step | None) -> None:
         if cloud_state:
             Cloud.objects.filter(pk=job.cloud_id).update(state=cloud_state)
         record(job.requested_by, f"job.{outcome}", job, detail={"attempt": job.attempt})
+        notify(f"job.{outcome}", job)  # Ferry's notice: the requester hears of it too
     publish_job_state(job)
     flush()  # the job's last messages leave before the task reports done
 
@@ -388,6 +393,7 @@ def _wait_at_gate(job: Job, gate: Step) -> None:
         if not transition(job, JobState.WAITING, worker="", heartbeat_at=None, result=result):
             return
         record(job.requested_by, "job.waiting", job, detail={"step": gate.position, "attempt": job.attempt})
+        notify("job.waiting", job)
     publish_job_state(job)
     flush()
 

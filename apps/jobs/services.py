@@ -37,6 +37,7 @@ from apps.jobs.models import (
     Step,
     StepState,
 )
+from apps.notifications.services import notify
 from apps.windows import services as windows
 from runner.params import BackupInfo, ansible_bool
 from runner.planner import (
@@ -434,6 +435,7 @@ def cancel_job(actor, job: Job) -> Job:
         job.steps.filter(state=StepState.PENDING).update(state=StepState.SKIPPED)
         if awaiting:
             withdraw_request(job)
+        notify("job.canceled", job, actor=actor)
         transaction.on_commit(partial(publish_job_state, job))
     elif job.state == JobState.RUNNING:
         transition(job, JobState.CANCELING, cancel_requested=True)
@@ -613,6 +615,7 @@ def abort_job(actor, job: Job, *, reason: str) -> Job:
     if cloud_state:
         Cloud.objects.filter(pk=job.cloud_id).update(state=cloud_state)
     record(actor, "job.abort", job, detail={"reason": reason})
+    notify("job.canceled", job, actor=actor)
     transaction.on_commit(partial(publish_job_state, job))
     return job
 
@@ -681,6 +684,7 @@ def reap_lost_jobs(now=None) -> list[int]:
                 job.steps.filter(state=StepState.RUNNING).update(state=StepState.LOST, finished_at=now)
                 job.steps.filter(state=StepState.PENDING).update(state=StepState.SKIPPED)
                 record(None, "job.lost", job, detail={"silent_seconds": round(silent)})
+                notify("job.lost", job)
                 log.info("marked job %s lost: worker %s silent for %.0f s", job.pk, job.worker or "?", silent)
                 transaction.on_commit(partial(publish_job_state, job))
                 lost.append(job.pk)

@@ -14,6 +14,7 @@ from runner.orphans import end_orphaned_steps
 
 log = logging.getLogger(__name__)
 REAP_SECONDS = 5.0
+DELIVERY_SECONDS = 3.0  # of each sweep at most, so reaping never waits long behind a slow receiver
 
 
 @worker_ready.connect
@@ -23,15 +24,27 @@ def _end_steps_of_dead_workers(**_: object) -> None:
 
 
 def sweep() -> list[int]:
-    """Mark jobs whose worker went silent as lost, expire approval requests past their time, then
-    start queued jobs while slots are free."""
+    """Mark jobs whose worker went silent as lost, expire approval requests past their time, start
+    queued jobs while slots are free, then send the notifications that are due."""
     from apps.approvals.services import expire_requests
     from apps.jobs.services import dispatch, reap_lost_jobs
 
     lost = reap_lost_jobs()
     expire_requests()
     dispatch()
+    _deliver_notifications()
     return lost
+
+
+def _deliver_notifications() -> None:
+    """Send due notifications within a budget; a failure here never breaks the sweep (what was not
+    sent stays in the outbox for the next one)."""
+    from apps.notifications.delivery import deliver_due
+
+    try:
+        deliver_due(seconds=DELIVERY_SECONDS)
+    except Exception:
+        log.warning("delivering notifications failed; trying again at the next sweep", exc_info=True)
 
 
 def _sweep_forever(stop: threading.Event) -> None:

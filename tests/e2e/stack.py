@@ -121,6 +121,8 @@ class Stack:
             FERRY_HEARTBEAT_TIMEOUT="12",  # with the reaper every 5 s: lost within 17 s
             # Jobs queue without approvers, as the stacks' tests expect; approvals have tests of their own.
             FERRY_APPROVALS_REQUIRED="0",
+            # No SMTP server on these machines: notifications are sent (and counted sent) nowhere.
+            EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
         )
         if self._db_name:
             environ["DATABASE_URL"] = _with_path(self.database_url, "/" + self._db_name)
