@@ -36,6 +36,15 @@ class ApprovalPolicy(models.Model):
     gates_need_approver = models.BooleanField(
         default=False, help_text="continuing a job waiting at a gate needs the approver role too"
     )
+    emergency_allowed = models.BooleanField(
+        default=True, help_text="a mutating job may be launched as an emergency, outside the windows"
+    )
+    emergency_approvals = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(MAX_APPROVERS)],
+        help_text="distinct approvers an emergency needs; empty: as many as any other job",
+    )
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
 

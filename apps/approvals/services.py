@@ -44,7 +44,13 @@ from apps.windows.services import release_when_open
 from runner.planner import PlannedStep
 
 log = logging.getLogger(__name__)
-POLICY_FIELDS = ("approvals_required", "request_ttl_hours", "gates_need_approver")
+POLICY_FIELDS = (
+    "approvals_required",
+    "request_ttl_hours",
+    "gates_need_approver",
+    "emergency_allowed",
+    "emergency_approvals",
+)
 EXPIRE_BATCH = 200  # requests one sweep expires; the next sweep takes the rest
 
 
@@ -63,10 +69,18 @@ def policy_for(cloud: Cloud) -> ApprovalPolicy:
     return ApprovalPolicy.objects.filter(cloud=cloud).first() or default_policy(cloud)
 
 
-def required_by(policy: ApprovalPolicy) -> int:
-    """How many live approvals queue a job under ``policy``: at least one (a request made while the
+def asked_by(policy: ApprovalPolicy, *, emergency: bool = False) -> int:
+    """How many approvers ``policy`` asks of a new job (0: none): an emergency's own number, if the
+    policy sets one, else the number every mutating job needs."""
+    if emergency and policy.emergency_approvals is not None:
+        return policy.emergency_approvals
+    return policy.approvals_required
+
+
+def required_by(policy: ApprovalPolicy, *, emergency: bool = False) -> int:
+    """How many live approvals release a job under ``policy``: at least one (a request made while the
     policy asked for approvers is not released by lowering it to 0)."""
-    return max(policy.approvals_required, 1)
+    return max(asked_by(policy, emergency=emergency), 1)
 
 
 def policy_values(policy: ApprovalPolicy) -> dict[str, Any]:
@@ -101,10 +115,23 @@ def update_policy(actor, cloud: Cloud, changes: dict[str, Any]) -> ApprovalPolic
     return policy
 
 
-def needs_approval(cloud: Cloud, kind: str) -> bool:
+def needs_approval(cloud: Cloud, kind: str, *, emergency: bool = False) -> bool:
     """Whether launching ``kind`` on ``cloud`` waits for approvers: mutating kinds, when the cloud's
-    policy asks for at least one."""
-    return kind not in READ_ONLY_KINDS and policy_for(cloud).approvals_required > 0
+    policy asks for at least one (for an emergency, its own number if it sets one).
+
+    An emergency on a cloud whose policy allows none is refused, naming ``emergency``.
+    """
+    if kind in READ_ONLY_KINDS:
+        return False
+    policy = policy_for(cloud)
+    if emergency and not policy.emergency_allowed:
+        raise ValidationError(
+            {
+                "emergency": f"{cloud.slug}'s change-control policy allows no emergency launch: "
+                "launch it for the next maintenance window, or ask its admins"
+            }
+        )
+    return asked_by(policy, emergency=emergency) > 0
 
 
 def clean_reason(reason: object, *, cloud: Cloud, required: bool) -> str:
@@ -152,7 +179,7 @@ def request_approval(
 
 def approvals_needed(job: Job) -> int:
     """How many live approvals queue ``job``: what its cloud's policy asks for now (``required_by``)."""
-    return required_by(policy_for(job.cloud))
+    return required_by(policy_for(job.cloud), emergency=job.emergency)
 
 
 def live_approvals(job: Job) -> QuerySet[Approval]:

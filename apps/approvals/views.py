@@ -30,7 +30,8 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
     )
     policies = {p.cloud_id: p for p in ApprovalPolicy.objects.filter(cloud_id__in={j.cloud_id for j in jobs})}
     for job in jobs:
-        job.required = services.required_by(policies.get(job.cloud_id) or services.default_policy(job.cloud))
+        policy = policies.get(job.cloud_id) or services.default_policy(job.cloud)
+        job.required = services.required_by(policy, emergency=job.emergency)
     return render(request, "approvals/approval_queue.html", {"jobs": jobs})
 
 
@@ -85,7 +86,15 @@ def job_deny(request: HttpRequest, job_id: int) -> HttpResponse:
 def cloud_policy(request: HttpRequest, slug: str) -> HttpResponse:
     """Change a cloud's approval policy from its page (its admins)."""
     cloud = get_cloud_for(request.user, slug, CloudAction.ADMINISTER)
-    changes: dict[str, Any] = {"gates_need_approver": request.POST.get("gates_need_approver") == "on"}
+    changes: dict[str, Any] = {
+        "gates_need_approver": request.POST.get("gates_need_approver") == "on",
+        "emergency_allowed": request.POST.get("emergency_allowed") == "on",
+    }
+    raw = request.POST.get("emergency_approvals", "").strip()
+    if raw and not raw.isdigit():
+        messages.error(request, f"emergency_approvals: a whole number or empty, got {raw[:20]!r}")
+        return redirect("cloud-detail", slug=cloud.slug)
+    changes["emergency_approvals"] = int(raw) if raw else None
     for name in ("approvals_required", "request_ttl_hours"):
         raw = request.POST.get(name, "").strip()
         if not raw.isdigit():

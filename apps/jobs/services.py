@@ -186,9 +186,9 @@ def launch_job(
         why = f"{kind} changes {cloud.slug}: confirm that you mean it"
         raise ValidationError({"confirm": f'{why} (tick the box to confirm, or send "confirm": true)'})
     mutating = kind not in READ_ONLY_KINDS
-    needs_approval = approvals.needs_approval(cloud, kind)
-    reason = approvals.clean_reason(reason, cloud=cloud, required=needs_approval)
     emergency = bool(emergency) and mutating
+    needs_approval = approvals.needs_approval(cloud, kind, emergency=emergency)
+    reason = approvals.clean_reason(reason, cloud=cloud, required=needs_approval)
     emergency_reason = windows.emergency_reason(actor, cloud, emergency_reason) if emergency else ""
     job = Job.objects.create(
         cloud=cloud,

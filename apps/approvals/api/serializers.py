@@ -18,6 +18,8 @@ class ApprovalPolicySerializer(serializers.ModelSerializer):
             "approvals_required",
             "request_ttl_hours",
             "gates_need_approver",
+            "emergency_allowed",
+            "emergency_approvals",
             "own",
             "updated_at",
             "updated_by",
@@ -34,6 +36,10 @@ class ApprovalPolicyUpdateSerializer(serializers.Serializer):
     approvals_required = serializers.IntegerField(required=False, min_value=0, max_value=MAX_APPROVERS)
     request_ttl_hours = serializers.IntegerField(required=False, min_value=1, max_value=MAX_TTL_HOURS)
     gates_need_approver = serializers.BooleanField(required=False)
+    emergency_allowed = serializers.BooleanField(required=False)
+    emergency_approvals = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=MAX_APPROVERS
+    )
 
     def validate(self, attrs: dict) -> dict:
         unknown = sorted(set(self.initial_data) - set(self.fields))
