@@ -1,8 +1,8 @@
-"""The fleet at a glance: the clouds a user may see by release series and support status, and the
-jobs that wait for a person (or, once those states exist, for an approval or a scheduled time).
+"""The fleet at a glance: the clouds a user may see by release series and support status, the jobs
+that wait for a person (at a gate, or for approval), and what is scheduled for a maintenance window.
 
-Two queries whatever the size of the fleet (plus the one or two that find the user's roles): the
-clouds with their releases, and the jobs that need attention.
+Three queries whatever the size of the fleet (plus the one or two that find the user's roles): the
+clouds with their releases, the jobs that need attention, and the scheduled jobs.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime
 from collections import Counter
 from dataclasses import dataclass, field
+
+from django.db.models import F
 
 from apps.catalog.models import Release, ReleaseStatus
 from apps.clouds.models import Cloud, CloudState
@@ -42,6 +44,8 @@ class Fleet:
     by_status: list[tuple[str, str, int]]  # (status, label, clouds) for the statuses clouds are in
     attention: list[Job]
     attention_more: bool
+    scheduled: list[Job]  # approved or launched outside their windows, soonest first
+    scheduled_more: bool
 
 
 def fleet(user) -> Fleet:
@@ -64,6 +68,11 @@ def fleet(user) -> Fleet:
         .select_related("cloud", "requested_by")
         .order_by("id")[: ATTENTION_SHOWN + 1]
     )
+    scheduled = list(
+        Job.objects.filter(state=JobState.SCHEDULED, cloud__in=visible)
+        .select_related("cloud", "requested_by")
+        .order_by(F("scheduled_for").asc(nulls_last=True), "id")[: ATTENTION_SHOWN + 1]
+    )
     return Fleet(
         groups=ordered,
         cloud_count=len(clouds),
@@ -71,6 +80,8 @@ def fleet(user) -> Fleet:
         by_status=[(s.value, s.label, statuses[s.value]) for s in ReleaseStatus if statuses[s.value]],
         attention=attention[:ATTENTION_SHOWN],
         attention_more=len(attention) > ATTENTION_SHOWN,
+        scheduled=scheduled[:ATTENTION_SHOWN],
+        scheduled_more=len(scheduled) > ATTENTION_SHOWN,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
@@ -110,6 +111,23 @@ def test_dashboard_page_shows_series_counts_and_waiting_jobs(clouds, viewer, ope
     assert f'href="/jobs/{waiting.pk}/"' in attention and "otto-operator" in attention
 
 
+def test_dashboard_lists_what_is_scheduled_soonest_first(clouds, viewer, operator, client_as):
+    later, sooner = (
+        job(clouds["alpha"], JobState.SCHEDULED, operator),
+        job(clouds["bravo"], JobState.SCHEDULED),
+    )
+    Job.objects.filter(pk=later.pk).update(
+        scheduled_for=datetime(2026, 12, 12, 1, tzinfo=UTC),
+        scheduled_reason="outside every maintenance window",
+    )
+    Job.objects.filter(pk=sooner.pk).update(scheduled_for=datetime(2026, 12, 5, 1, tzinfo=UTC))
+    assert [j.pk for j in fleet(viewer).scheduled] == [sooner.pk, later.pk]
+    assert fleet(viewer).attention == []  # a scheduled job waits for its window, not for a person
+    page = client_as(viewer).get("/").content.decode()
+    scheduled = page[page.index('<section id="scheduled">') : page.index('<section id="fleet">')]
+    assert "2026-12-12 01:00" in scheduled and "outside every maintenance window" in scheduled
+
+
 def test_dashboard_takes_as_many_queries_for_a_large_fleet_as_for_a_small_one(
     clouds, viewer, operator, client_as
 ):
@@ -125,4 +143,5 @@ def test_dashboard_takes_as_many_queries_for_a_large_fleet_as_for_a_small_one(
     for i in range(20):
         cloud = services.create_cloud(None, slug=f"more{i:02d}", release=("2024.1", "2025.2", None)[i % 3])
         job(cloud, JobState.WAITING, operator)
+        job(cloud, JobState.SCHEDULED, operator)
     assert queries() == small
