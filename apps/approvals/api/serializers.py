@@ -8,7 +8,8 @@ class ApprovalPolicySerializer(serializers.ModelSerializer):
     """A cloud's change-control rules; ``own`` is false while it follows the settings' defaults."""
 
     cloud = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True)  # null until first saved
     own = serializers.SerializerMethodField()
 
     class Meta:

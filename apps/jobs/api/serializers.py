@@ -1,4 +1,3 @@
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -83,7 +82,7 @@ class JobDetailSerializer(JobSerializer):
         fields = [*JobSerializer.Meta.fields, "steps", "host_summaries", "approval"]
         read_only_fields = fields
 
-    @extend_schema_field(OpenApiTypes.OBJECT)
+    @extend_schema_field({"type": "object", "additionalProperties": {}, "nullable": True})
     def get_approval(self, job: Job) -> dict | None:
         """The job's approval request and approvals (apps.approvals); null if it never needed one."""
         from apps.approvals.api.serializers import approval_json

@@ -9,7 +9,8 @@ class NotificationSettingsSerializer(serializers.ModelSerializer):
     to the cloud's admins, its scheme and host to everyone else who sees the cloud."""
 
     cloud = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True)  # null until first saved
     secret = serializers.SerializerMethodField()
     webhook_url = serializers.SerializerMethodField()
 
