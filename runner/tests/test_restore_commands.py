@@ -85,4 +85,5 @@ def test_the_kolla_backend_runs_ferrys_restore_playbooks_with_the_chain_as_data(
             str(tmp_path / "run" / "etc-kolla" / "globals.yml")
         ]
         assert spec.unsafe_vars == {"ferry_restore_chain": CHAIN, "ferry_restore_node": "ctl01"}
-        assert spec.extra_vars == {}
+        # Ferry's own: the image tag's distro when globals.yml leaves it to kolla's defaults.
+        assert set(spec.extra_vars) == {"ferry_base_distro", "ferry_base_distro_version"}
