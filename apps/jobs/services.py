@@ -76,6 +76,7 @@ def plan_request(cloud: Cloud, kind: str, params: dict, backend: str = "") -> Pl
         hosts=list(cloud.hosts.values_list("name", flat=True)),
         backend=backend,
         mariabackup=ansible_bool(cloud_globals.get("enable_mariabackup")),
+        globals=cloud_globals,
         nova_safety_upgrade=ansible_bool(cloud_globals.get("nova_safety_upgrade")),
         backups=[
             backup_info(b)
