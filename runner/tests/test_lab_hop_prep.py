@@ -33,3 +33,14 @@ def test_merge_passwords_keeps_existing_secrets_and_generates_the_new_keys(tmp_p
     assert merged["given"] == "from-the-cloud"
     assert len(merged["prometheus_haproxy_password"]) == 40
     assert record.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_migration_is_recorded_once_in_the_lab(tmp_path: Path) -> None:
+    cloud = new_cloud(tmp_path)
+    record = cloud.root / "migrations.json"
+    record.write_text(json.dumps(["rabbitmq-quorum-queues"]))
+
+    result, _ = cloud.run("ferry-migrate.yml", extra={"ferry_migration": "redis-to-valkey"})
+
+    assert result.status == "successful", result
+    assert json.loads(record.read_text()) == ["rabbitmq-quorum-queues", "redis-to-valkey"]
