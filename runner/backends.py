@@ -29,7 +29,14 @@ from runner.kolla import (
     kolla_extra_vars,
     kolla_version_for,
 )
-from runner.planner import ARCHIVE, FERRY_PLAYBOOK_ACTIONS, LAB_FREE_TEXT, VALIDATE
+from runner.planner import (
+    ARCHIVE,
+    FERRY_PLAYBOOK_ACTIONS,
+    KOLLA_INSTALL,
+    LAB_FREE_TEXT,
+    MERGE_PASSWORDS,
+    VALIDATE,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +44,9 @@ LAB_DIR = Path(__file__).resolve().parent / "lab"
 # Ferry's own playbooks for the kolla-ansible backend: steps kolla-ansible has no action for.
 FERRY_PLAYBOOK_DIR = Path(__file__).resolve().parent / "playbooks"
 FERRY_ACTIONS = {action: f"{action}.yml" for action in FERRY_PLAYBOOK_ACTIONS}
-# Ferry's playbooks that query MariaDB, and so read passwords.yml (database_password).
-READS_PASSWORDS = frozenset({VALIDATE, ARCHIVE})
+# Ferry's playbooks that read passwords.yml: those that query MariaDB (database_password), and the
+# password merge, which checks it for the keys a hop adds.
+READS_PASSWORDS = frozenset({VALIDATE, ARCHIVE, MERGE_PASSWORDS})
 
 
 #: kolla's directories under its config dir that Ferry models, and the variables naming the first two.
@@ -245,6 +253,15 @@ class KollaAnsibleBackend:
                     "ferry_base_distro": context.distro,
                     "ferry_base_distro_version": context.distro_version,
                     **kolla_extra_vars(step.extra_vars),
+                    # The install step says which kolla-ansible the line above made sure of.
+                    **(
+                        {
+                            "ferry_kolla_ansible_version": install.version,
+                            "ferry_kolla_ansible_venv": str(install.venv),
+                        }
+                        if step.action == KOLLA_INSTALL
+                        else {}
+                    ),
                 },
                 limit=step.limit or None,
                 secrets=context.secrets,

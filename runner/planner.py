@@ -14,7 +14,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from runner.params import BackupInfo, CloudFacts, Param, ParamError, backup_chain, clean_params
+from runner.hops import MIGRATIONS, HopPrep, hop_prep
+from runner.params import BackupInfo, CloudFacts, Param, ParamError, ansible_bool, backup_chain, clean_params
 
 
 class PlanError(ParamError):
@@ -81,7 +82,21 @@ MARIADB_RESTORE = "ferry-mariadb-restore"
 # RabbitMQ, disk, certificates, compute versions), and the archive of soft-deleted rows they ask for.
 VALIDATE = "ferry-validate"
 ARCHIVE = "ferry-archive-deleted-rows"
-FERRY_PLAYBOOK_ACTIONS = (BACKUP_FETCH, BACKUP_PUSH, MARIADB_RESTORE, VALIDATE, ARCHIVE)
+# A hop's preparation (runner/hops.py): install the target's kolla-ansible, merge the passwords
+# (keep every secret, add the keys the target's kolla-genpwd generates), run a named migration.
+KOLLA_INSTALL = "ferry-kolla-install"
+MERGE_PASSWORDS = "ferry-merge-passwords"
+MIGRATE = "ferry-migrate"
+FERRY_PLAYBOOK_ACTIONS = (
+    BACKUP_FETCH,
+    BACKUP_PUSH,
+    MARIADB_RESTORE,
+    VALIDATE,
+    ARCHIVE,
+    KOLLA_INSTALL,
+    MERGE_PASSWORDS,
+    MIGRATE,
+)
 OTHER_PLAYBOOKS.update({action: f"{action}.yml" for action in FERRY_PLAYBOOK_ACTIONS})
 
 
@@ -192,22 +207,92 @@ def validation_steps(
     ]
 
 
-def upgrade_hop(target: str, backup_label: str, releases: list[ReleaseInfo]) -> list[PlannedStep]:
-    """Every step of one full upgrade to ``target``, as kolla's upgrade procedure lists them.
+def upgrade_hop(request: PlanRequest, previous: str, target: str) -> list[PlannedStep]:
+    """Every step of one full upgrade from ``previous`` to ``target``, as kolla's upgrade procedure
+    lists them.
 
-    The validations come first; the backup comes after pull and prechecks, right before the first
-    step that changes anything, so that it holds what the upgrade starts from.
+    The validations come first, then the hop's preparation (runner/hops.py); the backup comes
+    after pull and prechecks, right before the first step that changes anything, so that it holds
+    what the upgrade starts from. The hop's migrations follow the backup.
     """
+    prep = hop_prep(previous, target)
     return [
-        *validation_steps(releases, target),
+        *validation_steps(request.releases, target),
+        *preparation_steps(request, prep),
         step(f"Pull {target} images", "pull", target),
         step(f"Prechecks for {target}", "prechecks", target),
-        *take_backup("full", backup_label, name=f"Back up config and database before {target}", config=True),
+        *take_backup(
+            "full", f"before-{target}", name=f"Back up config and database before {target}", config=True
+        ),
+        *migration_steps(prep),
         step(f"Upgrade to {target}", "upgrade", target, completes=target),
         step(f"Post-deploy {target}", "post-deploy", target),
         step(f"Validate {target} configuration", "validate-config", target),
         step(f"Check services on {target}", "check", target),
     ]
+
+
+def refuse_unprepared_globals(prep: HopPrep, cloud_globals: dict[str, Any]) -> None:
+    """Refuse a hop whose target no longer reads a key the cloud's globals set, or removed a service
+    they enable; the message names every such key and the release."""
+    problems = []
+    enabled = [key for key in prep.removed_services if ansible_bool(cloud_globals.get(key))]
+    if enabled:
+        problems.append(
+            f"{prep.to_series} no longer deploys what {', '.join(enabled)} enable: turn "
+            f"{'it' if len(enabled) == 1 else 'them'} off and remove the service first"
+        )
+    for key, advice in prep.removed_globals.items():
+        if key in cloud_globals:
+            renamed = advice.isidentifier()
+            problems.append(
+                f"{prep.to_series} renames {key} to {advice}: set {advice} instead"
+                if renamed
+                else f"{prep.to_series} no longer reads {key} ({advice})"
+            )
+    if problems:
+        ready = f"globals.yml is not ready for {prep.to_series}: "
+        raise PlanError("globals_yml", ready + "; ".join(problems))
+
+
+def preparation_steps(request: PlanRequest, prep: HopPrep) -> list[PlannedStep]:
+    """What a hop needs before its images are pulled: the target's kolla-ansible (the kolla-ansible
+    backend only: the lab has none to install) and the passwords the target's kolla-genpwd adds."""
+    refuse_unprepared_globals(prep, request.globals)
+    target = prep.to_series
+    steps = []
+    if request.backend == "kolla-ansible" and prep.kolla_ansible:
+        steps.append(
+            step(
+                f"Install kolla-ansible {prep.kolla_ansible} for {target}",
+                KOLLA_INSTALL,
+                target,
+                ferry_kolla_ansible_major=prep.kolla_ansible,
+            )
+        )
+    if prep.new_passwords:
+        steps.append(
+            step(
+                f"Merge passwords for {target}: keep every existing secret, generate "
+                f"{', '.join(prep.new_passwords)}",
+                MERGE_PASSWORDS,
+                target,
+                ferry_new_passwords=list(prep.new_passwords),
+            )
+        )
+    return steps
+
+
+def migration_steps(prep: HopPrep) -> list[PlannedStep]:
+    """The hop's migrations, each its own step after the backup. An intermediate RabbitMQ upgrade
+    runs on the release the cloud leaves (kolla's notes: on it, before the hop)."""
+    steps = []
+    for name in prep.migrations:
+        release = prep.from_series if name.startswith("rabbitmq-3.") else prep.to_series
+        steps.append(
+            step(f"{MIGRATIONS[name]} before {prep.to_series}", MIGRATE, release, ferry_migration=name)
+        )
+    return steps
 
 
 @dataclass(frozen=True)
@@ -225,6 +310,7 @@ class PlanRequest:
     backups: list[BackupInfo] = field(default_factory=list)
     mariabackup: bool = False  # the cloud's globals turn enable_mariabackup on
     nova_safety_upgrade: bool = False  # the cloud's globals turn nova_safety_upgrade on
+    globals: dict[str, Any] = field(default_factory=dict)  # the cloud's globals.yml, for a hop's checks
 
     def facts(self) -> CloudFacts:
         return CloudFacts(
@@ -411,14 +497,14 @@ def _upgrade(request: PlanRequest, params: dict[str, Any]) -> list[PlannedStep]:
             f"{current} → {target} is not a legal hop (next release, or next SLURP from a SLURP); "
             f"use a fast-forward upgrade through {' → '.join(path)}",
         )
-    return upgrade_hop(target, backup_label=f"before-{target}", releases=request.releases)
+    return upgrade_hop(request, current, target)
 
 
 def _ffu(request: PlanRequest, params: dict[str, Any]) -> list[PlannedStep]:
-    _, _, path = _upgrade_path(request, params)
+    current, _, path = _upgrade_path(request, params)
     steps: list[PlannedStep] = []
-    for number, hop in enumerate(path, start=1):
-        hop_steps = upgrade_hop(hop, backup_label=f"before-{hop}", releases=request.releases)
+    for number, (previous, hop) in enumerate(zip([current, *path], path, strict=False), start=1):
+        hop_steps = upgrade_hop(request, previous, hop)
         if params.get("pause_between_hops") and number < len(path):
             # A person looks at the cloud on its new release before the next hop starts.
             hop_steps[-1] = replace(hop_steps[-1], gate=True)
@@ -924,13 +1010,16 @@ def _cell_rollout(request: PlanRequest, params: dict[str, Any], target: str) -> 
         )
     canary = params.get("canary") or cells[0]
     order = [canary] + [c for c in cells if c != canary]
+    prep = hop_prep(_require(request.current_release, "release", "the cloud is not deployed"), target)
     steps = [
         *validation_steps(request.releases, target),
+        *preparation_steps(request, prep),
         step(f"Pull {target} images", "pull", target),
         step(f"Prechecks for {target}", "prechecks", target),
         *take_backup(
             "full", f"before-{target}", name=f"Back up config and database before {target}", config=True
         ),
+        *migration_steps(prep),
         step(
             "Upgrade the services nova depends on (haproxy, keepalived, MariaDB, RabbitMQ, keystone, "
             "glance, cinder, placement, Open vSwitch, neutron…)",

@@ -43,6 +43,8 @@ from runner.params import BackupInfo, ansible_bool
 from runner.planner import (
     BACKUP_FETCH,
     KINDS,
+    KOLLA_INSTALL,
+    MERGE_PASSWORDS,
     VALIDATE,
     PlanError,
     PlannedStep,
@@ -76,6 +78,7 @@ def plan_request(cloud: Cloud, kind: str, params: dict, backend: str = "") -> Pl
         hosts=list(cloud.hosts.values_list("name", flat=True)),
         backend=backend,
         mariabackup=ansible_bool(cloud_globals.get("enable_mariabackup")),
+        globals=cloud_globals,
         nova_safety_upgrade=ansible_bool(cloud_globals.get("nova_safety_upgrade")),
         backups=[
             backup_info(b)
@@ -575,9 +578,21 @@ def continue_job(actor, job: Job, *, reason: str) -> Job:
 
 
 # Actions that read the cloud, or only stage what a later step applies: stopping a job after only
-# these leaves the cloud as it was.
+# these leaves the cloud as it was. A hop's kolla-ansible install and password merge are staging:
+# the running services read neither until the upgrade.
 LEAVES_CLOUD_AS_IT_WAS = frozenset(
-    {"prechecks", "check", "pull", "genconfig", "validate-config", "mariadb-backup", BACKUP_FETCH, VALIDATE}
+    {
+        "prechecks",
+        "check",
+        "pull",
+        "genconfig",
+        "validate-config",
+        "mariadb-backup",
+        BACKUP_FETCH,
+        VALIDATE,
+        KOLLA_INSTALL,
+        MERGE_PASSWORDS,
+    }
 )
 
 

@@ -166,3 +166,26 @@ def test_both_backends_run_ferrys_validate_playbook(tmp_path, kolla_install):
     # It queries MariaDB: passwords.yml comes as a vars file, never as a value on the command line.
     assert [Path(f).name for f in spec.extra_vars_files] == ["globals.yml", "passwords.yml"]
     assert "database_password" not in spec.extra_vars and spec.extra_vars["ferry_base_distro_version"] == "10"
+
+
+@pytest.mark.parametrize(
+    ("action", "files"),
+    [
+        ("ferry-kolla-install", ["globals.yml"]),
+        ("ferry-merge-passwords", ["globals.yml", "passwords.yml"]),
+        ("ferry-migrate", ["globals.yml"]),
+    ],
+)
+def test_both_backends_have_a_playbook_for_each_hop_preparation(tmp_path, kolla_install, action, files):
+    from runner.backends import FERRY_PLAYBOOK_DIR
+
+    step = StepInput(action=action, playbook=f"{action}.yml", extra_vars={"openstack_release": "2026.1"})
+    lab_spec = LabBackend().step_spec(context(tmp_path), step, tmp_path / "lab-run")
+    assert Path(lab_spec.playbook) == Path(__file__).parents[1] / "lab" / f"{action}.yml"
+    ctx = context(tmp_path)
+    ctx.var_dir = kolla_install.venv.parent.parent
+    spec = KollaAnsibleBackend().step_spec(ctx, step, tmp_path / "run")
+    assert Path(spec.playbook) == FERRY_PLAYBOOK_DIR / f"{action}.yml"
+    assert [Path(f).name for f in spec.extra_vars_files] == files
+    if action == "ferry-kolla-install":
+        assert spec.extra_vars["ferry_kolla_ansible_version"] == kolla_install.version

@@ -89,7 +89,8 @@ def test_upgrade_hop_follows_kollas_procedure():
 def test_ffu_is_a_chain_of_full_upgrades():
     steps = plan(request("ffu", current="2024.1", target_release="2026.1"))
     assert [s.completes_release for s in steps if s.completes_release] == ["2025.1", "2026.1"]
-    assert len(steps) == 18
+    # Nine steps a hop, and 2025.1's preparation: its passwords and two migrations.
+    assert len(steps) == 21
     # Each hop validates for its own release before it pulls anything.
     validations = [s for s in steps if s.action == "ferry-validate"]
     assert [s.extra_vars["openstack_release"] for s in validations] == ["2025.1", "2026.1"]
@@ -493,3 +494,95 @@ def test_archive_runs_nova_manage_archive_deleted_rows_and_purges_only_when_aske
     assert "nova-manage db archive_deleted_rows --until-complete --all-cells)" in archive.name
     (purged,) = plan(request("archive", purge=True))
     assert purged.extra_vars["ferry_archive_purge"] is True and "--purge" in purged.name
+
+
+# A hop's preparation (runner/hops.py): steps for what kolla's release notes require, refusals for
+# globals the target no longer reads.
+
+
+def test_every_hop_entry_is_a_legal_hop_installing_the_targets_kolla_ansible():
+    from apps.catalog.catalog_data import RELEASES as CATALOG
+    from runner.hops import HOPS, MIGRATIONS
+    from runner.kolla import KOLLA_MAJOR_BY_SERIES
+
+    releases = [ReleaseInfo(series, slurp) for series, slurp in CATALOG]
+    for (here, there), prep in HOPS.items():
+        assert there in legal_hops(releases, here), (here, there)
+        assert prep.kolla_ansible == KOLLA_MAJOR_BY_SERIES[there]
+        assert set(prep.migrations) <= set(MIGRATIONS)
+        assert all(key.startswith("enable_") for key in prep.removed_services)
+
+
+def test_upgrade_to_2025_1_merges_passwords_then_migrates_after_the_backup():
+    steps = plan(request("upgrade", current="2024.1", target_release="2025.1"))
+    actions = [s.action for s in steps]
+    assert actions[:4] == ["ferry-validate", "ferry-merge-passwords", "pull", "prechecks"]
+    merge = steps[1]
+    assert merge.extra_vars["ferry_new_passwords"] == [
+        "valkey_master_password",
+        "prometheus_haproxy_password",
+    ]
+    assert "keep every existing secret" in merge.name and "valkey_master_password" in merge.name
+    backup = actions.index("ferry-backup-fetch")
+    migrations = [s for s in steps if s.action == "ferry-migrate"]
+    assert [s.extra_vars["ferry_migration"] for s in migrations] == [
+        "rabbitmq-quorum-queues",
+        "redis-to-valkey",
+    ]
+    assert backup < actions.index("ferry-migrate") < actions.index("upgrade")
+    assert "Valkey" in migrations[1].name and migrations[1].extra_vars["openstack_release"] == "2025.1"
+
+
+def test_the_rabbitmq_intermediate_upgrade_runs_on_the_release_the_cloud_leaves():
+    steps = plan(request("upgrade", current="2023.1", target_release="2024.1"))
+    (migration,) = [s for s in steps if s.action == "ferry-migrate"]
+    assert migration.extra_vars == {"openstack_release": "2023.1", "ferry_migration": "rabbitmq-3.12-3.13"}
+    assert "3.12" in migration.name and "3.13" in migration.name
+
+
+def test_a_hop_without_requirements_adds_no_steps_and_installs_only_for_kolla_ansible():
+    lab = plan(request("upgrade", current="2025.2", target_release="2026.1"))
+    assert not [s for s in lab if s.action.startswith(("ferry-merge", "ferry-migrate", "ferry-kolla"))]
+    kolla = plan(request("upgrade", current="2025.2", target_release="2026.1", backend="kolla-ansible"))
+    assert kolla[1].action == "ferry-kolla-install" and kolla[1].name == "Install kolla-ansible 22 for 2026.1"
+    assert kolla[1].extra_vars["ferry_kolla_ansible_major"] == 22
+
+
+@pytest.mark.parametrize(
+    ("kind", "current", "target", "cloud_globals", "named"),
+    [
+        ("upgrade", "2024.1", "2025.1", {"enable_swift": "yes"}, ["enable_swift", "2025.1"]),
+        ("upgrade", "2025.1", "2025.2", {"enable_venus": True}, ["enable_venus", "2025.2"]),
+        (
+            "upgrade",
+            "2025.2",
+            "2026.1",
+            {"enable_zun": "yes", "enable_kuryr": "yes"},
+            ["enable_zun, enable_kuryr"],
+        ),
+        ("ffu", "2024.1", "2026.1", {"enable_venus": "yes"}, ["enable_venus", "2026.1"]),
+        ("upgrade", "2024.2", "2025.1", {"enable_redis": "yes"}, ["renames enable_redis to enable_valkey"]),
+        (
+            "cell-rollout",
+            "2024.1",
+            "2025.1",
+            {"om_enable_rabbitmq_high_availability": False},
+            ["om_enable_rabbitmq_high_availability"],
+        ),
+    ],
+)
+def test_globals_the_target_no_longer_reads_are_refused_naming_the_key(
+    kind, current, target, cloud_globals, named
+):
+    with pytest.raises(PlanError) as refused:
+        plan(replace(request(kind, current=current, target_release=target), globals=cloud_globals))
+    assert refused.value.field == "globals_yml"
+    for text in named:
+        assert text in refused.value.message
+
+
+def test_a_removed_service_left_off_is_not_refused():
+    steps = plan(
+        replace(request("upgrade", current="2024.1", target_release="2025.1"), globals={"enable_swift": "no"})
+    )
+    assert steps[-1].action == "check"
