@@ -89,7 +89,7 @@ document.getElementById("event-close").addEventListener("click", () => document.
 
 function setState(state, result) {
   const badge = document.getElementById("job-state");
-  badge.textContent = state;
+  badge.textContent = state.replaceAll("_", " "); // as the page renders it: "awaiting approval"
   badge.className = `ferry-badge ${state}`;
   finished = ["succeeded", "failed", "canceled", "lost", "denied", "expired"].includes(state);
   const waiting = state === "waiting";

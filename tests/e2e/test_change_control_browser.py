@@ -60,7 +60,8 @@ def test_request_approve_scheduled_then_run_in_its_window(controlled, browser): 
     operator.click("#launch-submit")
     operator.wait_for_url(f"{stack.base_url}/jobs/*/")
     job_id = int(operator.url.rstrip("/").rsplit("/", 1)[1])
-    assert operator.inner_text("#job-state") == "awaiting_approval"
+    # As rendered, and as the live update redraws it.
+    wait_until(operator, "document.getElementById('job-state').textContent === 'awaiting approval'")
 
     approver = browser.new_page()
     login(approver, stack, "approver", "approver-demo-pass")
