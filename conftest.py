@@ -99,6 +99,19 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 @pytest.fixture
+def postgresql(db):
+    """For what only PostgreSQL has (row locks, triggers, advisory locks, concurrent writers): skip on
+    SQLite, unless FERRY_REQUIRE_SERVICES forbids skipping: then fail."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        message = "needs PostgreSQL (DATABASE_URL=postgres://…)"
+        if os.environ.get("FERRY_REQUIRE_SERVICES", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(message + " and FERRY_REQUIRE_SERVICES=1 forbids skipping")
+        pytest.skip(message)
+
+
+@pytest.fixture
 def viewer(db):
     return UserFactory(username="vera-viewer", role="viewer")
 

@@ -1,4 +1,5 @@
-"""Plans in a real browser: the launch page's preview follows the form, and a gate waits for a person.
+"""Plans in a real browser: the launch page's preview follows the form, and a gate waits for a person
+in a whole-cloud cell rollout run for real on the lab.
 
 Embedded shape (one daphne process, in-process worker), chromium through playwright, under the
 site's Content-Security-Policy: htmx and the job page's script come from static files only.
@@ -7,13 +8,42 @@ site's Content-Security-Policy: htmx and the job page's script come from static 
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 
 import pytest
 
-from apps.jobs.tests.test_gates_lab import INVENTORY as CELLS_INVENTORY
 from tests.e2e.test_job_page_browser import browser, login, wait_until  # noqa: F401  (the browser fixture)
 from tests.e2e.test_jobs_production import launch, wait_for
+
+# One controller and one compute per cell that also conducts it: the least a rollout needs.
+CELLS_INVENTORY = """
+[control]
+ctl01
+[network]
+ctl01
+[monitoring]
+ctl01
+[storage]
+ctl01
+[compute]
+cmp01
+cmp02
+[cell1-control]
+cmp01
+[cell1-compute]
+cmp01
+[cell1:children]
+cell1-control
+cell1-compute
+[cell2-control]
+cmp02
+[cell2-compute]
+cmp02
+[cell2:children]
+cell2-control
+cell2-compute
+"""
 
 pytestmark = [
     pytest.mark.browser,
@@ -90,7 +120,20 @@ def test_the_plan_preview_follows_the_launch_form(gated, browser):  # noqa: F811
     page.close()
 
 
+def lab_containers(stack, host: str) -> dict[str, dict]:
+    """The lab's record of what runs on ``host`` of the cloud ``gated``."""
+    directory = stack.var_dir / "lab" / "gated" / host / "containers"
+    return {path.stem: json.loads(path.read_text()) for path in directory.glob("*.json")}
+
+
+def cell_releases(api) -> dict[str, str | None]:
+    cells = api.get("/api/cells/", params={"limit": 100}).json()["results"]
+    return {c["name"]: c["release"] for c in cells if c["cloud"] == "gated"}
+
+
 def test_a_gate_waits_and_continues_from_the_job_page(gated, browser):  # noqa: F811
+    """The whole-cloud cell rollout, on the lab through the embedded worker: it waits after the
+    canary cell, then upgrades everything, and only its final check moves the cloud's release."""
     stack = gated
     api = stack.login("operator")
     deploy = launch(api, cloud="gated", kind="deploy", confirm=True)
@@ -110,12 +153,33 @@ def test_a_gate_waits_and_continues_from_the_job_page(gated, browser):  # noqa: 
     wait_until(page, "document.getElementById('job-state').textContent === 'waiting'", timeout=300_000)
     wait_until(page, "!document.getElementById('gate-form').hidden")
     assert page.is_hidden("#cancel-form")
-    assert api.get(f"/api/jobs/{job['id']}/").json()["state"] == "waiting"
+    waiting = api.get(f"/api/jobs/{job['id']}/").json()
+    assert waiting["state"] == "waiting"
+    [gate] = [s for s in waiting["steps"] if s["gate"]]
+    assert gate["name"] == "Upgrade canary cell cell2" and gate["state"] == "succeeded"
+    assert {s["state"] for s in waiting["steps"] if s["position"] > gate["position"]} == {"pending"}
+    cloud = api.get("/api/clouds/gated/").json()
+    assert (cloud["release"], cloud["state"]) == ("2025.1", "upgrading")
+    # The canary's computes run the new release; the other cell's have not moved.
+    assert lab_containers(stack, "cmp02")["nova-compute"]["release"] == "2025.2"
+    assert lab_containers(stack, "cmp01")["nova-compute"]["release"] == "2025.1"
+    assert cell_releases(api) == {"cell1": "2025.1", "cell2": "2025.2"}
 
     page.fill("#gate-reason", "canary cell2 answers")
     page.click("#gate-continue")
     wait_until(page, "document.getElementById('job-state').textContent !== 'waiting'")
     wait_until(page, "document.getElementById('gate-form').hidden")
     done = wait_for(api, job["id"], {"succeeded", "failed", "canceled"}, timeout=300)
-    assert all(s["state"] != "pending" for s in done["steps"])
+    assert done["state"] == "succeeded", api.get(f"/jobs/{job['id']}/log.txt").text[-3000:]
+    assert {s["attempt"] for s in done["steps"]} == {1}  # continued, not resumed
+    # The final check passed: every container of every host runs the new release, not nova's only
+    # (haproxy, keepalived, keystone… were upgraded before nova, the rest after it).
+    for host in ("ctl01", "cmp01", "cmp02"):
+        assert {c["release"] for c in lab_containers(stack, host).values()} == {"2025.2"}, host
+    cloud = api.get("/api/clouds/gated/").json()
+    assert (cloud["release"], cloud["state"]) == ("2025.2", "deployed")
+    history = api.get("/api/clouds/gated/history/").json()["results"]
+    assert [(row["job"], row["to"]) for row in history if row["job"] == job["id"]] == [(job["id"], "2025.2")]
+    assert [hop["to"] for hop in history[0]["hops"]] == ["2025.2"]
+    assert cell_releases(api) == {"cell1": "2025.2", "cell2": "2025.2"}
     page.close()

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
-from django.db import connection
 
 from apps.jobs import services
 from tests.factories import UserFactory
@@ -31,13 +28,3 @@ def awaiting(one_approval, operator, demo_cloud, no_worker):
     return services.launch_job(
         operator, demo_cloud, "deploy", params=DEPLOY, confirmed=True, reason="roll out the new images"
     )
-
-
-@pytest.fixture
-def postgresql(db):
-    """Skip on SQLite (row locks are PostgreSQL's), unless FERRY_REQUIRE_SERVICES forbids skipping."""
-    if connection.vendor != "postgresql":
-        message = "needs PostgreSQL (DATABASE_URL=postgres://…)"
-        if os.environ.get("FERRY_REQUIRE_SERVICES", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(message + " and FERRY_REQUIRE_SERVICES=1 forbids skipping")
-        pytest.skip(message)

@@ -5,12 +5,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from django.db import connection
 
 from apps.jobs import services
 from apps.notifications.services import update_settings
@@ -78,13 +76,3 @@ def hooked(admin_user, demo_cloud, receiver):
     """The demo cloud POSTs its events to ``receiver``."""
     update_settings(admin_user, demo_cloud, {"webhook_url": receiver.url, "secret": SECRET, "enabled": True})
     return receiver
-
-
-@pytest.fixture
-def postgresql(db):
-    """Skip on SQLite (row locks are PostgreSQL's), unless FERRY_REQUIRE_SERVICES forbids skipping."""
-    if connection.vendor != "postgresql":
-        message = "needs PostgreSQL (DATABASE_URL=postgres://…)"
-        if os.environ.get("FERRY_REQUIRE_SERVICES", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(message + " and FERRY_REQUIRE_SERVICES=1 forbids skipping")
-        pytest.skip(message)

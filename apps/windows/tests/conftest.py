@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, time, timedelta
 
-import pytest
-from django.db import connection
 from django.utils import timezone
 
 from apps.windows.models import MaintenanceWindow
@@ -36,14 +33,3 @@ def opening_of(window: MaintenanceWindow) -> datetime:
     """The instant the ``closed_now`` window opens next."""
     day = (timezone.now().astimezone(UTC) + timedelta(days=3)).date()
     return datetime.combine(day, window.start_time, tzinfo=UTC)
-
-
-@pytest.fixture
-def postgresql(db):
-    """Skip on SQLite (row locks and concurrent writers are PostgreSQL's), unless
-    FERRY_REQUIRE_SERVICES forbids skipping: then fail."""
-    if connection.vendor != "postgresql":
-        message = "needs PostgreSQL (DATABASE_URL=postgres://…)"
-        if os.environ.get("FERRY_REQUIRE_SERVICES", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(message + " and FERRY_REQUIRE_SERVICES=1 forbids skipping")
-        pytest.skip(message)
