@@ -81,6 +81,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item._id = NodeId.parse(item.nodeid + suffix)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A failed test that used a server stack reports its processes' state and serious log lines."""
+    report = yield
+    if report.failed:
+        from tests.e2e.stack import Stack
+
+        stacks = {id(v): (name, v) for name, v in getattr(item, "funcargs", {}).items() if isinstance(v, Stack)}
+        for name, stack in stacks.values():
+            report.sections.append((f"stack {name}: processes and errors", stack.trouble()))
+    return report
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Remove this test process's scratch directory (see pytest_configure) and, in the process that
     ran the whole session, the migrated database the server tests' stacks were cloned from."""

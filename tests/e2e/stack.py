@@ -224,6 +224,21 @@ class Stack:
         path = self.var_dir / f"{name}.log"
         return path.read_text(errors="replace")[-5000:] if path.exists() else ""
 
+    def trouble(self, lines: int = 30) -> str:
+        """Which of the stack's processes have exited, and their last CRITICAL and ERROR lines.
+
+        Added to a failed test's report: a stack test that fails in CI otherwise says only what it
+        waited for, not which process went wrong.
+        """
+        parts = []
+        for name, proc in self.processes.items():
+            state = "running" if proc.poll() is None else f"exited with {proc.returncode}"
+            path = self.var_dir / f"{name}.log"
+            text = path.read_text(errors="replace") if path.exists() else ""
+            serious = [line for line in text.splitlines() if "CRITICAL/" in line or "ERROR/" in line]
+            parts.append(f"{name}: {state}\n" + "\n".join(serious[-lines:]))
+        return "\n\n".join(parts)
+
     def pid(self, name: str) -> int:
         return self.processes[name].pid
 
