@@ -88,7 +88,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if report.failed:
         from tests.e2e.stack import Stack
 
-        stacks = {id(v): (name, v) for name, v in getattr(item, "funcargs", {}).items() if isinstance(v, Stack)}
+        funcargs = getattr(item, "funcargs", {})
+        stacks = {id(v): (name, v) for name, v in funcargs.items() if isinstance(v, Stack)}
         for name, stack in stacks.values():
             report.sections.append((f"stack {name}: processes and errors", stack.trouble()))
     return report
