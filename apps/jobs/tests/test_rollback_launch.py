@@ -9,13 +9,15 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.utils import timezone
 
+from apps.audit.models import AuditEntry
 from apps.backups import services as backup_services
 from apps.backups.models import Backup
 from apps.catalog.models import Release
 from apps.clouds.models import Cloud
-from apps.jobs.models import Job
+from apps.jobs.models import Job, JobState, Step
 from apps.jobs.tests.factories import make_job
 
 pytestmark = pytest.mark.django_db
@@ -121,3 +123,59 @@ def test_the_preview_says_what_is_lost_everywhere_and_the_job_keeps_the_warning(
     job = Job.objects.get(kind="rollback")
     assert lost in job.warning and "nova_libvirt_tag" in job.warning
     assert lost in client.get(f"/jobs/{job.pk}/").content.decode()
+
+
+def launch(*args: str) -> str:
+    out = StringIO()
+    call_command("launch", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("required", "state", "said"),
+    [(0, JobState.QUEUED, "queued"), (1, JobState.AWAITING_APPROVAL, "awaits approval")],
+)
+def test_the_launch_command_rolls_back_to_a_pre_upgrade_backup_naming_it_in_the_steps(
+    operator, backups, no_worker, settings, required, state, said
+):
+    settings.FERRY_APPROVALS_REQUIRED = required
+    before = backups[0]
+    jobs = Job.objects.count()
+    output = launch(
+        "demo",
+        "rollback",
+        "--param",
+        f"backup={before.pk}",
+        "--user",
+        operator.username,
+        "--reason",
+        "the upgrade broke keystone",
+        "--yes",
+    )
+    job = Job.objects.get(kind="rollback")
+    assert Job.objects.count() == jobs + 1
+    assert (job.state, job.requested_by, job.params) == (state, operator, {"backup": before.pk})
+    assert f"job {job.pk} {said}: rollback on demo" in output
+    titled = f"backup #{before.pk} (full, 2026-12-01 10:00 UTC)"
+    names = list(job.steps.values_list("name", flat=True))
+    assert f"Put {titled} on ctl01" in names and f"Restore {titled}: prepare and copy back" in names
+    assert names[-2].startswith("Redeploy the control plane on 2025.1")
+    assert AuditEntry.objects.filter(action="job.launch", object_id=str(job.pk), actor=operator).exists()
+
+
+@pytest.mark.parametrize(
+    ("which", "why"),
+    [(1, "taken by a backup job"), (2, "and the cloud runs 2025.2"), (None, "there is no backup #")],
+)
+def test_the_launch_command_refuses_a_backup_that_is_not_pre_upgrade_and_creates_nothing(
+    operator, backups, no_worker, which, why
+):
+    backup_id = backups[which].pk if which is not None else 9999
+    jobs, steps = Job.objects.count(), Step.objects.count()
+    with pytest.raises(CommandError) as refused:
+        launch("demo", "rollback", "--param", f"backup={backup_id}", "--user", operator.username, "--yes")
+    assert refused.value.returncode == 2
+    assert str(refused.value).startswith("backup: ") and why in str(refused.value)
+    assert (Job.objects.count(), Step.objects.count()) == (jobs, steps)
+    assert not Job.objects.filter(kind="rollback").exists()
+    assert not AuditEntry.objects.filter(action="job.launch").exists() and not no_worker
