@@ -131,6 +131,7 @@ def other_sessions() -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    # The benchmark's own workloads, not a list of kinds: the read-only ones that plan one playbook step.
     parser.add_argument("--kind", default="check", choices=["check", "prechecks"])
     parser.add_argument("--control", type=int, default=3)
     parser.add_argument("--network", type=int, default=2)

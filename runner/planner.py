@@ -354,7 +354,7 @@ def plan_job(request: PlanRequest) -> tuple[dict[str, Any], list[PlannedStep]]:
 def _check_target_status(request: PlanRequest, params: dict[str, Any]) -> None:
     """Refuse to target a release that is not out yet or out of life unless acknowledged."""
     field_name = "target_release" if "target_release" in params else "release"
-    if request.kind not in TARGETS_A_RELEASE or field_name not in params:
+    if not kind_spec(request.kind).targets_release or field_name not in params:
         return
     series = params[field_name]
     info = next((r for r in request.releases if r.series == series), None)
@@ -567,17 +567,16 @@ DATA_PLANE_CONTAINERS = (
 # holds the instances, Open vSwitch their traffic. kolla refuses an older libvirt
 # (nova-libvirt-version-check), and recreating either would interrupt every instance.
 KEPT_IMAGE_TAGS = ("nova_libvirt_tag", "openvswitch_tag")
-# Job kinds whose backups are taken before the cloud changes release: the only ones to roll back to.
-ROLLBACK_SOURCES = ("upgrade", "ffu", "cell-rollout")
 
 
 def rollback_problem(backup: BackupInfo, current: str | None, order: list[str]) -> str | None:
     """Why ``backup`` cannot be rolled back to on a cloud at ``current``, or None when it can."""
     if backup.job_kind not in ROLLBACK_SOURCES:
         took = f"a {backup.job_kind} job" if backup.job_kind else "no job Ferry ran"
+        sources = ", ".join(KINDS[kind].label for kind in ROLLBACK_SOURCES)
         return (
-            f"{backup.title} was taken by {took}; roll back only to a backup an upgrade, "
-            "fast-forward upgrade or cell rollout took before it changed release (restore any other)"
+            f"{backup.title} was taken by {took}; roll back only to a backup taken before a release "
+            f"change by one of: {sources} (restore any other)"
         )
     if not backup.release or backup.release not in order:
         return f"{backup.title} does not say which release it was taken on"
@@ -610,16 +609,17 @@ def loss_warning(backup: BackupInfo, now: datetime) -> str:
 def plan_warnings(request: PlanRequest, params: dict[str, Any], now: datetime) -> list[str]:
     """What a person must know before launching: the data a restore or rollback loses, and
     what a rollback leaves newer than the control plane."""
-    if request.kind not in ("restore", "rollback"):
+    spec = kind_spec(request.kind)
+    if not spec.restores_backup:
         return []
     backup = request.backup(params["backup"])
     warnings = [loss_warning(backup, now)]
-    if request.kind == "rollback" and not backup.includes_config:
+    if spec.rolls_back and not backup.includes_config:
         warnings.append(
             f"{backup.title} holds no configuration archive: the cloud keeps its current globals.yml, "
             "passwords and configuration files."
         )
-    if request.kind == "rollback":
+    if spec.rolls_back:
         warnings.append(
             f"nova-libvirt and Open vSwitch keep running {request.current_release} images under a "
             f"{backup.release} control plane (kolla refuses an older libvirt); keep nova_libvirt_tag "
@@ -696,6 +696,13 @@ class KindSpec:
     ``moves_release`` kinds mark the cloud as upgrading while they run; ``records_history`` kinds
     write the cloud's release history when they succeed; ``needs_mariabackup`` kinds take or
     restore a database backup, which kolla does only with ``enable_mariabackup`` on.
+    ``targets_release`` kinds name in their release parameter a release to move the cloud to (one
+    not out yet or out of life needs an acknowledgement); ``rollback_source`` kinds take their
+    backup before they change release, so theirs are the only backups a rollback goes back to;
+    ``restores_backup`` kinds bring a backup back (a person is warned what that loses);
+    ``rolls_back`` kinds also take the cloud back to the release their backup was taken on, so
+    they take only a ``rollback_source`` kind's backup. The one ``default`` kind is what the launch
+    form offers first: a read-only one, so a slip launches nothing that changes the cloud.
     """
 
     name: str
@@ -707,6 +714,11 @@ class KindSpec:
     moves_release: bool = False
     records_history: bool = False
     needs_mariabackup: bool = False
+    targets_release: bool = False
+    rollback_source: bool = False
+    restores_backup: bool = False
+    rolls_back: bool = False
+    default: bool = False
 
 
 def _release_param(help_text: str, required: bool = False) -> Param:
@@ -773,9 +785,6 @@ VALIDATE_PARAMS = (
     ),
 )
 
-# Kinds whose release parameter names a release to move the cloud to.
-TARGETS_A_RELEASE = frozenset({"deploy", "upgrade", "ffu", "cell-rollout"})
-
 # The one table of job kinds: the models, the API, the forms and the worker all read it.
 KINDS: dict[str, KindSpec] = {
     spec.name: spec
@@ -787,6 +796,7 @@ KINDS: dict[str, KindSpec] = {
             (CURRENT,),
             "a cloud that is not deployed",
             _single_action("Prechecks", "prechecks"),
+            default=True,
         ),
         _kind(
             "validate",
@@ -820,6 +830,7 @@ KINDS: dict[str, KindSpec] = {
             "a release other than the one the cloud runs (that is an upgrade)",
             _deploy,
             records_history=True,
+            targets_release=True,
         ),
         _kind(
             "pull",
@@ -863,6 +874,7 @@ KINDS: dict[str, KindSpec] = {
             (BACKUP,),
             "a backup of another cloud, one not verified, an incremental without its full backup",
             _restore,
+            restores_backup=True,
         ),
         _kind(
             "upgrade",
@@ -874,6 +886,8 @@ KINDS: dict[str, KindSpec] = {
             moves_release=True,
             records_history=True,
             needs_mariabackup=True,
+            targets_release=True,
+            rollback_source=True,
         ),
         _kind(
             "ffu",
@@ -889,6 +903,8 @@ KINDS: dict[str, KindSpec] = {
             moves_release=True,
             records_history=True,
             needs_mariabackup=True,
+            targets_release=True,
+            rollback_source=True,
         ),
         _kind(
             "cell-rollout",
@@ -904,6 +920,8 @@ KINDS: dict[str, KindSpec] = {
             moves_release=True,
             records_history=True,
             needs_mariabackup=True,
+            targets_release=True,
+            rollback_source=True,
         ),
         _kind(
             "rollback",
@@ -914,6 +932,8 @@ KINDS: dict[str, KindSpec] = {
             _rollback,
             records_history=True,
             needs_mariabackup=True,
+            restores_backup=True,
+            rolls_back=True,
         ),
         _kind(
             "stop",
@@ -925,6 +945,10 @@ KINDS: dict[str, KindSpec] = {
         ),
     )
 }
+# Kinds whose backups are taken before the cloud changes release: the only ones to roll back to.
+ROLLBACK_SOURCES = tuple(name for name, spec in KINDS.items() if spec.rollback_source)
+# What the launch form offers first.
+DEFAULT_KIND = next(name for name, spec in KINDS.items() if spec.default)
 
 
 # A cell rollout upgrades the whole cloud in three parts, by kolla-ansible's site.yml tags (22.x).

@@ -10,9 +10,7 @@ from apps.catalog.models import Release
 from apps.jobs.models import JobKind
 from apps.jobs.services import MAX_REASON, rollback_backups
 from runner.params import Param
-from runner.planner import KINDS
-
-DEFAULT_KIND = "prechecks"
+from runner.planner import DEFAULT_KIND, KINDS
 
 
 def chosen_kind(data: Any) -> str:
@@ -120,8 +118,8 @@ def _release(form: JobLaunchForm, param: Param) -> forms.Field:
 def _backup(form: JobLaunchForm, param: Param) -> forms.Field:
     backups = Backup.objects.filter(cloud=form.cloud, state=BackupState.VERIFIED).order_by("-taken_at", "-id")
     help_text = param.help
-    if form.spec.name == "rollback" and form.cloud is not None:
-        # Only what rollback takes: a backup an upgrade took before it moved the cloud on.
+    if form.spec.rolls_back and form.cloud is not None:
+        # Only what a rollback takes: a backup an upgrade took before it moved the cloud on.
         backups = backups.filter(pk__in=[b.pk for b in rollback_backups(form.cloud)])
         help_text = "a verified backup an upgrade took before it changed release"
     field = forms.ModelChoiceField(

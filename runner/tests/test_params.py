@@ -111,6 +111,23 @@ def test_every_kind_declares_its_parameters_and_what_it_refuses():
         assert len(names) == len(set(names)), name
 
 
+def test_the_tables_flags_agree_with_what_each_kind_takes():
+    """A kind's flags say what the code around it does with the kind: they must fit its parameters."""
+    (default,) = [spec for spec in KINDS.values() if spec.default]
+    assert not default.mutating
+    for name, spec in KINDS.items():
+        names = {p.name for p in spec.params}
+        if spec.targets_release:
+            assert names & {"release", "target_release"} and "acknowledge_release_status" in names, name
+        if spec.restores_backup:
+            assert "backup" in names and spec.mutating, name
+        if spec.rolls_back:
+            assert spec.restores_backup, name
+        if spec.rollback_source:
+            # Its backup is taken before it changes release, so it must move the release.
+            assert spec.moves_release and spec.needs_mariabackup, name
+
+
 @given(st.text(max_size=80))
 def test_a_name_parameter_accepts_only_its_alphabet(text):
     param = Param("label", "name", "a label")

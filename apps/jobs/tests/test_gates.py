@@ -118,6 +118,47 @@ def test_only_operators_continue(viewer, operator, demo_cloud, no_worker, ran):
     assert Job.objects.get(pk=job.pk).state == JobState.WAITING
 
 
+def test_a_viewer_cannot_abort_a_waiting_job_and_nothing_changes(
+    api_as, viewer, operator, demo_cloud, no_worker, ran
+):
+    job = rollout_waiting(operator, demo_cloud)
+    with pytest.raises(PermissionDenied):
+        services.abort_job(viewer, job, reason="I would rather not")
+    response = api_as(viewer).post(
+        f"/api/jobs/{job.pk}/abort/", {"reason": "I would rather not"}, format="json"
+    )
+    assert response.status_code == 403
+    job.refresh_from_db()
+    assert job.state == JobState.WAITING and job.result.startswith("Waiting after step")
+    assert job.steps.filter(state=StepState.PENDING).first().name == "Upgrade cell cell1"
+    assert not job.steps.filter(state=StepState.CANCELED).exists()
+    assert Cloud.objects.get(pk=demo_cloud.pk).state == CloudState.UPGRADING
+    assert not AuditEntry.objects.filter(action="job.abort").exists()
+
+
+def test_the_active_jobs_and_the_dashboard_show_a_job_while_it_waits(
+    client_as, viewer, operator, demo_cloud, no_worker, ran, monkeypatch
+):
+    monkeypatch.setattr(
+        "apps.dashboard.views.run_checks", lambda: {"mode": "test", "status": "ok", "down": [], "checks": {}}
+    )
+    job = rollout_waiting(operator, demo_cloud)
+    assert job.state == JobState.WAITING
+    client = client_as(viewer)
+    link, badge = (
+        f'<a href="/jobs/{job.pk}/">#{job.pk}</a>',
+        '<span class="ferry-badge waiting">waiting</span>',
+    )
+    active = client.get("/jobs/active/").content.decode()
+    assert link in active and badge in active
+    listed = client.get("/jobs/").content.decode()
+    running = listed[listed.index('<section id="active-jobs">') : listed.index("<h2>Recent</h2>")]
+    assert link in running and badge in running
+    page = client.get("/").content.decode()
+    attention = page[page.index('<section id="attention">') : page.index('<section id="scheduled">')]
+    assert link in attention and badge in attention and "continue or abort" in attention
+
+
 def test_continue_rechecks_the_remaining_plan(operator, demo_cloud, no_worker, ran):
     job = rollout_waiting(operator, demo_cloud)
     demo_cloud.cells.filter(name="cell1").delete()

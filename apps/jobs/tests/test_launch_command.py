@@ -1,4 +1,5 @@
-"""`manage.py launch`: the same launch service as the pages and the API, as a named user, only with --yes."""
+"""`manage.py launch`: the same launch service as the pages and the API, as a named user; --yes is the
+confirmation the service asks of a kind that changes the cloud."""
 
 from __future__ import annotations
 
@@ -39,6 +40,28 @@ def test_without_yes_it_shows_the_plan_and_launches_nothing(operator, demo_cloud
         call_command("launch", "demo", "upgrade", "--to", "2025.2", "--user", operator.username, stdout=out)
     assert "Upgrade to 2025.2" in out.getvalue() and "kolla-ansible upgrade" in out.getvalue()
     assert not Job.objects.exists() and not no_worker
+
+
+def test_a_read_only_kind_launches_without_yes(operator, demo_cloud, no_worker):
+    output = launch("demo", "check", "--user", operator.username)
+    job = Job.objects.get()
+    assert (job.kind, job.mutating, job.state, job.requested_by) == (
+        "check",
+        False,
+        JobState.QUEUED,
+        operator,
+    )
+    assert output.strip() == f"job {job.pk} queued: check on demo as {operator.username}, 1 steps"
+
+
+def test_without_yes_a_request_that_cannot_be_planned_names_its_field_not_the_confirmation(
+    operator, demo_cloud, no_worker
+):
+    out = StringIO()
+    with pytest.raises(CommandError) as refused:
+        call_command("launch", "demo", "upgrade", "--to", "2024.1", "--user", operator.username, stdout=out)
+    assert str(refused.value).startswith("target_release:") and out.getvalue() == ""
+    assert not Job.objects.exists()
 
 
 @pytest.mark.parametrize(

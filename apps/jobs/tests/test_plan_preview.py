@@ -72,6 +72,36 @@ def test_the_estimate_is_the_median_of_past_runs_and_none_without_history(demo_c
     assert plan_preview(demo_cloud, "check", {})["estimated_seconds"] == 20
 
 
+def ran_for(job, seconds: float) -> None:
+    """Mark ``job``'s steps as succeeded after ``seconds`` each."""
+    start = timezone.now()
+    Step.objects.filter(job=job).update(
+        state=StepState.SUCCEEDED, started_at=start, finished_at=start + timedelta(seconds=seconds)
+    )
+
+
+def test_without_history_here_the_estimate_is_another_clouds_median_scaled_by_host_count(
+    demo_cloud, operator, no_worker, tmp_path
+):
+    other = cloud_services.create_cloud(None, slug="other", release="2025.1")
+    (tmp_path / "inventory").write_text(
+        "[control]\nctl01\n[network]\nctl01\n[monitoring]\nctl01\n[storage]\nctl01\n[compute]\ncmp01\ncmp02\n"
+    )
+    cloud_services.import_inventory_path(None, other, tmp_path / "inventory")
+    small, large = other.hosts.count(), demo_cloud.hosts.count()
+    assert (small, large) == (3, 14)
+    for seconds in (10, 30, 20):
+        ran_for(services.launch_job(operator, other, "check", params={}), seconds)
+    # The median of the other cloud's runs (20 s on 3 hosts), for demo's 14 hosts.
+    assert plan_preview(demo_cloud, "check", {})["estimated_seconds"] == round(20 * 14 / 3, 1) == 93.3
+    assert plan_preview(other, "check", {})["estimated_seconds"] == 20
+    # A step without history anywhere leaves the whole estimate unknown.
+    assert plan_preview(demo_cloud, "prechecks", {})["estimated_seconds"] is None
+    # Once the cloud has runs of its own, they count and the other cloud's do not.
+    ran_for(services.launch_job(operator, demo_cloud, "check", params={}), 7)
+    assert plan_preview(demo_cloud, "check", {})["estimated_seconds"] == 7
+
+
 def test_the_cli_prints_the_same_json_and_exits_2_naming_the_field(demo_cloud):
     out = StringIO()
     call_command(

@@ -67,6 +67,23 @@ def test_resume_is_refused_once_the_cloud_moved_on_and_nothing_is_queued(operato
     assert Job.objects.get(pk=job.pk).state == JobState.CANCELED and job.steps.filter(attempt=2).count() == 0
 
 
+def test_a_stale_resume_through_the_api_is_a_400_naming_the_reason_and_queues_nothing(
+    api_as, operator, demo_cloud, no_worker
+):
+    job = services.launch_job(operator, demo_cloud, "deploy", confirmed=True)
+    Job.objects.filter(pk=job.pk).update(state=JobState.CANCELED)
+    cloud_now_runs(demo_cloud, "2025.2")
+    response = api_as(operator).post(f"/api/jobs/{job.pk}/resume/", {"confirm": True}, format="json")
+    assert response.status_code == 400
+    assert "cannot resume: the cloud runs 2025.2, where this job expects 2025.1" in str(
+        response.json()["state"]
+    )
+    job.refresh_from_db()
+    assert (job.state, job.attempt) == (JobState.CANCELED, 1)
+    assert not job.steps.filter(attempt=2).exists()
+    assert not AuditEntry.objects.filter(action="job.resume", object_id=str(job.pk)).exists()
+
+
 def test_resume_after_a_hop_that_succeeded_continues_from_the_release_it_reached(
     operator, demo_cloud, no_worker
 ):

@@ -2,7 +2,8 @@
 [--emergency] [--yes]`.
 
 Launches a job through the same service as the pages and the API, acting as a named user who must
-be allowed to operate the cloud. Without ``--yes`` it prints the plan and launches nothing.
+be allowed to operate the cloud. ``--yes`` is the confirmation the service asks of a kind that changes
+the cloud: without it such a kind prints its plan and launches nothing, while a read-only one launches.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import UTC, datetime
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.clouds.models import Cloud
 from apps.clouds.permissions import CloudAction, can
 from apps.jobs import services
 from apps.jobs.cli import get_cloud, get_user, parse_params, preview_text, refusal
@@ -30,7 +32,10 @@ def _when(text: str) -> datetime:
 
 
 class Command(BaseCommand):
-    help = "Launch a job on a cloud as a named user; without --yes, show its plan and launch nothing."
+    help = (
+        "Launch a job on a cloud as a named user; without --yes, a kind that changes the cloud shows "
+        "its plan and launches nothing."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("cloud")
@@ -40,7 +45,7 @@ class Command(BaseCommand):
         parser.add_argument("--user", required=True, help="the user the job is launched as (audited)")
         parser.add_argument("--backend", default=Backend.LAB, choices=Backend.values)
         parser.add_argument("--limit", default="", help="cells or hosts, comma-separated")
-        parser.add_argument("--yes", action="store_true", help="confirm: launch it")
+        parser.add_argument("--yes", action="store_true", help="confirm a kind that changes the cloud")
         parser.add_argument(
             "--reason",
             default="",
@@ -81,9 +86,6 @@ class Command(BaseCommand):
             raise CommandError(f"user: {user} may not launch jobs on {target.slug}", returncode=2)
         params = parse_params(param, kind, to)
         try:
-            if not yes:
-                self.stdout.write(preview_text(plan_preview(target, kind, params, backend)))
-                raise CommandError("confirm: nothing launched; add --yes to launch this plan", returncode=2)
             job = services.launch_job(
                 actor,
                 target,
@@ -91,13 +93,19 @@ class Command(BaseCommand):
                 params=params,
                 limit=limit,
                 backend=backend,
-                confirmed=True,
+                confirmed=yes,
                 reason=reason,
                 wanted_at=wanted_at,
                 emergency=emergency,
                 emergency_reason=reason,
             )
         except ValidationError as exc:
+            if not yes and "confirm" in getattr(exc, "error_dict", {}):
+                # The service wants a confirmation: show what --yes would launch.
+                self._show_plan(target, kind, params, backend)
+                raise CommandError(
+                    "confirm: nothing launched; add --yes to launch this plan", returncode=2
+                ) from None
             raise refusal(exc) from None
         except PermissionDenied as exc:
             raise CommandError(f"user: {exc}", returncode=2) from None
@@ -117,3 +125,10 @@ class Command(BaseCommand):
             return
         emergency = " as an emergency" if job.emergency else ""
         self.stdout.write(f"job {job.pk} queued{emergency}: {kind} on {target.slug} as {user}, {steps} steps")
+
+    def _show_plan(self, cloud: Cloud, kind: str, params: dict, backend: str) -> None:
+        try:
+            preview = plan_preview(cloud, kind, params, backend)
+        except ValidationError as exc:
+            raise refusal(exc) from None
+        self.stdout.write(preview_text(preview))
