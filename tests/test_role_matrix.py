@@ -628,3 +628,43 @@ def test_each_endpoint_answers_each_persona_as_its_permission_says(
 def test_the_matrix_names_each_endpoint_once():
     names = [c.name for c in CASES]
     assert len(names) == len(set(names))
+
+
+SECRET = "Registry-Pa55-Matrix"
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_the_api_shows_a_clouds_secrets_to_whoever_edits_it_on_its_page(
+    persona, people, demo_cloud, admin_user
+):
+    from apps.clouds import files
+
+    Cloud.objects.filter(pk=demo_cloud.pk).update(
+        globals_yml=demo_cloud.globals_yml + f"\ndocker_registry_password: {SECRET}\n"
+    )
+    host = demo_cloud.hosts.order_by("id").first()
+    host.variables = {"ansible_become_password": SECRET}
+    host.save(update_fields=["variables"])
+    keyring = files.put_file(
+        admin_user, demo_cloud, "config", "nova/ceph.client.nova.keyring", f"key = {SECRET}\n".encode()
+    )
+    page, api = Client(), APIClient()
+    page.force_login(people[persona])
+    api.force_authenticate(people[persona])
+    edits = persona in ADMINISTER
+    shown = {
+        "cloud": api.get("/api/clouds/demo/"),
+        "host": api.get(f"/api/hosts/{host.pk}/"),
+        "file": api.get(f"/api/clouds/demo/files/{keyring.pk}/"),
+    }
+    if persona == "outsider":
+        assert {name: r.status_code for name, r in shown.items()} == dict.fromkeys(shown, 404)
+        return
+    assert {name: r.status_code for name, r in shown.items()} == dict.fromkeys(shown, 200)
+    assert (SECRET in shown["cloud"].json()["globals_yml"]) == edits
+    assert (shown["host"].json()["variables"]["ansible_become_password"] == SECRET) == edits
+    assert (shown["file"].json()["content"] is not None) == edits
+    assert shown["file"].json()["content_hidden"] == (not edits)
+    edit_page = page.get("/clouds/demo/edit/")
+    assert edit_page.status_code == (200 if edits else 403)
+    assert (SECRET in edit_page.content.decode()) == edits
