@@ -11,6 +11,7 @@ Lists answer everyone 200 and show the cloud's rows only to those who may see it
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -243,6 +244,54 @@ def file_delete_api(w):
     return response, not CloudFile.objects.filter(pk=w.config_file.pk).exists()
 
 
+@case("page: inventory import form", ADMINISTER, 200)
+def import_page(w):
+    return w.page.get("/clouds/demo/import/"), None
+
+
+@case("api: inventory import", ADMINISTER, 200)
+def import_api(w):
+    upload = io.BytesIO(b"[control]\nctl01 ansible_host=10.0.0.11\n[compute]\ncmp01\n")
+    upload.name = "multinode"
+    response = w.api.post("/api/clouds/demo/import-inventory/", {"inventory": upload}, format="multipart")
+    return response, w.demo.hosts.count() == 2
+
+
+@listing("api: cells list")
+def cells_api(w):
+    response = w.api.get("/api/cells/")
+    return response, "demo" in {c["cloud"] for c in response.json()["results"]}
+
+
+@case("api: cell", VIEW, 200)
+def cell_api(w):
+    return w.api.get(f"/api/cells/{w.demo.cells.order_by('id').first().pk}/"), None
+
+
+@case("api: host", VIEW, 200)
+def host_api(w):
+    return w.api.get(f"/api/hosts/{w.demo.hosts.order_by('id').first().pk}/"), None
+
+
+@case("api: config file", VIEW, 200)
+def file_api(w):
+    return w.api.get(f"/api/clouds/demo/files/{w.config_file.pk}/"), None
+
+
+@case("page: config file upload", ADMINISTER, 302)
+def file_upload_page(w):
+    upload = io.BytesIO(b"[DEFAULT]\n")
+    upload.name = "matrix.conf"
+    response = w.page.post("/clouds/demo/files/", {"area": "config", "path": "matrix.conf", "file": upload})
+    return response, w.demo.files.filter(path="matrix.conf").exists()
+
+
+@case("page: config file delete", ADMINISTER, 302)
+def file_delete_page(w):
+    response = w.page.post(f"/clouds/demo/files/{w.config_file.pk}/delete/")
+    return response, not CloudFile.objects.filter(pk=w.config_file.pk).exists()
+
+
 # --- members ----------------------------------------------------------------------------------------
 @case("api: members list", VIEW, 200)
 def members_api(w):
@@ -302,6 +351,13 @@ def plan_api(w):
 def job_list_page(w):
     job = w.queued_job
     response = w.page.get("/jobs/")
+    return response, f"/jobs/{job.pk}/" in response.content.decode()
+
+
+@listing("page: running and waiting jobs")
+def active_jobs_page(w):
+    job = w.queued_job
+    response = w.page.get("/jobs/active/")
     return response, f"/jobs/{job.pk}/" in response.content.decode()
 
 
