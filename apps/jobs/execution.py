@@ -134,11 +134,7 @@ def _execute(job: Job, worker: str) -> None:
     if stale:
         _refuse_to_start(job, stale)
         return
-    cloud = job.cloud
-    if job.kind in UPGRADE_KINDS:
-        Cloud.objects.filter(pk=cloud.pk).update(state=CloudState.UPGRADING)
-
-    retrying(notify, "job.started", job)  # the row alone: nothing else to roll back with it
+    retrying(_start, job, worker, pending[0].position if pending else None)
     control = JobControl(job_id)
     # Once before the first step, so a cancel that came before the worker did is never missed
     # because the thread had not read the flag yet.
@@ -151,6 +147,24 @@ def _execute(job: Job, worker: str) -> None:
         retrying(_give_up, job, exc)
     finally:
         control.stop()
+
+
+def _start(job: Job, worker: str, first_step: int | None) -> None:
+    """The claimed job passed its checks and its steps run now: mark an upgrade's cloud upgrading,
+    audit the start and tell the requester, in one transaction: a connection cut midway leaves none
+    of it, and ``retrying`` writes it again."""
+    with transaction.atomic():
+        if job.kind in UPGRADE_KINDS:
+            Cloud.objects.filter(pk=job.cloud_id).update(state=CloudState.UPGRADING)
+        # As its end is: attributed to the requester, with the attempt; which worker ran it and
+        # from which step (a job continued after a gate starts again further on) say where it ran.
+        record(
+            job.requested_by,
+            "job.started",
+            job,
+            detail={"attempt": job.attempt, "worker": worker, "from_step": first_step},
+        )
+        notify("job.started", job)
 
 
 def _refuse_to_start(job: Job, why: str) -> None:

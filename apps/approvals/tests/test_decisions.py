@@ -154,6 +154,42 @@ def test_the_job_page_shows_the_plan_and_the_buttons_to_an_approver_only(
     assert awaiting.state == JobState.QUEUED
 
 
+def test_an_approver_denies_on_the_job_page_with_a_reason_and_the_job_ends_denied(
+    client_as, approver, awaiting
+):
+    client = client_as(approver)
+    response = client.post(
+        f"/approvals/jobs/{awaiting.pk}/deny/",
+        {"reason": "not during the freeze"},
+        HTTP_X_REQUEST_ID="deny-req-1",
+        follow=True,
+    )
+    assert response.redirect_chain == [(f"/jobs/{awaiting.pk}/", 302)]
+    page = response.content.decode()
+    assert f"Job #{awaiting.pk} denied; nothing of it runs." in page
+    assert 'id="approval-form"' not in page  # nothing left to decide
+    awaiting.refresh_from_db()
+    assert awaiting.state == JobState.DENIED and awaiting.finished_at is not None
+    assert awaiting.result == "Denied by alma-approver: not during the freeze"
+    assert set(awaiting.steps.values_list("state", flat=True)) == {"skipped"}
+    request = awaiting.approval_request
+    assert (request.state, request.decided_by, request.decision) == (
+        RequestState.DENIED,
+        approver,
+        "not during the freeze",
+    )
+    assert not Approval.objects.filter(job=awaiting).exists()
+    entry = AuditEntry.objects.get(action="job.denied")
+    assert (entry.actor, entry.object_type, entry.object_id, entry.cloud_slug) == (
+        approver,
+        "jobs.job",
+        str(awaiting.pk),
+        "demo",
+    )
+    assert entry.detail == {"reason": "not during the freeze", "plan_hash": request.plan_hash}
+    assert (entry.request_id, entry.source_address) == ("deny-req-1", "127.0.0.1")
+
+
 def test_self_approval_on_the_page_is_403(client_as, admin_user, demo_cloud, one_approval, no_worker):
     job = services.launch_job(admin_user, demo_cloud, "reconfigure", params={}, confirmed=True, reason="mine")
     client = client_as(admin_user)

@@ -7,10 +7,11 @@ from apps.clouds.permissions import CloudAction, can
 from runner.secret_vars import hide_secrets, hide_secrets_in_yaml
 
 
-def _reads_secrets(serializer: serializers.Serializer) -> bool:
-    """Admins read variables that hold secrets back; everyone else sees them masked."""
+def _reads_secrets(serializer: serializers.Serializer, cloud: Cloud) -> bool:
+    """The cloud's admins (global or of that cloud only, who edit its definition on its page) read
+    variables that hold secrets back; everyone else sees them masked."""
     request = serializer.context.get("request")
-    return request is not None and can(request.user, CloudAction.ADMINISTER)
+    return request is not None and can(request.user, CloudAction.ADMINISTER, cloud)
 
 
 class CloudSerializer(serializers.ModelSerializer):
@@ -58,7 +59,7 @@ class CloudSerializer(serializers.ModelSerializer):
         data = super().to_representation(instance)
         # DRF leaves a dotted source out of a partial update's answer when it is empty.
         data.setdefault("release", instance.release.series if instance.release_id else None)
-        if data.get("globals_yml") and not _reads_secrets(self):
+        if data.get("globals_yml") and not _reads_secrets(self, instance):
             data["globals_yml"] = hide_secrets_in_yaml(data["globals_yml"])
         return data
 
@@ -89,7 +90,7 @@ class CellSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
-        if not _reads_secrets(self):
+        if not _reads_secrets(self, instance.cloud):
             data["variables"] = hide_secrets(data["variables"])
         return data
 
@@ -123,7 +124,7 @@ class HostSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
-        if not _reads_secrets(self):
+        if not _reads_secrets(self, instance.cloud):
             data["variables"] = hide_secrets(data["variables"])
         return data
 
@@ -174,10 +175,10 @@ class CloudFileDetailSerializer(CloudFileSerializer):
         read_only_fields = fields
 
     def get_content(self, instance) -> str | None:
-        return shown_content(instance, _reads_secrets(self))
+        return shown_content(instance, _reads_secrets(self, instance.cloud))
 
     def get_content_hidden(self, instance) -> bool:
-        return instance.secret and not _reads_secrets(self)
+        return instance.secret and not _reads_secrets(self, instance.cloud)
 
 
 class CloudFileUploadSerializer(serializers.Serializer):

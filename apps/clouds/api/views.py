@@ -33,7 +33,7 @@ from apps.clouds.permissions import CloudAction, can, clouds_for, get_cloud_for
 from apps.clouds.uploads import unpack_inventory_upload
 from portal.drf import as_drf_error
 from portal.pagination import NewestFirstPagination
-from portal.permissions import ReadMembersWriteAdmins, ReadMembersWriteChecked
+from portal.permissions import ReadMembersWriteChecked
 
 
 class CloudViewSet(viewsets.ModelViewSet):
@@ -151,7 +151,8 @@ class CloudFileViewSet(
     (secret content only admins); admins add, replace, delete and import them, as the cloud's other
     definition. POST with an existing area and path replaces that file."""
 
-    permission_classes = [ReadMembersWriteAdmins]
+    # The cloud's admins too, as on the cloud's files page: each write fetches the cloud for them.
+    permission_classes = [ReadMembersWriteChecked]
     pagination_class = None  # bounded by FERRY_MAX_CLOUD_FILES
     queryset = CloudFile.objects.none()  # for the schema; get_queryset is what answers
 

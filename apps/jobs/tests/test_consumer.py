@@ -64,6 +64,35 @@ async def test_outsider_is_refused_with_a_reason(job, outsider):
     await comm.disconnect()
 
 
+async def test_a_member_of_another_cloud_is_refused_and_a_member_of_the_jobs_cloud_is_not(job, catalog):
+    from apps.clouds import services
+    from apps.clouds.models import CloudMembership
+    from tests.factories import UserFactory
+
+    @database_sync_to_async
+    def members():
+        other = services.create_cloud(None, slug="other", release="2025.1")
+        theirs = UserFactory(username="oscar-other-admin")
+        CloudMembership.objects.create(cloud=other, user=theirs, role="admin")
+        ours = UserFactory(username="vic-demo-viewer")
+        CloudMembership.objects.create(cloud=job.cloud, user=ours, role="viewer")
+        return theirs, ours
+
+    theirs, ours = await members()
+    comm = _communicator(job.pk, theirs)
+    await comm.connect()
+    assert await comm.receive_json_from() == {"kind": "error", "reason": "you may not view this job"}
+    closed = await comm.receive_output()
+    assert closed["type"] == "websocket.close" and closed["code"] == 4403
+    await comm.disconnect()
+
+    comm = _communicator(job.pk, ours)
+    await comm.connect()
+    snapshot = await comm.receive_json_from()
+    assert snapshot["kind"] == "snapshot" and snapshot["state"] == job.state
+    await comm.disconnect()
+
+
 async def test_anonymous_user_is_refused(job):
     from django.contrib.auth.models import AnonymousUser
 
