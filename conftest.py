@@ -187,6 +187,13 @@ def no_approvals_by_default(settings):
 
 
 @pytest.fixture(autouse=True)
+def quick_health_checks(settings):
+    """Pages that show health (the dashboard) ask for a Celery worker that in-process tests never
+    start, and would wait the whole production timeout for it on every render."""
+    settings.FERRY_HEALTH_TIMEOUT = 0.2
+
+
+@pytest.fixture(autouse=True)
 def catalog_day(monkeypatch):
     """Release statuses follow their dates: tests see them as on the day they were written."""
     monkeypatch.setattr("apps.catalog.models.today", lambda: datetime.date(2026, 12, 3))
