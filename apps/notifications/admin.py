@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from apps.notifications import services
 from apps.notifications.models import NotificationSettings, Outbox
 
 
@@ -11,12 +12,18 @@ class OutboxAdmin(admin.ModelAdmin):
     list_filter = ("state", "channel", "event", "cloud")
     search_fields = ("recipient", "subject", "event")
     date_hierarchy = "created_at"
+    actions = ["send_again"]
 
     def has_add_permission(self, request) -> bool:
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    @admin.action(description="Send the failed ones again", permissions=["view"])
+    def send_again(self, request, queryset) -> None:
+        count = services.send_again(request.user, queryset)
+        self.message_user(request, f"{count} failed notification(s) queued to be sent again.")
 
 
 @admin.register(NotificationSettings)

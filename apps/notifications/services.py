@@ -284,6 +284,22 @@ def failed_count() -> int:
     return Outbox.objects.filter(state=OutboxState.FAILED).count()
 
 
+def send_again(actor, rows: QuerySet[Outbox]) -> int:
+    """Put notifications Ferry gave up on back in the queue, with a fresh count of attempts, once the
+    mail server or webhook is back: a failed row is kept, never dropped, so nothing is lost for good.
+    Only failed rows move; each is audited. Returns how many went back."""
+    with transaction.atomic():
+        failed = list(rows.select_for_update().filter(state=OutboxState.FAILED))
+        for row in failed:
+            record(
+                actor, "notification.sent_again", row, detail={"event": row.event, "attempts": row.attempts}
+            )
+        Outbox.objects.filter(pk__in=[row.pk for row in failed]).update(
+            state=OutboxState.PENDING, attempts=0, next_attempt_at=timezone.now()
+        )
+    return len(failed)
+
+
 # --- a cloud's webhook ---------------------------------------------------------------------------
 SETTINGS_FIELDS = ("webhook_url", "secret", "enabled")
 

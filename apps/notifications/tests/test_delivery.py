@@ -12,6 +12,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from apps.audit.models import AuditEntry
 from apps.jobs import services
 from apps.jobs.tasks import sweep
 from apps.notifications import delivery
@@ -111,6 +112,44 @@ def test_after_the_last_attempt_the_row_fails_with_a_warning(
     assert "gave up on email notification" in caplog.text
     monkeypatch.setitem(delivery.SENDERS, Channel.EMAIL, lambda row: None)
     assert deliver_due(now + timedelta(days=1)) == 0  # failed rows stay failed
+
+
+def test_a_notification_given_up_on_is_sent_again_from_the_admin_once_the_server_is_back(
+    approver, awaiting, settings, monkeypatch, admin_client, admin_user, mailoutbox
+):
+    settings.FERRY_NOTIFY_MAX_ATTEMPTS = 1
+
+    def refuse(row):
+        raise ConnectionRefusedError("mail server down")
+
+    monkeypatch.setitem(delivery.SENDERS, Channel.EMAIL, refuse)
+    deliver_due()
+    failed = Outbox.objects.get()
+    assert failed.state == OutboxState.FAILED
+    sent = Outbox.objects.create(
+        channel=Channel.EMAIL,
+        recipient="x@example.com",
+        event="job.started",
+        state=OutboxState.SENT,
+        next_attempt_at=timezone.now(),
+        attempts=1,
+    )
+    monkeypatch.undo()
+
+    page = admin_client.post(
+        "/admin/notifications/outbox/",
+        {"action": "send_again", "_selected_action": [failed.pk, sent.pk]},
+        follow=True,
+    )
+    assert "1 failed notification(s) queued to be sent again." in page.content.decode()
+    failed.refresh_from_db()
+    assert failed.state == OutboxState.PENDING and failed.attempts == 0
+    assert Outbox.objects.get(pk=sent.pk).state == OutboxState.SENT  # a sent one is not sent twice
+    entry = AuditEntry.objects.get(action="notification.sent_again")
+    assert entry.actor_name == admin_user.username and entry.detail == {"event": failed.event, "attempts": 1}
+
+    assert deliver_due() == 1
+    assert len(mailoutbox) == 1 and Outbox.objects.get(pk=failed.pk).state == OutboxState.SENT
 
 
 def test_the_sweep_delivers_and_survives_a_broken_deliverer(approver, awaiting, mailoutbox, monkeypatch):
