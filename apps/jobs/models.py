@@ -12,6 +12,8 @@ JobKind = models.TextChoices(
     "JobKind", [(name.upper().replace("-", "_"), (name, spec.label)) for name, spec in KINDS.items()]
 )
 READ_ONLY_KINDS = frozenset(name for name, spec in KINDS.items() if not spec.mutating)
+# The events of a task that failed on a host, or of a host Ansible could not reach.
+FAILURE_EVENTS = ["runner_on_failed", "runner_on_unreachable"]
 
 
 class JobState(models.TextChoices):
@@ -260,6 +262,15 @@ class Event(models.Model):
         # seq is the step's ordinal (unique in the job) and the counter: one unique index on (job, seq)
         # both keeps an event from being stored twice and serves every read, which goes by position.
         constraints = [models.UniqueConstraint(fields=["job", "seq"], name="one_event_per_seq")]
+        # The job page lists a job's failures (apps.jobs.findings): this holds only failed and
+        # unreachable events, a handful per job, so finding them never reads a long job's log.
+        indexes = [
+            models.Index(
+                fields=["job", "seq"],
+                condition=Q(event__in=FAILURE_EVENTS),
+                name="event_failures",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.job_id}/{self.step_id}#{self.counter} {self.event}"
