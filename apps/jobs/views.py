@@ -16,6 +16,7 @@ from apps.approvals.services import needs_approval
 from apps.approvals.views import approval_context
 from apps.clouds.permissions import CloudAction, can, get_cloud_for
 from apps.jobs import services
+from apps.jobs.findings import job_findings
 from apps.jobs.forms import JobLaunchForm, chosen_kind
 from apps.jobs.live import stored_payloads
 from apps.jobs.models import ACTIVE_STATES, Event, Job, JobState
@@ -62,6 +63,8 @@ def job_list(request: HttpRequest) -> HttpResponse:
 
 
 INITIAL_EVENTS = 200
+# Findings listed on the job page; a job that found more says so and leaves the rest to the log.
+FINDINGS_SHOWN = 100
 FIRST_SCREEN_LINES = 60
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -85,6 +88,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     current = [s for s in steps if s.attempt == job.attempt]
     done = sum(1 for s in current if s.state == "succeeded")
     initial = stored_payloads(job.pk, 0, None, INITIAL_EVENTS)
+    findings = job_findings(job, limit=FINDINGS_SHOWN + 1)
     return render(
         request,
         "jobs/job_detail.html",
@@ -96,6 +100,10 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
             "hosts": job.host_summaries.all(),
             "can_operate": can(request.user, CloudAction.OPERATE, job.cloud),
             "approval": approval_context(request.user, job),
+            # What the job found, without reading the log; drawn as the page loads (joblog.js does
+            # not redraw it, so a job that finishes while the page is open shows it on the next load).
+            "findings": findings[:FINDINGS_SHOWN],
+            "more_findings": len(findings) > FINDINGS_SHOWN,
             "ws_path": f"/ws/jobs/{job.pk}/",
             # The first screen of the log comes with the page, drawn before any script runs (without
             # colours until joblog.js takes over); the socket replays from after these events.
