@@ -77,7 +77,8 @@ def read_host_state(lab_root: str | os.PathLike[str], host: str) -> dict[str, An
     ``containers`` (name -> image, tag, release, state, config_checksum, restarts ...),
     ``release`` (oldest release any container runs, None when nothing is deployed), ``releases``,
     ``images`` (pulled ``image:tag``), ``config`` (service -> checksum of its etc/kolla files),
-    ``mariadb`` (None, or ``databases`` name -> schema release, ``sha256`` of the data file, ``path``)
+    ``mariadb`` (None, or ``databases`` name -> schema release, ``online_migrations`` name -> the
+    release whose online data migrations last ran on it, ``sha256`` of the data file, ``path``)
     and ``backups`` (their metadata, oldest first).
     """
     hd = core.HostDir(lab_root, host)

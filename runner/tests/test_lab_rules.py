@@ -46,6 +46,19 @@ def test_release_from_tag() -> None:
         core.release_from_tag("latest")
 
 
+def test_a_database_owes_the_online_migrations_of_its_schema_until_they_ran_for_it() -> None:
+    created = {"schema": "2025.1", "migrations": [{"to": "2025.1"}]}
+    upgraded = {"schema": "2025.2", "migrations": [{"to": "2025.1"}, {"from": "2025.1", "to": "2025.2"}]}
+    assert core.online_migrations_pending({**created, "online_migrations": "2025.1"}) is None
+    # Data deployed before deploy recorded its online migrations has nothing older to move either.
+    assert core.online_migrations_pending({**created, "online_migrations": None}) is None
+    assert core.online_migrations_pending({**upgraded, "online_migrations": None}) == "2025.2"
+    assert core.online_migrations_pending({**upgraded, "online_migrations": "2025.1"}) == "2025.2"
+    assert core.online_migrations_pending({**upgraded, "online_migrations": "2025.2"}) is None
+    candidates = ("nova", "nova_api", "nova_cell1", "novatest", "keystone")
+    assert [n for n in candidates if core.is_nova_database(n)] == ["nova", "nova_api", "nova_cell1"]
+
+
 GROUPS = {
     "control": ["ctl1", "ctl2"],
     "network": ["net1"],

@@ -26,7 +26,8 @@ def _new_database(name: str, release: str) -> dict[str, Any]:
         "schema": release,
         "created": now,
         "migrations": [{"to": release, "at": now}],
-        "online_migrations": None,
+        # A new database holds no data of an older release: nothing for online migrations to move.
+        "online_migrations": release,
         "rows": [{"id": i, "name": f"{name}-{i:04d}", "created": now} for i in range(1, SEED_ROWS + 1)],
     }
 
@@ -104,7 +105,7 @@ class ActionModule(labaction.LabAction):
         with core.locked(ctx.lab_root, "mariadb"):
             cluster, data = self._primary_data(ctx)
             databases = data.setdefault("databases", {})
-            changed = []
+            changed, blocked = [], {}
             for name in names:
                 db = databases.get(name)
                 if not db:
@@ -126,9 +127,25 @@ class ActionModule(labaction.LabAction):
                 problem = core.hop_problem(schema, release)
                 if problem:
                     raise core.LabError(f"refusing to migrate database {name}: {problem}")
+                # nova's schema of N+1 may drop what N's online data migrations move away from: nova
+                # refuses the sync until they have finished (its blocker migrations), so does the lab.
+                pending = core.online_migrations_pending(db) if core.is_nova_database(name) else None
+                if pending:
+                    blocked.setdefault(pending, []).append(name)
+                    continue
                 db["schema"] = release
                 db.setdefault("migrations", []).append({"from": schema, "to": release, "at": core.now_iso()})
                 changed.append(f"{name}: {schema} -> {release}")
+            if blocked:
+                # Nothing is written: not one database of the sync moves while another is refused.
+                raise core.LabError(
+                    f"nova-manage db sync to {release} refuses: "
+                    + "; ".join(
+                        f"the online data migrations of {pending} have not run on {', '.join(held)}: "
+                        + core.online_migrations_advice(pending)
+                        for pending, held in sorted(blocked.items())
+                    )
+                )
             if changed:
                 self._replicate(cluster, data)
         return {
@@ -159,7 +176,11 @@ class ActionModule(labaction.LabAction):
         return {"changed": bool(archived), "archived": archived, "msg": f"archived {archived or 'nothing'}"}
 
     def op_online_migrations(self, ctx: Any, args: dict[str, Any]) -> dict[str, Any]:
-        """Run the online data migrations of ``databases`` (or all named ``prefix*``) for ``release``."""
+        """Run the online data migrations of ``databases`` (or all named ``prefix*``) for ``release``.
+
+        Only a database whose schema is ``release`` is migrated: release N's migrations move data into
+        N's schema, so a database still at an older one (a cell not upgraded yet) keeps what it owes.
+        """
         release = str(args["release"])
         ctx.pause()
         ctx.check_injected(args.get("service"))
@@ -169,15 +190,23 @@ class ActionModule(labaction.LabAction):
             names = [str(n) for n in args.get("databases") or []]
             if args.get("prefix"):
                 names += sorted(n for n in databases if n.startswith(str(args["prefix"])))
-            changed = []
+            changed, behind = [], []
             for name in names:
                 db = databases.get(name)
-                if db and db.get("online_migrations") != release:
+                if not db:
+                    continue
+                if db.get("schema") != release:
+                    behind.append(f"{name} (schema {db.get('schema')})")
+                elif db.get("online_migrations") != release:
                     db["online_migrations"] = release
                     changed.append(name)
             if changed:
                 self._replicate(cluster, data)
-        return {"changed": bool(changed), "databases": changed}
+        result: dict[str, Any] = {"changed": bool(changed), "databases": changed}
+        if behind:
+            result["msg"] = f"not at {release}, left for after their schema migration: {', '.join(behind)}"
+            result["skipped_databases"] = behind
+        return result
 
     def op_backup(self, ctx: Any, args: dict[str, Any]) -> dict[str, Any]:
         """Back up into ``volumes/mariadb_backup/<name>/``: ``ibdata1``, its sha256 and ``meta.json``.

@@ -34,6 +34,34 @@ def _nova_databases(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
+def _online_migrations_check(
+    databases: dict[str, Any], names: list[str], release: str
+) -> tuple[str, str, str]:
+    """Online data migrations a nova database still owes (``labcore.online_migrations_pending``).
+
+    Owed by an older release they stop ``release``'s nova-manage db sync: a failure. Owed by
+    ``release`` itself (the cloud is there already) they stop the next upgrade: a warning.
+    """
+    check = "Online data migrations"
+    owed: dict[str, list[str]] = {}
+    for name in names:
+        db = databases.get(name)
+        pending = core.online_migrations_pending(db) if isinstance(db, dict) else None
+        if pending in core.SERIES:
+            owed.setdefault(pending, []).append(name)
+    if not owed:
+        return (check, "Success", "")
+    blocking = any(core.release_index(pending) < core.release_index(release) for pending in owed)
+    why = "; ".join(
+        f"the online data migrations of {pending} have not run on {', '.join(held)}: "
+        + core.online_migrations_advice(pending)
+        for pending, held in sorted(owed.items())
+    )
+    if blocking:
+        return (check, "Failure", f"{why}; {release}'s nova-manage db sync refuses until then")
+    return (check, "Warning", f"{why} before the next upgrade")
+
+
 class ActionModule(labaction.LabAction):
     """Validation checks; each ``op`` is one check of one host."""
 
@@ -48,7 +76,11 @@ class ActionModule(labaction.LabAction):
 
     def op_nova_status(self, ctx: Any, args: dict[str, Any]) -> dict[str, Any]:
         """``nova-status upgrade check`` of ``release``'s nova: cells v2 mappings, every nova database
-        one legal hop or less behind the release, and no nova-compute older than ``compute_releases``."""
+        one legal hop or less behind the release, its online data migrations finished, and no
+        nova-compute older than ``compute_releases``.
+
+        Real nova-status has no online data migrations check: the lab reports here what its
+        nova-manage db sync of ``release`` would refuse, so a hop's validation finds it first."""
         release = str(args["release"])
         allowed = [str(r) for r in args.get("compute_releases") or [release]]
         ctx.pause()
@@ -80,6 +112,7 @@ class ActionModule(labaction.LabAction):
             if behind
             else ("Database schema", "Success", "")
         )
+        results.append(_online_migrations_check(databases, ["nova_api", *_nova_databases(data)], release))
         old = []
         for host in ctx.groups.get("all", []):
             compute = core.read_json(core.HostDir(ctx.lab_root, host).container_file("nova-compute"))
@@ -103,6 +136,13 @@ class ActionModule(labaction.LabAction):
             raise core.LabError(
                 f"nova-status upgrade check ({release}) on {ctx.host} failed: " + "; ".join(failures)
             )
+        warned = [
+            f"nova-status upgrade check ({release}) on {ctx.host} warns: {check}: {why}"
+            for check, result, why in results
+            if result == "Warning"
+        ]
+        if warned:
+            return {"msg": "; ".join(warned), "stdout": output, "ferry_warnings": warned, "warnings": warned}
         return {
             "msg": f"nova-status upgrade check ({release}) on {ctx.host}: every check succeeded",
             "stdout": output,

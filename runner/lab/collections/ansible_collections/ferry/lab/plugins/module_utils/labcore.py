@@ -473,6 +473,36 @@ def cell_database(cell_name: str | None) -> str:
     return f"nova_{cell_name}" if cell_name else "nova"
 
 
+def is_nova_database(name: str) -> bool:
+    """nova's databases: ``nova_api``, ``nova_cell0`` and each cell's (``nova``, ``nova_<cell>``)."""
+    return name == "nova" or name.startswith("nova_")
+
+
+def online_migrations_pending(db: Mapping[str, Any]) -> str | None:
+    """The release whose online data migrations a database still owes, or None when they are done.
+
+    ``online_migrations`` is the release whose ``nova-manage db online_data_migrations`` last
+    finished on it; a database created at its release has nothing to migrate. Data written before
+    deploy recorded that (None, never upgraded) counts as migrated too.
+    """
+    schema = db.get("schema")
+    done = db.get("online_migrations")
+    if done == schema:
+        return None
+    if done is None and not any("from" in m for m in db.get("migrations") or []):
+        return None
+    return str(schema)
+
+
+def online_migrations_advice(release: str) -> str:
+    """What to run to finish ``release``'s online data migrations, in nova's and kolla's terms."""
+    return (
+        f"run nova-manage db online_data_migrations for {release} (kolla-ansible upgrade --tags "
+        f"nova-online-data-migrations, or nova-reload,nova-online-data-migrations, with openstack_release "
+        f"{release})"
+    )
+
+
 def mariadb_hosts(groups: Mapping[str, Iterable[str]]) -> list[str]:
     """Hosts of the MariaDB cluster: the ``mariadb`` group when the inventory has one, else ``control``."""
     if groups.get("mariadb"):
