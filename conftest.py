@@ -186,6 +186,13 @@ def no_approvals_by_default(settings):
     settings.FERRY_APPROVALS_REQUIRED = 0
 
 
+@pytest.fixture
+def backup_store(settings, tmp_path) -> Path:
+    """Ferry's backup store (``FERRY_BACKUP_DIR``) in the test's own directory."""
+    settings.FERRY_BACKUP_DIR = tmp_path / "backups"
+    return settings.FERRY_BACKUP_DIR
+
+
 @pytest.fixture(autouse=True)
 def quick_health_checks(settings):
     """Pages that show health (the dashboard) ask for a Celery worker that in-process tests never

@@ -18,12 +18,6 @@ from apps.jobs.tests.factories import make_job
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def store(settings, tmp_path):
-    settings.FERRY_BACKUP_DIR = tmp_path / "backups"
-    return settings.FERRY_BACKUP_DIR
-
-
 def fetched(cloud, job, step, *, data=b"rows", recorded=None, kind="full", minutes=0, config=False):
     incoming = services.incoming_dir(cloud, job.pk, step.ordinal)
     incoming.mkdir(parents=True)
@@ -47,16 +41,16 @@ def job(demo_cloud, operator):
     return make_job(demo_cloud, operator)
 
 
-def test_a_copy_with_the_nodes_checksum_is_verified_and_kept(demo_cloud, job, store):
+def test_a_copy_with_the_nodes_checksum_is_verified_and_kept(demo_cloud, job, backup_store):
     backup = fetched(demo_cloud, job, job.steps.first())
     assert backup.state == BackupState.VERIFIED and backup.label == "nightly" and backup.release == "2025.1"
-    assert (store / "demo" / f"{backup.pk:06d}-{backup.name}" / "data").read_bytes() == b"rows"
+    assert (backup_store / "demo" / f"{backup.pk:06d}-{backup.name}" / "data").read_bytes() == b"rows"
     assert not services.incoming_dir(demo_cloud, job.pk, job.steps.first().ordinal).exists()
     assert AuditEntry.objects.filter(action="backup.recorded", object_id=str(backup.pk)).exists()
 
 
 def test_a_backup_before_an_upgrade_archives_the_configuration_without_plain_passwords(
-    demo_cloud, job, store
+    demo_cloud, job, backup_store
 ):
     backup = fetched(demo_cloud, job, job.steps.first(), config=True)
     archive = Path(backup.store_path) / services.CONFIG_ARCHIVE
@@ -69,7 +63,7 @@ def test_a_backup_before_an_upgrade_archives_the_configuration_without_plain_pas
     assert b"Sup3r-Secret-DB" not in everything
 
 
-def test_fetching_a_backup_ferry_already_holds_is_an_error_not_a_second_record(demo_cloud, job, store):
+def test_fetching_a_backup_ferry_already_holds_is_an_error_not_a_second_record(demo_cloud, job, backup_store):
     step = job.steps.first()
     first = fetched(demo_cloud, job, step)
     with pytest.raises(services.StaleBackupError, match=f"is backup #{first.pk} already"):
@@ -77,23 +71,25 @@ def test_fetching_a_backup_ferry_already_holds_is_an_error_not_a_second_record(d
     assert Backup.objects.count() == 1
 
 
-def test_a_copy_that_does_not_match_is_failed_with_the_reason(demo_cloud, job, store):
+def test_a_copy_that_does_not_match_is_failed_with_the_reason(demo_cloud, job, backup_store):
     backup = fetched(demo_cloud, job, job.steps.first(), recorded="0" * 64)
     assert backup.state == BackupState.FAILED and "the node recorded 000" in backup.problem
 
 
-def test_a_step_that_left_no_copy_gives_a_missing_backup(demo_cloud, job, store):
+def test_a_step_that_left_no_copy_gives_a_missing_backup(demo_cloud, job, backup_store):
     step = job.steps.first()
     backup = services.record_fetched_backup(None, demo_cloud, job=job, step=step)
     assert backup.state == BackupState.MISSING
 
 
-def test_an_incremental_without_a_verified_full_is_not_verified(demo_cloud, job, store):
+def test_an_incremental_without_a_verified_full_is_not_verified(demo_cloud, job, backup_store):
     backup = fetched(demo_cloud, job, job.steps.first(), kind="incremental")
     assert backup.state == BackupState.FAILED and "full parent" in backup.problem
 
 
-def test_pruning_keeps_the_newest_chains_and_the_newest_verified_full(demo_cloud, job, store, settings):
+def test_pruning_keeps_the_newest_chains_and_the_newest_verified_full(
+    demo_cloud, job, backup_store, settings
+):
     settings.FERRY_BACKUP_KEEP_CHAINS = 2
     step = job.steps.first()
     oldest = fetched(demo_cloud, job, step, minutes=0)
@@ -111,11 +107,11 @@ def test_pruning_keeps_the_newest_chains_and_the_newest_verified_full(demo_cloud
     assert list(AuditEntry.objects.filter(action="backup.pruned").values_list("object_id", flat=True)) == [
         str(oldest.pk)
     ]
-    assert not any(store.glob(f"demo/{oldest.pk:06d}-*"))
+    assert not any(backup_store.glob(f"demo/{oldest.pk:06d}-*"))
 
 
 def test_backups_api_lists_newest_first_filters_by_cloud_and_is_read_only(
-    api_as, viewer, demo_cloud, job, store
+    api_as, viewer, demo_cloud, job, backup_store
 ):
     older = fetched(demo_cloud, job, job.steps.first(), minutes=1)
     step = job.steps.first()
@@ -129,14 +125,14 @@ def test_backups_api_lists_newest_first_filters_by_cloud_and_is_read_only(
     assert api.delete(f"/api/backups/{older.pk}/").status_code == 405
 
 
-def test_outsiders_see_no_backup(api_as, outsider, demo_cloud, job, store):
+def test_outsiders_see_no_backup(api_as, outsider, demo_cloud, job, backup_store):
     backup = fetched(demo_cloud, job, job.steps.first())
     api = api_as(outsider)
     assert api.get("/api/backups/").json()["results"] == []
     assert api.get(f"/api/backups/{backup.pk}/").status_code == 404
 
 
-def test_the_cloud_page_lists_its_backups(client_as, viewer, demo_cloud, job, store):
+def test_the_cloud_page_lists_its_backups(client_as, viewer, demo_cloud, job, backup_store):
     backup = fetched(demo_cloud, job, job.steps.first())
     page = client_as(viewer).get("/clouds/demo/").content.decode()
     assert "Database backups" in page and backup.name not in page and "nightly" in page
@@ -155,7 +151,7 @@ def test_a_backup_is_refused_when_globals_leave_mariabackup_off(api_as, operator
 
 
 def test_the_launch_form_offers_only_verified_backups_and_restores_by_id(
-    client_as, operator, demo_cloud, job, store, no_worker
+    client_as, operator, demo_cloud, job, backup_store, no_worker
 ):
     from apps.jobs.models import Job
 

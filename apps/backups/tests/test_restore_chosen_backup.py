@@ -20,12 +20,6 @@ from runner import lab
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.ansible]
 
 
-@pytest.fixture
-def store(settings, tmp_path):
-    settings.FERRY_BACKUP_DIR = tmp_path / "backups"
-    return settings.FERRY_BACKUP_DIR
-
-
 def lab_data(settings, host: str = "ctl01"):
     return settings.VAR_DIR / "lab" / "small" / host / "volumes" / "mariadb" / "ibdata1"
 
@@ -45,7 +39,7 @@ def restored(operator, cloud, backup: Backup) -> Job:
 
 
 def test_a_restore_brings_back_exactly_the_chosen_backup_and_refuses_a_damaged_copy(
-    lab_cloud, operator, no_worker, store, settings
+    lab_cloud, operator, no_worker, backup_store, settings
 ):
     # One deploy and two backups serve the three restores: each costs real Ansible runs.
     deploy = run(
@@ -56,7 +50,7 @@ def test_a_restore_brings_back_exactly_the_chosen_backup_and_refuses_a_damaged_c
     a = backup(operator, lab_cloud, "base")
     assert a.state == BackupState.VERIFIED and a.release == "2025.1" and a.node == "ctl01"
     assert a.sha256 == lab.sha256_file(lab_data(settings)) and a.size > 0
-    copy = store / "small" / f"{a.pk:06d}-{a.name}" / "data"
+    copy = backup_store / "small" / f"{a.pk:06d}-{a.name}" / "data"
     assert a.store_path and copy.is_file() and lab.sha256_file(copy) == a.sha256
     content_a = json.loads(lab_data(settings).read_text())["databases"]
 

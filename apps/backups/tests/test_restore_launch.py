@@ -25,12 +25,6 @@ pytestmark = pytest.mark.django_db
 TAKEN = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def store(settings, tmp_path):
-    settings.FERRY_BACKUP_DIR = tmp_path / "backups"
-    return settings.FERRY_BACKUP_DIR
-
-
 def taken(cloud, name: str, *, kind: str = "full", data: bytes | None = None, copied: bool = True, **meta):
     """A backup of ``cloud`` recorded as a fetch step records it: verified when Ferry's copy matches the
     checksum the node recorded, failed when not (``sha256=`` another), missing when no copy arrived."""
@@ -80,7 +74,7 @@ def assert_refused_naming_backup(response, why: str, before: tuple[int, int, int
 
 
 def test_a_verified_full_backup_of_this_cloud_is_restored_by_id(
-    api_as, operator, demo_cloud, store, no_worker
+    api_as, operator, demo_cloud, backup_store, no_worker
 ):
     """The refusals below refuse for their reason, not because the API refuses every restore."""
     backup = taken(demo_cloud, "nightly")
@@ -99,7 +93,7 @@ def test_a_verified_full_backup_of_this_cloud_is_restored_by_id(
     [({"sha256": "0" * 64}, BackupState.FAILED), ({"copied": False}, BackupState.MISSING)],
 )
 def test_a_backup_that_is_not_verified_is_a_400_naming_backup(
-    api_as, operator, demo_cloud, store, no_worker, how, state
+    api_as, operator, demo_cloud, backup_store, no_worker, how, state
 ):
     backup = taken(demo_cloud, f"nightly-{state}", **how)
     assert backup.state == state
@@ -109,7 +103,7 @@ def test_a_backup_that_is_not_verified_is_a_400_naming_backup(
 
 
 def test_an_incremental_whose_full_parent_is_no_longer_verified_is_a_400_naming_backup(
-    api_as, operator, demo_cloud, store, no_worker
+    api_as, operator, demo_cloud, backup_store, no_worker
 ):
     full = taken(demo_cloud, "full")
     increment = taken(demo_cloud, "incr", kind=BackupKind.INCREMENTAL)
@@ -124,7 +118,7 @@ def test_an_incremental_whose_full_parent_is_no_longer_verified_is_a_400_naming_
 
 
 def test_an_incremental_without_a_full_parent_is_a_400_naming_backup(
-    api_as, operator, demo_cloud, store, no_worker
+    api_as, operator, demo_cloud, backup_store, no_worker
 ):
     full = taken(demo_cloud, "full")
     increment = taken(demo_cloud, "incr", kind=BackupKind.INCREMENTAL)
@@ -137,7 +131,7 @@ def test_an_incremental_without_a_full_parent_is_a_400_naming_backup(
 
 
 def test_an_incremental_after_a_failed_increment_is_a_400_naming_the_broken_link(
-    api_as, operator, demo_cloud, store, no_worker
+    api_as, operator, demo_cloud, backup_store, no_worker
 ):
     taken(demo_cloud, "full")
     first = taken(demo_cloud, "incr-1", kind=BackupKind.INCREMENTAL)
@@ -151,7 +145,7 @@ def test_an_incremental_after_a_failed_increment_is_a_400_naming_the_broken_link
     )
 
 
-def test_an_unknown_backup_id_is_a_400_naming_backup(api_as, operator, demo_cloud, store, no_worker):
+def test_an_unknown_backup_id_is_a_400_naming_backup(api_as, operator, demo_cloud, backup_store, no_worker):
     taken(demo_cloud, "nightly")
     before = created()
     response = restore(api_as(operator), 9999)
@@ -159,7 +153,7 @@ def test_an_unknown_backup_id_is_a_400_naming_backup(api_as, operator, demo_clou
 
 
 def test_another_clouds_verified_backup_is_a_400_naming_backup_and_restores_only_there(
-    api_as, operator, demo_cloud, store, no_worker
+    api_as, operator, demo_cloud, backup_store, no_worker
 ):
     other = create_cloud(None, slug="other", release="2025.1", globals_yml='enable_mariabackup: "yes"\n')
     theirs = taken(other, "theirs")
@@ -182,7 +176,7 @@ def option_text(page: str, value: int) -> str | None:
 
 
 def test_the_launch_form_offers_each_verified_backup_with_label_release_time_and_size(
-    client_as, operator, demo_cloud, store
+    client_as, operator, demo_cloud, backup_store
 ):
     verified = taken(demo_cloud, "before-maintenance", data=b"x" * 2048)
     failed = taken(demo_cloud, "torn-copy", sha256="0" * 64)

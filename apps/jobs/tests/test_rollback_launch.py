@@ -24,12 +24,6 @@ pytestmark = pytest.mark.django_db
 TAKEN = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def store(settings, tmp_path):
-    settings.FERRY_BACKUP_DIR = tmp_path / "backups"
-    return settings.FERRY_BACKUP_DIR
-
-
 def taken_by(cloud: Cloud, kind: str, name: str) -> Backup:
     """A verified backup that a ``kind`` job of ``cloud`` took at TAKEN, on the cloud's release."""
     job = make_job(cloud)
@@ -51,7 +45,7 @@ def taken_by(cloud: Cloud, kind: str, name: str) -> Backup:
 
 
 @pytest.fixture
-def backups(demo_cloud, store):
+def backups(demo_cloud, backup_store):
     """On 2025.1: one backup an upgrade took, one a backup job took; then the cloud moved to
     2025.2, where an upgrade took another."""
     before = taken_by(demo_cloud, "upgrade", "before-2025.2")
