@@ -207,7 +207,9 @@ def validation_steps(
     ]
 
 
-def upgrade_hop(request: PlanRequest, previous: str, target: str) -> list[PlannedStep]:
+def upgrade_hop(
+    request: PlanRequest, previous: str, target: str, params: dict[str, Any] | None = None
+) -> list[PlannedStep]:
     """Every step of one full upgrade from ``previous`` to ``target``, as kolla's upgrade procedure
     lists them.
 
@@ -217,7 +219,7 @@ def upgrade_hop(request: PlanRequest, previous: str, target: str) -> list[Planne
     """
     prep = hop_prep(previous, target)
     return [
-        *validation_steps(request.releases, target),
+        *validation_steps(request.releases, target, params),
         *preparation_steps(request, prep),
         step(f"Pull {target} images", "pull", target),
         step(f"Prechecks for {target}", "prechecks", target),
@@ -497,14 +499,14 @@ def _upgrade(request: PlanRequest, params: dict[str, Any]) -> list[PlannedStep]:
             f"{current} → {target} is not a legal hop (next release, or next SLURP from a SLURP); "
             f"use a fast-forward upgrade through {' → '.join(path)}",
         )
-    return upgrade_hop(request, current, target)
+    return upgrade_hop(request, current, target, params)
 
 
 def _ffu(request: PlanRequest, params: dict[str, Any]) -> list[PlannedStep]:
     current, _, path = _upgrade_path(request, params)
     steps: list[PlannedStep] = []
     for number, (previous, hop) in enumerate(zip([current, *path], path, strict=False), start=1):
-        hop_steps = upgrade_hop(request, previous, hop)
+        hop_steps = upgrade_hop(request, previous, hop, params)
         if params.get("pause_between_hops") and number < len(path):
             # A person looks at the cloud on its new release before the next hop starts.
             hop_steps[-1] = replace(hop_steps[-1], gate=True)
@@ -756,12 +758,9 @@ def _kind(
     return KindSpec(name, label, mutating, (*params, *LAB_PARAMS), refuses, build, **flags)
 
 
-VALIDATE_PARAMS = (
-    Param(
-        "target_release",
-        "release",
-        "the release of the coming upgrade (default: the cloud's current release)",
-    ),
+# The validations' thresholds: the validate kind takes them, and so does every upgrade kind, whose
+# plan opens with the same validations.
+THRESHOLD_PARAMS = (
     Param(
         "soft_deleted_threshold",
         "number",
@@ -783,6 +782,14 @@ VALIDATE_PARAMS = (
         default=VALIDATION_DEFAULTS["cert_warn_days"],
         maximum=3650,
     ),
+)
+VALIDATE_PARAMS = (
+    Param(
+        "target_release",
+        "release",
+        "the release of the coming upgrade (default: the cloud's current release)",
+    ),
+    *THRESHOLD_PARAMS,
 )
 
 # The one table of job kinds: the models, the API, the forms and the worker all read it.
@@ -880,7 +887,7 @@ KINDS: dict[str, KindSpec] = {
             "upgrade",
             "upgrade",
             True,
-            (TARGET, ACKNOWLEDGE),
+            (TARGET, ACKNOWLEDGE, *THRESHOLD_PARAMS),
             "downgrades, and more than one hop (use a fast-forward upgrade)",
             _upgrade,
             moves_release=True,
@@ -897,6 +904,7 @@ KINDS: dict[str, KindSpec] = {
                 TARGET,
                 Param("pause_between_hops", "boolean", "wait for a person after each hop but the last"),
                 ACKNOWLEDGE,
+                *THRESHOLD_PARAMS,
             ),
             "downgrades",
             _ffu,
@@ -914,6 +922,7 @@ KINDS: dict[str, KindSpec] = {
                 TARGET,
                 Param("canary", "cell", "the cell to upgrade first (default: the first cell)"),
                 ACKNOWLEDGE,
+                *THRESHOLD_PARAMS,
             ),
             "more than one hop, a cloud without cells, and globals that turn nova_safety_upgrade on",
             _rollout,
@@ -1036,7 +1045,7 @@ def _cell_rollout(request: PlanRequest, params: dict[str, Any], target: str) -> 
     order = [canary] + [c for c in cells if c != canary]
     prep = hop_prep(_require(request.current_release, "release", "the cloud is not deployed"), target)
     steps = [
-        *validation_steps(request.releases, target),
+        *validation_steps(request.releases, target, params),
         *preparation_steps(request, prep),
         step(f"Pull {target} images", "pull", target),
         step(f"Prechecks for {target}", "prechecks", target),

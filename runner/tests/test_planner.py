@@ -486,6 +486,30 @@ def test_validate_is_read_only_and_checks_for_the_current_release_or_the_next_ho
     assert refused.value.field == "release"
 
 
+@pytest.mark.parametrize(
+    ("kind", "params"),
+    [
+        ("upgrade", {"target_release": "2025.2"}),
+        ("ffu", {"target_release": "2026.1", "current": "2024.1"}),
+        ("cell-rollout", {"target_release": "2025.2"}),
+    ],
+)
+def test_upgrade_kinds_take_the_validations_thresholds(kind: str, params: dict) -> None:
+    """Every upgrade opens with the validations, so it takes their thresholds as validate does."""
+    steps = plan(request(kind, **params, min_free_gb=5, soft_deleted_threshold=50_000, cert_warn_days=7))
+    validations = [s for s in steps if s.action == "ferry-validate"]
+    assert validations
+    for validation in validations:
+        assert validation.extra_vars["ferry_validate_min_free_gb"] == 5
+        assert validation.extra_vars["ferry_validate_soft_deleted_threshold"] == 50_000
+        assert validation.extra_vars["ferry_validate_cert_warn_days"] == 7
+    (default,) = [s for s in plan(request(kind, **params)) if s.action == "ferry-validate"][:1]
+    assert default.extra_vars["ferry_validate_min_free_gb"] == 20
+    with pytest.raises(PlanError) as refused:
+        plan(request(kind, **params, min_free_gb=-1))
+    assert refused.value.field == "min_free_gb"
+
+
 def test_archive_runs_nova_manage_archive_deleted_rows_and_purges_only_when_asked():
     (archive,) = plan(request("archive"))
     assert (

@@ -7,9 +7,12 @@ import re
 import pytest
 
 from apps.jobs.models import Job
+from runner.planner import VALIDATION_DEFAULTS
 
 pytestmark = pytest.mark.django_db
 URL = "/clouds/demo/jobs/new/"
+# Every upgrade kind opens with the validations and takes their thresholds.
+THRESHOLDS = tuple(VALIDATION_DEFAULTS)
 
 
 def fields(page: str) -> set[str]:
@@ -23,6 +26,7 @@ def test_each_kind_shows_only_its_own_fields(client_as, operator, demo_cloud):
         "kind",
         "target_release",
         "acknowledge_release_status",
+        *THRESHOLDS,
         "limit",
         "priority",
         "confirm",
@@ -33,6 +37,7 @@ def test_each_kind_shows_only_its_own_fields(client_as, operator, demo_cloud):
         "target_release",
         "canary",
         "acknowledge_release_status",
+        *THRESHOLDS,
         "limit",
         "priority",
         "confirm",
@@ -76,5 +81,6 @@ def test_a_submit_launches_with_the_chosen_kinds_params(client_as, operator, dem
     )
     assert response.status_code == 302
     job = Job.objects.get()
-    assert job.params == {"target_release": "2025.2", "canary": "cell2"}
+    # The validations' thresholds the form left alone are their defaults.
+    assert job.params == {"target_release": "2025.2", "canary": "cell2", **VALIDATION_DEFAULTS}
     assert job.steps.get(gate=True).name == "Upgrade canary cell cell2"
