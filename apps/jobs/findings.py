@@ -3,8 +3,9 @@
 An operator woken by a failed job wants the hosts and the messages, not the log. The validations
 (runner/lab/ferry-validate.yml, runner/playbooks/ferry-validate.yml) run every check with
 ``ignore_errors`` and fail each host once more at the end with all its findings: each check that
-failed is an ignored failure here, the summary a failure, and a check that only needs a look
-(a certificate that expires soon) an ok result carrying ``ferry_warnings``. A failed
+failed is a failure here, listed once (the summary that repeats a host's checks is left out), and a
+check that only needs a look (a certificate that expires soon) an ok result carrying
+``ferry_warnings``. A failed
 ``validate-config`` and any failed task of any other step are failures like the rest.
 
 Only the job's current attempt counts: a resumed job's earlier attempts found what was since fixed.
@@ -85,10 +86,22 @@ def job_findings(job: Job, limit: int = 100) -> list[Finding]:
             .values_list(*fields)[:limit]
         )
     found: list[Finding] = []
+    # (step, host) of the validation checks found failing: the validations' last task fails such a
+    # host once more with all of them, which would list each finding twice.
+    checked: set[tuple[int, str]] = set()
     for seq, step_id, event, host, task, stdout, data in sorted(failures + warned, key=lambda row: row[0]):
         data = data if isinstance(data, dict) else {}
         res = data.get("res") if isinstance(data.get("res"), dict) else {}
-        step = steps.get(step_id, ("", 0, ""))[0]
+        step, _, action = steps.get(step_id, ("", 0, ""))
+        ignored = bool(data.get("ignore_errors"))
+        if action in WARNING_ACTIONS and event == "runner_on_failed":
+            if ignored:
+                # A check the validation went past to run the others: its summary fails the step
+                # on it, so it is a failure like any other, not one the job went on after.
+                checked.add((step_id, host))
+                ignored = False
+            elif (step_id, host) in checked:
+                continue  # the summary of the checks listed above
         if event == "runner_on_ok":
             found.extend(
                 Finding(seq, step, host, task, _trim(str(warning)), "warning") for warning in _warnings(res)
@@ -104,7 +117,7 @@ def job_findings(job: Job, limit: int = 100) -> list[Finding]:
                     "unreachable" if event == "runner_on_unreachable" else "failed",
                     # Stored runner events carry the task's ignore_errors beside the result (True or
                     # None); an unreachable host is never ignored.
-                    ignored=bool(data.get("ignore_errors")),
+                    ignored=ignored,
                 )
             )
     return found[:limit]

@@ -219,14 +219,14 @@ def test_the_job_page_lists_what_the_validation_found_on_each_host(client_as, vi
 
     assert page.sections == 1
     rows = [(r["severity"], r["ignored"], r["cells"][1:]) for r in page.rows]
+    # Each finding once: the check that failed, not also the summary that repeats it and fails
+    # the step on it; so the check is no failure the job went past.
     assert rows == [
         ("unreachable", False, [VALIDATE_STEP, "cmp02", "Gathering facts", UNREACHABLE]),
-        ("failed", True, [VALIDATE_STEP, "cmp01", "Checking free disk for container images", DISK_FINDING]),
+        ("failed", False, [VALIDATE_STEP, "cmp01", "Checking free disk for container images", DISK_FINDING]),
         ("warning", False, [VALIDATE_STEP, "ctl01", "Checking certificate expiry", CERT_WARNING]),
-        ("failed", False, [VALIDATE_STEP, "cmp01", "Failing on the findings above", SUMMARY]),
     ]
-    # The failure the play went past says so; the one that failed the step does not.
-    assert "ignored" in page.rows[1]["cells"][0] and "ignored" not in page.rows[3]["cells"][0]
+    assert not any("ignored" in r["cells"][0] for r in page.rows)
     assert page.rows[2]["cells"][0] == "warning"
     # The first attempt's finding was fixed before the resume: it is not listed.
     assert not any("Galera" in r["cells"][4] for r in page.rows)
@@ -352,3 +352,25 @@ def test_finding_a_long_jobs_findings_costs_three_queries(demo_cloud, django_ass
     assert [f.seq for f in found] == sorted(f.seq for f in found)
     assert [f.message for f in first] == ["w0", "f0", "w100", "f100", "w200"]
     assert {f.step for f in found} == {VALIDATE_STEP, "Validate again"}
+
+
+def test_a_summary_stands_alone_and_other_steps_ignored_failures_say_so(demo_cloud):
+    """The summary is left out only where the checks it repeats are listed; a failure that any
+    other step's play went past is marked ignored."""
+    job, (validate,) = validate_job(demo_cloud)
+    deploy = Step.objects.create(
+        job=job, ordinal=2, position=2, name="Deploy 2025.1", action="deploy", playbook="site.yml"
+    )
+    JobEventSink(job, validate)(
+        [failed(80, "cmp01", "Failing on the findings above", SUMMARY, ignored=False, action="fail")]
+    )
+    JobEventSink(job, deploy)(
+        [failed(3, "ctl01", "Removing an old container", "no such container", ignored=True, action="command")]
+    )
+
+    found = [(f.step, f.host, f.message, f.ignored) for f in job_findings(job)]
+
+    assert found == [
+        (VALIDATE_STEP, "cmp01", SUMMARY, False),
+        ("Deploy 2025.1", "ctl01", "no such container", True),
+    ]
