@@ -13,6 +13,7 @@ import configparser
 import json
 import logging
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,10 @@ FERRY_ACTIONS = {action: f"{action}.yml" for action in FERRY_PLAYBOOK_ACTIONS}
 # Ferry's playbooks that read passwords.yml: those that query MariaDB (database_password), and the
 # password merge, which checks it for the keys a hop adds.
 READS_PASSWORDS = frozenset({VALIDATE, ARCHIVE, MERGE_PASSWORDS})
+# kolla's validate-config only writes what oslo-config-validator finds to files on the controller;
+# Ferry runs kolla's playbook inside one of its own that fails each host on those files.
+VALIDATE_CONFIG = "validate-config"
+VALIDATE_CONFIG_PLAYBOOK = FERRY_PLAYBOOK_DIR / "ferry-validate-config.yml"
 
 
 #: kolla's directories under its config dir that Ferry models, and the variables naming the first two.
@@ -220,7 +225,11 @@ def lab_config_overrides(files: list[ConfigFile]) -> dict[str, dict[str, dict[st
 
 
 class KollaAnsibleBackend:
-    """kolla-ansible's own playbooks, from the version that deploys the step's release."""
+    """kolla-ansible's own playbooks, from the version that deploys the step's release.
+
+    validate-config runs kolla's site.yml inside runner/playbooks/ferry-validate-config.yml, which
+    fails on what oslo-config-validator reported; every other action runs kolla's playbook itself.
+    """
 
     name = "kolla-ansible"
 
@@ -270,6 +279,8 @@ class KollaAnsibleBackend:
             )
         step_vars = {k: v for k, v in kolla_extra_vars(step.extra_vars).items() if k != "mariadb_backup_type"}
         step_vars.update(pinned_config_dirs(context, config_dir))
+        if step.action == VALIDATE_CONFIG:
+            step_vars["service_config_validate_output_dir"] = str(_report_dir(run_dir))
         invocation = build_invocation(
             step.action,
             install=install,
@@ -295,8 +306,12 @@ class KollaAnsibleBackend:
             ),
         )
         files, values = split_extra_vars(invocation.extra_vars)
+        playbook = invocation.playbook
+        if step.action == VALIDATE_CONFIG:
+            values["ferry_kolla_playbook"] = str(invocation.playbook)
+            playbook = VALIDATE_CONFIG_PLAYBOOK
         return StepSpec(
-            playbook=invocation.playbook,
+            playbook=playbook,
             project_dir=invocation.playbook.parent,
             inventory=inventory,
             extra_vars_files=files,
@@ -308,6 +323,16 @@ class KollaAnsibleBackend:
             bin_dir=install.ansible_playbook.parent,
             unsafe_vars=dict(step.user_vars),
         )
+
+
+def _report_dir(run_dir: Path) -> Path:
+    """An empty directory of the step's own for oslo-config-validator's reports: what an earlier run
+    of the step left there must not fail this one."""
+    reports = Path(os.path.abspath(run_dir)) / "config-validate"
+    if reports.exists():
+        shutil.rmtree(reports)
+    reports.mkdir(mode=0o700)
+    return reports
 
 
 def _backup_type(step: StepInput) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from runner.backends import (
+    VALIDATE_CONFIG_PLAYBOOK,
     CloudContext,
     ConfigFile,
     KollaAnsibleBackend,
@@ -72,6 +73,33 @@ def test_kolla_step_is_the_invocation_the_cli_builds(tmp_path, kolla_install):
     assert Path(spec.bin_dir) == kolla_install.ansible_playbook.parent
     assert (config / "globals.yml").read_text().startswith("# kept")  # operators' comments reach kolla
     assert (config / "passwords.yml").stat().st_mode & 0o077 == 0
+
+
+def test_kolla_validate_config_runs_kollas_site_yml_inside_ferrys_wrapper(tmp_path, kolla_install):
+    ctx = context(tmp_path)
+    ctx.var_dir = kolla_install.venv.parent.parent  # reuse the cached install
+    run_dir = tmp_path / "run"
+    (run_dir / "config-validate" / "ctl1").mkdir(parents=True)  # an earlier run's report
+    step = StepInput("validate-config", "site.yml", extra_vars={"openstack_release": "2026.1"})
+    spec = KollaAnsibleBackend().step_spec(ctx, step, run_dir)
+    reports = run_dir / "config-validate"
+    expected = build_invocation(
+        "validate-config",
+        install=kolla_install,
+        inventory=run_dir / "inventory" / "inventory",
+        config_dir=run_dir / "etc-kolla",
+        extra_vars={"openstack_release": "2026.1", "service_config_validate_output_dir": str(reports)},
+    )
+    files, values = split_extra_vars(expected.extra_vars)
+    assert Path(spec.playbook) == VALIDATE_CONFIG_PLAYBOOK and Path(spec.playbook).is_file()
+    # kolla's playbook, variables and project dir, so that its roles and plugins resolve.
+    assert spec.extra_vars == {**values, "ferry_kolla_playbook": str(expected.playbook)}
+    assert [str(f) for f in spec.extra_vars_files] == files
+    assert Path(spec.project_dir) == expected.playbook.parent and expected.playbook.name == "site.yml"
+    assert values["kolla_action"] == "config_validate"
+    # The reports go to the step's own directory, emptied for this run.
+    assert values["service_config_validate_output_dir"] == str(reports)
+    assert reports.is_dir() and not any(reports.iterdir())
 
 
 def test_vars_file_after_values_is_refused():
