@@ -34,7 +34,6 @@ from runner.planner import (
     FERRY_PLAYBOOK_ACTIONS,
     KOLLA_INSTALL,
     LAB_FREE_TEXT,
-    MERGE_PASSWORDS,
     VALIDATE,
 )
 
@@ -44,9 +43,8 @@ LAB_DIR = Path(__file__).resolve().parent / "lab"
 # Ferry's own playbooks for the kolla-ansible backend: steps kolla-ansible has no action for.
 FERRY_PLAYBOOK_DIR = Path(__file__).resolve().parent / "playbooks"
 FERRY_ACTIONS = {action: f"{action}.yml" for action in FERRY_PLAYBOOK_ACTIONS}
-# Ferry's playbooks that read passwords.yml: those that query MariaDB (database_password), and the
-# password merge, which checks it for the keys a hop adds.
-READS_PASSWORDS = frozenset({VALIDATE, ARCHIVE, MERGE_PASSWORDS})
+# Ferry's playbooks that read passwords.yml: those that query MariaDB (database_password).
+READS_PASSWORDS = frozenset({VALIDATE, ARCHIVE})
 
 
 #: kolla's directories under its config dir that Ferry models, and the variables naming the first two.
