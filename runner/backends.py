@@ -35,7 +35,6 @@ from runner.planner import (
     FERRY_PLAYBOOK_ACTIONS,
     KOLLA_INSTALL,
     LAB_FREE_TEXT,
-    MERGE_PASSWORDS,
     VALIDATE,
 )
 
@@ -45,9 +44,8 @@ LAB_DIR = Path(__file__).resolve().parent / "lab"
 # Ferry's own playbooks for the kolla-ansible backend: steps kolla-ansible has no action for.
 FERRY_PLAYBOOK_DIR = Path(__file__).resolve().parent / "playbooks"
 FERRY_ACTIONS = {action: f"{action}.yml" for action in FERRY_PLAYBOOK_ACTIONS}
-# Ferry's playbooks that read passwords.yml: those that query MariaDB (database_password), and the
-# password merge, which checks it for the keys a hop adds.
-READS_PASSWORDS = frozenset({VALIDATE, ARCHIVE, MERGE_PASSWORDS})
+# Ferry's playbooks that read passwords.yml: those that query MariaDB (database_password).
+READS_PASSWORDS = frozenset({VALIDATE, ARCHIVE})
 # kolla's validate-config only writes what oslo-config-validator finds to files on the controller;
 # Ferry runs kolla's playbook inside one of its own that fails each host on those files.
 VALIDATE_CONFIG = "validate-config"

@@ -82,10 +82,9 @@ MARIADB_RESTORE = "ferry-mariadb-restore"
 # RabbitMQ, disk, certificates, compute versions), and the archive of soft-deleted rows they ask for.
 VALIDATE = "ferry-validate"
 ARCHIVE = "ferry-archive-deleted-rows"
-# A hop's preparation (runner/hops.py): install the target's kolla-ansible, merge the passwords
-# (keep every secret, add the keys the target's kolla-genpwd generates), run a named migration.
+# A hop's preparation (runner/hops.py): install the target's kolla-ansible, run a named migration
+# (its password merge is one of Ferry's own steps, below).
 KOLLA_INSTALL = "ferry-kolla-install"
-MERGE_PASSWORDS = "ferry-merge-passwords"
 MIGRATE = "ferry-migrate"
 FERRY_PLAYBOOK_ACTIONS = (
     BACKUP_FETCH,
@@ -94,16 +93,18 @@ FERRY_PLAYBOOK_ACTIONS = (
     VALIDATE,
     ARCHIVE,
     KOLLA_INSTALL,
-    MERGE_PASSWORDS,
     MIGRATE,
 )
 OTHER_PLAYBOOKS.update({action: f"{action}.yml" for action in FERRY_PLAYBOOK_ACTIONS})
 
 
-# Ferry's own step that runs no playbook: the worker sets the cloud's configuration (globals.yml,
-# passwords.yml, configuration files) back to what a backup archived with it.
+# Ferry's own steps that run no playbook, on what Ferry stores of the cloud: the worker sets its
+# configuration (globals.yml, passwords.yml, configuration files) back to what a backup archived
+# with it; for a hop, it merges its passwords (keeps every secret, generates the plain passwords the
+# target's kolla-genpwd adds, apps/clouds/passwords.py), which every later step hands kolla.
 RESTORE_CONFIG = "ferry-restore-config"
-INTERNAL_ACTIONS = frozenset({RESTORE_CONFIG})
+MERGE_PASSWORDS = "ferry-merge-passwords"
+INTERNAL_ACTIONS = frozenset({RESTORE_CONFIG, MERGE_PASSWORDS})
 
 
 def step(

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
+import uuid
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from apps.backups.services import incoming_dir, record_fetched_backup, restore_c
 from apps.catalog.models import Release
 from apps.clouds.files import runner_files
 from apps.clouds.models import Cloud, CloudState, ReleaseChange
+from apps.clouds.passwords import merge_passwords
 from apps.clouds.running import record_running_release
 from apps.clouds.services import cloud_inventory, cloud_passwords, parse_yaml_mapping, secret_values
 from apps.jobs.live import flush, publish, publish_job_state
@@ -42,7 +45,14 @@ from apps.jobs.sink import JobEventSink
 from apps.notifications.services import notify
 from runner.backends import CloudContext, StepInput, backend_for
 from runner.execute import run_step
-from runner.planner import BACKUP_FETCH, KINDS, RESTORE_CONFIG, cell_upgrade_release
+from runner.planner import (
+    BACKUP_FETCH,
+    INTERNAL_ACTIONS,
+    KINDS,
+    MERGE_PASSWORDS,
+    RESTORE_CONFIG,
+    cell_upgrade_release,
+)
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
@@ -212,6 +222,8 @@ def _run_steps(job: Job, control: JobControl) -> None:
             break
         if step.action == RESTORE_CONFIG:
             status = _restore_config(job, step)
+        elif step.action == MERGE_PASSWORDS:
+            status = _merge_passwords(job, step)
         else:
             status = _run_step(job, step, backend, context, run_root, control)
         if status == "successful":
@@ -225,8 +237,9 @@ def _run_steps(job: Job, control: JobControl) -> None:
                 retrying(
                     record_running_release, job.requested_by, cloud, moved_to, limit=step.limit, job_id=job.pk
                 )
-            if step.completes_release or step.action == RESTORE_CONFIG:
-                # The steps after this one run with what the cloud has now.
+            if step.completes_release or step.action in INTERNAL_ACTIONS:
+                # The steps after this one run with what the cloud has now (its release, or the
+                # configuration and passwords Ferry's own step changed).
                 context = retrying(_fresh_context, cloud.pk)
                 context.lab_vars = lab_vars
             if step.gate and index + 1 < len(steps) and not control.poll():
@@ -308,18 +321,42 @@ def _run_step(
 
 def _restore_config(job: Job, step: Step) -> str:
     """Ferry's own step: set the cloud's configuration back to what a backup archived (no playbook)."""
-    retrying(_step_started, job, step)
-    publish(job.pk, {"kind": "step", "id": step.pk, "position": step.position, "state": StepState.RUNNING})
-    backup = Backup.objects.filter(pk=step.extra_vars.get("ferry_backup_id"), cloud=job.cloud).first()
-    try:
+
+    def restore() -> str:
+        backup = Backup.objects.filter(pk=step.extra_vars.get("ferry_backup_id"), cloud=job.cloud).first()
         if backup is None:
             raise ValidationError({"backup": f"backup #{step.extra_vars.get('ferry_backup_id')} is gone"})
         restore_config(job.requested_by, job.cloud, backup)
+        return ""
+
+    return _run_internal(job, step, restore)
+
+
+def _merge_passwords(job: Job, step: Step) -> str:
+    """Ferry's own step: add the passwords a hop's target adds to the cloud's (no playbook); its one
+    line of output names the keys generated, or says that nothing lacked."""
+
+    def merge() -> str:
+        keys = step.extra_vars.get("ferry_new_passwords") or []
+        return merge_passwords(job.requested_by, job.cloud, keys, job_id=job.pk).message
+
+    return _run_internal(job, step, merge)
+
+
+def _run_internal(job: Job, step: Step, work: Callable[[], str]) -> str:
+    """Run one of Ferry's own steps: ``work`` changes what Ferry stores and returns a line for the
+    step's output ("" for none); a ValidationError fails the step with its reason as the job's result."""
+    retrying(_step_started, job, step)
+    publish(job.pk, {"kind": "step", "id": step.pk, "position": step.position, "state": StepState.RUNNING})
+    try:
+        said = work()
         status, state = "successful", StepState.SUCCEEDED
     except ValidationError as exc:
-        status, state = "failed", StepState.FAILED
+        status, state, said = "failed", StepState.FAILED, ""
         reason = " ".join(exc.messages)
         retrying(Job.objects.filter(pk=job.pk).update, result=f"Step {step.name!r} failed: {reason}"[:1000])
+    if said:
+        retrying(_say, job, step, said)
     retrying(
         Step.objects.filter(pk=step.pk).update,
         state=state,
@@ -328,6 +365,22 @@ def _restore_config(job: Job, step: Step) -> str:
     )
     publish(job.pk, {"kind": "step", "id": step.pk, "position": step.position, "state": state})
     return status
+
+
+def _say(job: Job, step: Step, text: str) -> None:
+    """One line of output for a step that runs no playbook, stored and streamed as its events are."""
+    JobEventSink(job, step)(
+        [
+            {
+                "uuid": str(uuid.uuid4()),
+                "counter": 1,
+                "event": "verbose",
+                "stdout": text,
+                "created": timezone.now().isoformat(),
+                "event_data": {},
+            }
+        ]
+    )
 
 
 def _step_started(job: Job, step: Step) -> None:

@@ -578,8 +578,9 @@ def continue_job(actor, job: Job, *, reason: str) -> Job:
 
 
 # Actions that read the cloud, or only stage what a later step applies: stopping a job after only
-# these leaves the cloud as it was. A hop's kolla-ansible install and password merge are staging:
-# the running services read neither until the upgrade.
+# these leaves the cloud as it was (cloud_state_after_stop). A hop's kolla-ansible install and
+# password merge are staging: the merge adds keys to Ferry's record of the passwords and changes no
+# value, and the running services read neither until the upgrade.
 LEAVES_CLOUD_AS_IT_WAS = frozenset(
     {
         "prechecks",

@@ -200,7 +200,6 @@ def test_both_backends_run_ferrys_validate_playbook(tmp_path, kolla_install):
     ("action", "files"),
     [
         ("ferry-kolla-install", ["globals.yml"]),
-        ("ferry-merge-passwords", ["globals.yml", "passwords.yml"]),
         ("ferry-migrate", ["globals.yml"]),
     ],
 )

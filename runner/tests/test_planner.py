@@ -547,6 +547,8 @@ def test_upgrade_to_2025_1_merges_passwords_then_migrates_after_the_backup():
         "prometheus_haproxy_password",
     ]
     assert "keep every existing secret" in merge.name and "valkey_master_password" in merge.name
+    # Ferry merges the passwords it stores itself: no playbook, on either backend.
+    assert merge.playbook == ""
     backup = actions.index("ferry-backup-fetch")
     migrations = [s for s in steps if s.action == "ferry-migrate"]
     assert [s.extra_vars["ferry_migration"] for s in migrations] == [
