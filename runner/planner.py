@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from runner.hops import MIGRATIONS, HopPrep, hop_prep
+from runner.hops import MIGRATIONS, ON_CURRENT_RELEASE, HopPrep, hop_prep
 from runner.params import BackupInfo, CloudFacts, Param, ParamError, ansible_bool, backup_chain, clean_params
 
 
@@ -287,11 +287,11 @@ def preparation_steps(request: PlanRequest, prep: HopPrep) -> list[PlannedStep]:
 
 
 def migration_steps(prep: HopPrep) -> list[PlannedStep]:
-    """The hop's migrations, each its own step after the backup. An intermediate RabbitMQ upgrade
-    runs on the release the cloud leaves (kolla's notes: on it, before the hop)."""
+    """The hop's migrations, each its own step after the backup. RabbitMQ's run on the release the
+    cloud leaves (runner/hops.py ON_CURRENT_RELEASE: kolla's guide has them done on it, before the hop)."""
     steps = []
     for name in prep.migrations:
-        release = prep.from_series if name.startswith("rabbitmq-3.") else prep.to_series
+        release = prep.from_series if name in ON_CURRENT_RELEASE else prep.to_series
         steps.append(
             step(f"{MIGRATIONS[name]} before {prep.to_series}", MIGRATE, release, ferry_migration=name)
         )

@@ -69,7 +69,8 @@ def test_upgrade_refuses_more_than_one_hop_and_points_to_ffu():
 
 
 def test_upgrade_hop_follows_kollas_procedure():
-    steps = plan(request("upgrade", target_release="2026.1"))
+    # 2025.2 → 2026.1 asks for no passwords or migrations (runner/hops.py).
+    steps = plan(request("upgrade", current="2025.2", target_release="2026.1"))
     assert [s.action for s in steps] == [
         "ferry-validate",
         "pull",
@@ -89,7 +90,8 @@ def test_upgrade_hop_follows_kollas_procedure():
 def test_ffu_is_a_chain_of_full_upgrades():
     steps = plan(request("ffu", current="2024.1", target_release="2026.1"))
     assert [s.completes_release for s in steps if s.completes_release] == ["2025.1", "2026.1"]
-    # Nine steps a hop, and 2025.1's preparation: its passwords and two migrations.
+    # Nine steps a hop; 2025.1's preparation (its passwords, its queue migration) and 2026.1's
+    # (valkey_master_password, as this SLURP hop skips Flamingo's Valkey).
     assert len(steps) == 21
     # Each hop validates for its own release before it pulls anything.
     validations = [s for s in steps if s.action == "ferry-validate"]
@@ -116,6 +118,7 @@ def test_cell_rollout_upgrades_what_nova_depends_on_first_and_the_rest_after_nov
     steps = plan(request("cell-rollout", target_release="2025.2"))
     assert [s.action for s in steps] == [
         "ferry-validate",
+        "ferry-merge-passwords",  # 2025.2's valkey_master_password
         "pull",
         "prechecks",
         "mariadb-backup",
@@ -124,7 +127,7 @@ def test_cell_rollout_upgrades_what_nova_depends_on_first_and_the_rest_after_nov
         "post-deploy",
         "check",
     ]
-    before = steps[5].tags.split(",")
+    before = steps[6].tags.split(",")
     for service in ("loadbalancer", "mariadb", "rabbitmq", "keystone", "glance", "placement", "neutron"):
         assert service in before
     assert not any(tag.startswith("nova") for tag in before)
@@ -455,7 +458,7 @@ def test_rollback_puts_back_the_archived_configuration_before_it_redeploys():
 
 def test_cell_rollout_validates_before_it_pulls_or_backs_up():
     steps = plan(request("cell-rollout", target_release="2025.2", canary="cell2"))
-    assert [s.action for s in steps[:3]] == ["ferry-validate", "pull", "prechecks"]
+    assert [s.action for s in steps[:4]] == ["ferry-validate", "ferry-merge-passwords", "pull", "prechecks"]
     assert steps[0].extra_vars["openstack_release"] == "2025.2"
 
 
@@ -526,7 +529,7 @@ def test_archive_runs_nova_manage_archive_deleted_rows_and_purges_only_when_aske
 
 def test_every_hop_entry_is_a_legal_hop_installing_the_targets_kolla_ansible():
     from apps.catalog.catalog_data import RELEASES as CATALOG
-    from runner.hops import HOPS, MIGRATIONS
+    from runner.hops import HOPS, MIGRATIONS, ON_CURRENT_RELEASE
     from runner.kolla import KOLLA_MAJOR_BY_SERIES
 
     releases = [ReleaseInfo(series, slurp) for series, slurp in CATALOG]
@@ -535,6 +538,19 @@ def test_every_hop_entry_is_a_legal_hop_installing_the_targets_kolla_ansible():
         assert prep.kolla_ansible == KOLLA_MAJOR_BY_SERIES[there]
         assert set(prep.migrations) <= set(MIGRATIONS)
         assert all(key.startswith("enable_") for key in prep.removed_services)
+    assert set(MIGRATIONS) >= ON_CURRENT_RELEASE
+
+
+def test_a_slurp_hop_needs_what_the_release_it_skips_asked_for():
+    from runner.hops import HOPS
+
+    for (here, there), skip in HOPS.items():
+        between = [b for (a, b) in HOPS if a == here and (b, there) in HOPS]
+        for middle in between:
+            first, second = HOPS[here, middle], HOPS[middle, there]
+            assert set(skip.new_passwords) >= {*first.new_passwords, *second.new_passwords}
+            assert set(skip.removed_globals) >= {*first.removed_globals, *second.removed_globals}
+            assert set(skip.removed_services) >= {*first.removed_services, *second.removed_services}
 
 
 def test_upgrade_to_2025_1_merges_passwords_then_migrates_after_the_backup():
@@ -543,27 +559,50 @@ def test_upgrade_to_2025_1_merges_passwords_then_migrates_after_the_backup():
     assert actions[:4] == ["ferry-validate", "ferry-merge-passwords", "pull", "prechecks"]
     merge = steps[1]
     assert merge.extra_vars["ferry_new_passwords"] == [
-        "valkey_master_password",
         "prometheus_haproxy_password",
+        "valkey_master_password",
     ]
-    assert "keep every existing secret" in merge.name and "valkey_master_password" in merge.name
+    assert "keep every existing secret" in merge.name and "prometheus_haproxy_password" in merge.name
     # Ferry merges the passwords it stores itself: no playbook, on either backend.
     assert merge.playbook == ""
     backup = actions.index("ferry-backup-fetch")
-    migrations = [s for s in steps if s.action == "ferry-migrate"]
-    assert [s.extra_vars["ferry_migration"] for s in migrations] == [
-        "rabbitmq-quorum-queues",
-        "redis-to-valkey",
-    ]
-    assert backup < actions.index("ferry-migrate") < actions.index("upgrade")
-    assert "Valkey" in migrations[1].name and migrations[1].extra_vars["openstack_release"] == "2025.1"
-
-
-def test_the_rabbitmq_intermediate_upgrade_runs_on_the_release_the_cloud_leaves():
-    steps = plan(request("upgrade", current="2023.1", target_release="2024.1"))
+    # Every queue durable for RabbitMQ 4, on 2024.1 whose kolla-ansible reads the queue options;
+    # Redis stays: Valkey replaces it at 2025.2.
     (migration,) = [s for s in steps if s.action == "ferry-migrate"]
-    assert migration.extra_vars == {"openstack_release": "2023.1", "ferry_migration": "rabbitmq-3.12-3.13"}
-    assert "3.12" in migration.name and "3.13" in migration.name
+    assert migration.extra_vars == {
+        "openstack_release": "2024.1",
+        "ferry_migration": "rabbitmq-durable-queues",
+    }
+    assert "om_enable_queue_manager" in migration.name and migration.name.endswith("before 2025.1")
+    assert backup < actions.index("ferry-migrate") < actions.index("upgrade")
+
+
+@pytest.mark.parametrize("target", ["2025.2", "2026.1"])
+def test_the_hop_that_brings_valkey_merges_its_password_and_leaves_the_move_to_kolla(target):
+    steps = plan(request("upgrade", current="2025.1", target_release=target))
+    (merge,) = [s for s in steps if s.action == "ferry-merge-passwords"]
+    assert merge.extra_vars["ferry_new_passwords"] == ["valkey_master_password"]
+    assert merge.extra_vars["openstack_release"] == target
+    assert not [s for s in steps if s.action == "ferry-migrate"]
+
+
+def test_redis_stays_until_2025_2():
+    cloud = {"enable_redis": "yes"}
+    steps = plan(replace(request("upgrade", current="2024.2", target_release="2025.1"), globals=cloud))
+    assert steps[-1].action == "check"
+
+
+def test_the_rabbitmq_migrations_of_the_skip_to_2024_1_run_on_the_release_the_cloud_leaves():
+    steps = plan(request("upgrade", current="2023.1", target_release="2024.1"))
+    quorum, intermediate = [s for s in steps if s.action == "ferry-migrate"]
+    assert quorum.extra_vars == {"openstack_release": "2023.1", "ferry_migration": "rabbitmq-quorum-queues"}
+    assert intermediate.extra_vars == {"openstack_release": "2023.1", "ferry_migration": "rabbitmq-3.12-3.13"}
+    assert "3.12" in intermediate.name and "3.13" in intermediate.name
+    # Bobcat's and Caracal's new keys, which 2023.1's passwords.yml lacks.
+    (merge,) = [s for s in steps if s.action == "ferry-merge-passwords"]
+    assert {"haproxy_ssh_key", "prometheus_password", "prometheus_skyline_password"} <= set(
+        merge.extra_vars["ferry_new_passwords"]
+    )
 
 
 def test_a_hop_without_requirements_adds_no_steps_and_installs_only_for_kolla_ansible():
@@ -587,7 +626,21 @@ def test_a_hop_without_requirements_adds_no_steps_and_installs_only_for_kolla_an
             ["enable_zun, enable_kuryr"],
         ),
         ("ffu", "2024.1", "2026.1", {"enable_venus": "yes"}, ["enable_venus", "2026.1"]),
-        ("upgrade", "2024.2", "2025.1", {"enable_redis": "yes"}, ["renames enable_redis to enable_valkey"]),
+        ("upgrade", "2025.1", "2025.2", {"enable_redis": "yes"}, ["renames enable_redis to enable_valkey"]),
+        ("ffu", "2024.1", "2026.1", {"enable_redis": "no"}, ["2026.1 renames enable_redis to enable_valkey"]),
+        ("upgrade", "2025.1", "2025.2", {"enable_ironic_inspector": "yes"}, ["enable_ironic_inspector"]),
+        ("upgrade", "2025.2", "2026.1", {"enable_influxdb": "yes"}, ["enable_influxdb", "2026.1"]),
+        ("upgrade", "2025.2", "2026.1", {"keystone_wsgi_provider": "apache"}, ["keystone_wsgi_provider"]),
+        (
+            "upgrade",
+            "2024.2",
+            "2025.1",
+            {"letsencrypt_cert_server": "https://acme"},
+            ["renames letsencrypt_cert_server to letsencrypt_external_cert_server"],
+        ),
+        ("upgrade", "2024.1", "2025.1", {"enable_prometheus_msteams": "yes"}, ["enable_prometheus_msteams"]),
+        ("upgrade", "2023.1", "2024.1", {"enable_murano": "yes"}, ["enable_murano", "2024.1"]),
+        ("upgrade", "2023.1", "2024.1", {"haproxy_processes": 2}, ["renames haproxy_processes to haproxy_"]),
         (
             "cell-rollout",
             "2024.1",

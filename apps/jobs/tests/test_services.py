@@ -22,6 +22,7 @@ def test_launch_plans_steps_and_queues(operator, demo_cloud, no_worker):
     assert job.state == JobState.QUEUED and job.mutating
     assert list(job.steps.values_list("action", flat=True)) == [
         "ferry-validate",
+        "ferry-merge-passwords",  # 2025.2's valkey_master_password (runner/hops.py)
         "pull",
         "prechecks",
         "mariadb-backup",
