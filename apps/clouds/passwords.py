@@ -8,12 +8,19 @@ every step, so the merge happens here, as a step of the job, on what Ferry store
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 import string
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import yaml
+from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -26,10 +33,18 @@ from apps.clouds.services import parse_yaml_mapping
 PASSWORD_LENGTH = 40
 PASSWORD_ALPHABET = string.ascii_letters + string.digits
 
-# The keys kolla-ansible 22.2.0's kolla-genpwd does not fill with a plain password, and what it
-# puts there instead. Ferry does not generate these: a random string where kolla expects an SSH key
-# pair, a UUID or a Fernet key would deploy, then break the service that reads it.
-NOT_PLAIN = {
+# The keys kolla-ansible 22.2.0's kolla-genpwd does not fill with a plain password, and what it puts
+# there instead; Ferry generates each the same way (a random string where kolla expects an SSH key
+# pair, a UUID or a Fernet key would deploy, then break the service that reads it).
+SSH_KEY, UUID, HMAC_MD5, FERNET, BCRYPT_SALT, BLANK = (
+    "an SSH key pair",
+    "a UUID",
+    "an HMAC-MD5 key",
+    "a Fernet key",
+    "a bcrypt salt",
+    "left empty unless a registry needs it",
+)
+KEY_KINDS = {
     **dict.fromkeys(
         (
             "kolla_ssh_key",
@@ -40,7 +55,7 @@ NOT_PLAIN = {
             "neutron_ssh_key",
             "haproxy_ssh_key",
         ),
-        "an SSH key pair",
+        SSH_KEY,
     ),
     **dict.fromkeys(
         (
@@ -51,17 +66,39 @@ NOT_PLAIN = {
             "gnocchi_user_id",
             "designate_pool_id",
         ),
-        "a UUID",
+        UUID,
     ),
-    "designate_rndc_key": "an HMAC-MD5 key",
-    "osprofiler_secret": "an HMAC-MD5 key",
-    "barbican_crypto_key": "a Fernet key",
-    "prometheus_bcrypt_salt": "a bcrypt salt",
-    "docker_registry_password": "left empty unless a registry needs it",
+    "designate_rndc_key": HMAC_MD5,
+    "osprofiler_secret": HMAC_MD5,
+    "barbican_crypto_key": FERNET,
+    "prometheus_bcrypt_salt": BCRYPT_SALT,
+    "docker_registry_password": BLANK,
 }
-# A key a later release adds is refused by the same kinds' names: kolla names its SSH key pairs
-# *_ssh_key, its UUIDs *_uuid or *_id, its salts *_salt.
-NOT_PLAIN_SUFFIXES = {"_ssh_key": "an SSH key pair", "_uuid": "a UUID", "_id": "a UUID", "_salt": "a salt"}
+# A key a later release adds whose kind Ferry cannot know is refused by these names: kolla names its
+# SSH key pairs *_ssh_key, its UUIDs *_uuid or *_id, its salts *_salt.
+UNKNOWN_KIND_SUFFIXES = {"_ssh_key": SSH_KEY, "_uuid": UUID, "_id": UUID, "_salt": "a salt"}
+# ansible's password_hash filter takes a bcrypt salt of 22 of these (kolla-genpwd uses ansible's
+# random_salt for it).
+SALT_ALPHABET = string.ascii_letters + string.digits + "./"
+
+
+def _ssh_key_pair() -> dict[str, str]:
+    """An RSA key pair as kolla-genpwd makes one: 4096 bits, PKCS#8 PEM and OpenSSH public key."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=4096)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    return {"private_key": private, "public_key": public.decode()}
+
+
+GENERATORS: dict[str, Callable[[], Any]] = {
+    SSH_KEY: _ssh_key_pair,
+    UUID: lambda: str(uuid.uuid4()),
+    HMAC_MD5: lambda: hmac.new(uuid.uuid4().hex.encode(), b"", hashlib.md5).hexdigest(),
+    FERNET: lambda: Fernet.generate_key().decode(),
+    BCRYPT_SALT: lambda: "".join(secrets.choice(SALT_ALPHABET) for _ in range(22)),
+}
 
 
 @dataclass
@@ -82,9 +119,20 @@ class PasswordMerge:
 
 def password_kind(key: str) -> str:
     """What kolla-genpwd puts in ``key`` when it is not a plain password; "" for a plain password."""
-    if key in NOT_PLAIN:
-        return NOT_PLAIN[key]
-    return next((kind for suffix, kind in NOT_PLAIN_SUFFIXES.items() if key.endswith(suffix)), "")
+    if key in KEY_KINDS:
+        return KEY_KINDS[key]
+    return next((kind for suffix, kind in UNKNOWN_KIND_SUFFIXES.items() if key.endswith(suffix)), "")
+
+
+def generate_secret(key: str) -> Any:
+    """A value for ``key`` as kolla-genpwd generates it: a plain password, or the kind of secret
+    ``KEY_KINDS`` names; a ``ValueError`` for a key of a kind Ferry does not know how to make."""
+    kind = password_kind(key)
+    if not kind:
+        return generate_password()
+    if key not in KEY_KINDS or kind not in GENERATORS:
+        raise ValueError(f"Ferry cannot tell how to generate {key} ({kind})")
+    return GENERATORS[kind]()
 
 
 def generate_password() -> str:
@@ -97,10 +145,12 @@ def merge_passwords(actor, cloud: Cloud, keys: Sequence[str], *, job_id: int | N
 
     Every key the passwords hold keeps its value, and the stored text keeps its comments: new keys
     are added at its end. As kolla-genpwd, a key counts as lacking when it is absent or empty
-    (``key:`` with no value); an empty string is a value. A lacking key that is not a plain password
-    (``password_kind``) is refused naming ``passwords_yml`` and nothing changes. When nothing lacks,
-    nothing is stored or audited. The audit entry names the generated keys and ``job_id``, never
-    a value.
+    (``key:`` with no value); an empty string is a value. A lacking key of another kind kolla knows
+    (``KEY_KINDS``: SSH key pairs, UUIDs, HMAC-MD5 and Fernet keys, a bcrypt salt) is generated as
+    kolla-genpwd makes it, a registry password left empty; one whose name only suggests another kind
+    (a later release's ``*_ssh_key``) is refused naming ``passwords_yml`` and nothing changes.
+    When nothing lacks, nothing is stored or audited. The audit entry names the generated keys and
+    ``job_id``, never a value.
     """
     with transaction.atomic():
         locked = Cloud.objects.select_for_update().get(pk=cloud.pk)
@@ -110,20 +160,25 @@ def merge_passwords(actor, cloud: Cloud, keys: Sequence[str], *, job_id: int | N
             raise ValidationError({"passwords_yml": str(exc)}) from None
         current = parse_yaml_mapping(text, "passwords_yml")
         wanted = list(dict.fromkeys(keys))
-        lacking = [key for key in wanted if current.get(key) is None]
-        refused = [f"{key} ({password_kind(key)})" for key in lacking if password_kind(key)]
+        # kolla-genpwd leaves a blank key empty: a registry password exists only where one is used.
+        lacking = [key for key in wanted if current.get(key) is None and password_kind(key) != BLANK]
+        refused = [
+            f"{key} ({password_kind(key)})"
+            for key in lacking
+            if password_kind(key) and (key not in KEY_KINDS or password_kind(key) not in GENERATORS)
+        ]
         if refused:
             raise ValidationError(
                 {
-                    "passwords_yml": f"Ferry generates only plain passwords, and {', '.join(refused)} "
-                    "is not one: generate it with the target release's kolla-genpwd and store it with "
-                    "the cloud's passwords"
+                    "passwords_yml": f"Ferry cannot tell how to generate {', '.join(refused)}: "
+                    "generate it with the target release's kolla-genpwd and store it with the "
+                    "cloud's passwords"
                 }
             )
         result = PasswordMerge(generated=lacking, kept=[key for key in wanted if key not in lacking])
         if not lacking:
             return result
-        added = {key: generate_password() for key in lacking}
+        added = {key: generate_secret(key) for key in lacking}
         merged = {**current, **added}
         locked.passwords_encrypted = stored_secrets.encrypt(_merged_text(text, current, added, merged))
         locked.save(update_fields=["passwords_encrypted", "updated_at"])
@@ -132,7 +187,7 @@ def merge_passwords(actor, cloud: Cloud, keys: Sequence[str], *, job_id: int | N
     return result
 
 
-def _merged_text(text: str, current: dict, added: dict[str, str], merged: dict) -> str:
+def _merged_text(text: str, current: dict, added: dict[str, Any], merged: dict) -> str:
     """The stored text with ``added`` at its end, so operators' comments and layout stay; the whole
     mapping written again where that would not read back as ``merged`` (a key present but empty, a
     flow mapping, a document marker)."""

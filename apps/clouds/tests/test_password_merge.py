@@ -1,9 +1,14 @@
-"""A hop's password merge on the cloud's stored passwords: every secret kept, the plain passwords it
-lacks generated as kolla-genpwd would, the keys (never the values) audited, the rest refused."""
+"""A hop's password merge on the cloud's stored passwords: every secret kept, the keys it lacks
+generated as kolla-genpwd would, the keys (never the values) audited, unknown kinds refused."""
 
 from __future__ import annotations
 
+import re
+import uuid
+
 import pytest
+from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import serialization
 from django.core.exceptions import ValidationError
 
 from apps.audit.models import AuditEntry
@@ -92,19 +97,35 @@ def test_an_empty_key_is_generated_as_kolla_genpwd_does_and_written_once(cloud, 
     assert stored_text(cloud).count("valkey_master_password") == 1
 
 
-@pytest.mark.parametrize(
-    ("key", "kind"),
-    [
-        ("keystone_ssh_key", "SSH key pair"),
-        ("rbd_secret_uuid", "UUID"),
-        ("barbican_crypto_key", "Fernet key"),
-        ("designate_rndc_key", "HMAC-MD5"),
-        ("prometheus_bcrypt_salt", "bcrypt salt"),
-        ("gnocchi_project_id", "UUID"),
-        ("future_service_ssh_key", "SSH key pair"),  # a key no release has yet, by its kind's name
-    ],
-)
-def test_a_key_that_is_not_a_plain_password_is_refused_and_nothing_changes(cloud, operator, key, kind):
+def test_keys_of_other_kinds_are_generated_as_kolla_genpwd_makes_them(cloud, operator):
+    """The SSH key pair, UUID, Fernet, HMAC-MD5 and bcrypt kinds each get a value of their own
+    kind (a 2023.1 cloud skipping to 2024.1 lacks haproxy_ssh_key and prometheus_bcrypt_salt)."""
+    keys = [
+        "haproxy_ssh_key",
+        "rbd_secret_uuid",
+        "barbican_crypto_key",
+        "designate_rndc_key",
+        "prometheus_bcrypt_salt",
+        "docker_registry_password",
+    ]
+    result = merge_passwords(operator, cloud, keys)
+
+    # A registry password stays empty, as kolla-genpwd leaves it.
+    assert result.generated == keys[:-1]
+    stored = cloud_passwords(cloud)
+    pair = stored["haproxy_ssh_key"]
+    private = serialization.load_pem_private_key(pair["private_key"].encode(), password=None)
+    public = serialization.load_ssh_public_key(pair["public_key"].encode())
+    assert private.key_size == 4096 and public.public_numbers() == private.public_key().public_numbers()
+    assert str(uuid.UUID(stored["rbd_secret_uuid"])) == stored["rbd_secret_uuid"]
+    Fernet(stored["barbican_crypto_key"].encode())  # a valid Fernet key, or this raises
+    assert re.fullmatch(r"[0-9a-f]{32}", stored["designate_rndc_key"])
+    assert re.fullmatch(r"[A-Za-z0-9./]{22}", stored["prometheus_bcrypt_salt"])
+    assert "docker_registry_password" not in stored
+
+
+@pytest.mark.parametrize("key", ["future_service_ssh_key", "future_pool_uuid", "future_thing_salt"])
+def test_a_key_whose_kind_only_its_name_suggests_is_refused_and_nothing_changes(cloud, operator, key):
     cloud.refresh_from_db()
     token = cloud.passwords_encrypted
 
@@ -112,7 +133,7 @@ def test_a_key_that_is_not_a_plain_password_is_refused_and_nothing_changes(cloud
         merge_passwords(operator, cloud, [*NEW, key])
 
     message = " ".join(refused.value.message_dict["passwords_yml"])
-    assert key in message and kind in message and "kolla-genpwd" in message
+    assert key in message and "kolla-genpwd" in message
     cloud.refresh_from_db()
     assert cloud.passwords_encrypted == token
     assert not AuditEntry.objects.filter(action="cloud.merge_passwords").exists()

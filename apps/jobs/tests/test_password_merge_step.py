@@ -24,7 +24,8 @@ from runner.planner import MERGE_PASSWORDS
 
 # Committed: the worker's heartbeat thread has its own connection and must see the job.
 pytestmark = pytest.mark.django_db(transaction=True)
-NEW = ("valkey_master_password", "prometheus_haproxy_password")
+# What the hop adds, in the order the hop table lists them.
+NEW = HOPS[("2024.1", "2025.1")].new_passwords
 
 
 @pytest.fixture
@@ -84,7 +85,7 @@ def test_the_merge_step_stores_the_new_passwords_and_the_steps_after_it_use_them
         assert {key: spec.extra_vars[key] for key in NEW} == {key: stored[key] for key in NEW}
         assert {stored[key] for key in NEW} <= set(spec.secrets)  # hidden from their output
     (said,) = Event.objects.filter(step=merge).values_list("stdout", flat=True)
-    assert said.startswith("Generated valkey_master_password, prometheus_haproxy_password")
+    assert said.startswith(f"Generated {', '.join(NEW)}")
     entry = AuditEntry.objects.get(action="cloud.merge_passwords")
     assert entry.detail == {"generated": list(NEW), "job": job.pk} and entry.actor == operator
 
