@@ -214,25 +214,39 @@ def upgrade_hop(
     """Every step of one full upgrade from ``previous`` to ``target``, as kolla's upgrade procedure
     lists them.
 
-    The validations come first, then the hop's preparation (runner/hops.py); the backup comes
-    after pull and prechecks, right before the first step that changes anything, so that it holds
-    what the upgrade starts from. The hop's migrations follow the backup.
+    The validations come first, then the hop's preparation (runner/hops.py), then pull, prechecks,
+    the backup and the hop's migrations as ``before_upgrade`` orders them.
     """
     prep = hop_prep(previous, target)
     return [
         *validation_steps(request.releases, target, params),
         *preparation_steps(request, prep),
-        step(f"Pull {target} images", "pull", target),
-        step(f"Prechecks for {target}", "prechecks", target),
-        *take_backup(
-            "full", f"before-{target}", name=f"Back up config and database before {target}", config=True
-        ),
-        *migration_steps(prep),
+        *before_upgrade(prep),
         step(f"Upgrade to {target}", "upgrade", target, completes=target),
         step(f"Post-deploy {target}", "post-deploy", target),
         step(f"Validate {target} configuration", "validate-config", target),
         step(f"Check services on {target}", "check", target),
     ]
+
+
+def before_upgrade(prep: HopPrep) -> list[PlannedStep]:
+    """Pull, prechecks, the backup and the hop's migrations, in the order the hop allows.
+
+    The backup comes right before the first step that changes anything, so that it holds what the
+    upgrade starts from: after pull and prechecks, or, for a hop with migrations, before them and
+    before the prechecks, which follow the migrations because the target's prechecks refuse what the
+    migrations move (kolla-ansible 18 and 20 refuse queues that are not quorum queues).
+    """
+    target = prep.to_series
+    pull = step(f"Pull {target} images", "pull", target)
+    prechecks = step(f"Prechecks for {target}", "prechecks", target)
+    backup = take_backup(
+        "full", f"before-{target}", name=f"Back up config and database before {target}", config=True
+    )
+    migrations = migration_steps(prep)
+    if migrations:
+        return [pull, *backup, *migrations, prechecks]
+    return [pull, prechecks, *backup]
 
 
 def refuse_unprepared_globals(prep: HopPrep, cloud_globals: dict[str, Any]) -> None:
@@ -287,8 +301,9 @@ def preparation_steps(request: PlanRequest, prep: HopPrep) -> list[PlannedStep]:
 
 
 def migration_steps(prep: HopPrep) -> list[PlannedStep]:
-    """The hop's migrations, each its own step after the backup. RabbitMQ's run on the release the
-    cloud leaves (runner/hops.py ON_CURRENT_RELEASE: kolla's guide has them done on it, before the hop)."""
+    """The hop's migrations, each its own step after the backup and before the prechecks. RabbitMQ's
+    run on the release the cloud leaves (runner/hops.py ON_CURRENT_RELEASE: kolla's guide has them
+    done on it, before the hop)."""
     steps = []
     for name in prep.migrations:
         release = prep.from_series if name in ON_CURRENT_RELEASE else prep.to_series
@@ -1048,12 +1063,7 @@ def _cell_rollout(request: PlanRequest, params: dict[str, Any], target: str) -> 
     steps = [
         *validation_steps(request.releases, target, params),
         *preparation_steps(request, prep),
-        step(f"Pull {target} images", "pull", target),
-        step(f"Prechecks for {target}", "prechecks", target),
-        *take_backup(
-            "full", f"before-{target}", name=f"Back up config and database before {target}", config=True
-        ),
-        *migration_steps(prep),
+        *before_upgrade(prep),
         step(
             "Upgrade the services nova depends on (haproxy, keepalived, MariaDB, RabbitMQ, keystone, "
             "glance, cinder, placement, Open vSwitch, neutron…)",

@@ -553,10 +553,10 @@ def test_a_slurp_hop_needs_what_the_release_it_skips_asked_for():
             assert set(skip.removed_services) >= {*first.removed_services, *second.removed_services}
 
 
-def test_upgrade_to_2025_1_merges_passwords_then_migrates_after_the_backup():
+def test_upgrade_to_2025_1_merges_passwords_then_migrates_after_the_backup_and_before_prechecks():
     steps = plan(request("upgrade", current="2024.1", target_release="2025.1"))
     actions = [s.action for s in steps]
-    assert actions[:4] == ["ferry-validate", "ferry-merge-passwords", "pull", "prechecks"]
+    assert actions[:3] == ["ferry-validate", "ferry-merge-passwords", "pull"]
     merge = steps[1]
     assert merge.extra_vars["ferry_new_passwords"] == [
         "prometheus_haproxy_password",
@@ -574,7 +574,15 @@ def test_upgrade_to_2025_1_merges_passwords_then_migrates_after_the_backup():
         "ferry_migration": "rabbitmq-durable-queues",
     }
     assert "om_enable_queue_manager" in migration.name and migration.name.endswith("before 2025.1")
-    assert backup < actions.index("ferry-migrate") < actions.index("upgrade")
+    # The target's prechecks refuse queues that are not durable: they run once the queues moved,
+    # and the backup holds the cloud from before the migration changed it.
+    assert backup < actions.index("ferry-migrate") < actions.index("prechecks") < actions.index("upgrade")
+
+
+def test_a_hop_without_migrations_backs_up_after_its_prechecks():
+    actions = [s.action for s in plan(request("upgrade", current="2025.1", target_release="2025.2"))]
+    assert actions.index("pull") < actions.index("prechecks") < actions.index("mariadb-backup")
+    assert "ferry-migrate" not in actions
 
 
 @pytest.mark.parametrize("target", ["2025.2", "2026.1"])
