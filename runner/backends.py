@@ -24,6 +24,7 @@ from runner import lab
 from runner.execute import StepSpec
 from runner.inventory import Inventory, render_inventory
 from runner.kolla import (
+    KollaInstall,
     build_invocation,
     cli_command,
     ensure_kolla_ansible,
@@ -227,6 +228,8 @@ class KollaAnsibleBackend:
 
     validate-config runs kolla's site.yml inside runner/playbooks/ferry-validate-config.yml, which
     fails on what oslo-config-validator reported; every other action runs kolla's playbook itself.
+    Every step, Ferry's own playbooks too, runs that release's ansible-playbook with that release's
+    collections directory as its only collections path (``KollaInstall.ansible_env``).
     """
 
     name = "kolla-ansible"
@@ -260,19 +263,13 @@ class KollaAnsibleBackend:
                     "ferry_base_distro": context.distro,
                     "ferry_base_distro_version": context.distro_version,
                     **kolla_extra_vars(step.extra_vars),
-                    # The install step says which kolla-ansible the line above made sure of.
-                    **(
-                        {
-                            "ferry_kolla_ansible_version": install.version,
-                            "ferry_kolla_ansible_venv": str(install.venv),
-                        }
-                        if step.action == KOLLA_INSTALL
-                        else {}
-                    ),
+                    **(kolla_install_vars(install) if step.action == KOLLA_INSTALL else {}),
                 },
                 limit=step.limit or None,
+                env=install.ansible_env(),
                 secrets=context.secrets,
                 run_dir=run_dir,
+                bin_dir=install.bin,
                 unsafe_vars=dict(step.user_vars),
             )
         step_vars = {k: v for k, v in kolla_extra_vars(step.extra_vars).items() if k != "mariadb_backup_type"}
@@ -316,11 +313,25 @@ class KollaAnsibleBackend:
             extra_vars=values,
             limit=invocation.limit,
             tags=invocation.tags,
+            env=install.ansible_env(),
             secrets=context.secrets,
             run_dir=run_dir,
-            bin_dir=install.ansible_playbook.parent,
+            bin_dir=install.bin,
             unsafe_vars=dict(step.user_vars),
         )
+
+
+def kolla_install_vars(install: KollaInstall) -> dict[str, Any]:
+    """What runner/playbooks/ferry-kolla-install.yml needs: which kolla-ansible ``step_spec`` made
+    sure of, and where its collections go and from which requirement files (paths and the
+    install-deps command as data: the step runs it without a shell)."""
+    return {
+        "ferry_kolla_ansible_version": install.version,
+        "ferry_kolla_ansible_venv": str(install.venv),
+        "ferry_kolla_collections_path": str(install.collections_dir),
+        "ferry_kolla_requirements": [str(path) for path in install.requirement_files],
+        "ferry_kolla_install_deps": install.install_deps,
+    }
 
 
 def _report_dir(run_dir: Path) -> Path:

@@ -184,6 +184,12 @@ _OLDER_CLI_REASON = (
 )
 
 _MARKER = ".ferry-installed"
+#: Where in a kolla-ansible virtualenv Ferry keeps the Ansible collections that release's
+#: ``kolla-ansible install-deps`` installs: each release sees its own, never another's.
+COLLECTIONS_DIR = Path("share") / "ferry-collections"
+#: The requirement files ``kolla-ansible install-deps`` reads from its share directory (22.x:
+#: kolla_ansible.ansible.install_galaxy_collections), in the order it installs them.
+REQUIREMENT_FILES = ("requirements.yml", "requirements-core.yml")
 
 
 class KollaError(Exception):
@@ -219,13 +225,19 @@ def kolla_version_for(series: str) -> str:
 
 @dataclass(frozen=True)
 class KollaInstall:
-    """One kolla-ansible release installed in its own virtualenv."""
+    """One kolla-ansible release installed in its own virtualenv, with its own collections directory
+    (``<venv>/share/ferry-collections`` unless given)."""
 
     version: str
     venv: Path
     bin: Path
     share_dir: Path
     playbooks_dir: Path
+    collections_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.collections_dir is None:
+            object.__setattr__(self, "collections_dir", self.venv / COLLECTIONS_DIR)
 
     @property
     def major(self) -> int:
@@ -241,6 +253,27 @@ class KollaInstall:
     def kolla_ansible(self) -> Path:
         """The kolla-ansible CLI of this virtualenv."""
         return self.bin / "kolla-ansible"
+
+    @property
+    def requirement_files(self) -> list[Path]:
+        """The collection requirement files that this release's ``install-deps`` installs."""
+        return [self.share_dir / name for name in REQUIREMENT_FILES if (self.share_dir / name).is_file()]
+
+    @property
+    def install_deps(self) -> list[str]:
+        """``kolla-ansible install-deps`` of this virtualenv, as an argument vector."""
+        return [str(self.kolla_ansible), "install-deps"]
+
+    def ansible_env(self) -> dict[str, str]:
+        """The environment every ansible-playbook and ansible-galaxy of this release runs with: its
+        collections directory as the only collections path. Without it Ansible would also read
+        ``~/.ansible/collections``, ``/usr/share/ansible/collections`` and any ``ansible_collections``
+        on its ``sys.path``, so one release's playbooks could pick up another's collections; and
+        ``install-deps``, which passes no ``--collections-path``, installs into the first entry."""
+        return {
+            "ANSIBLE_COLLECTIONS_PATH": str(self.collections_dir),
+            "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "False",
+        }
 
     def example_inventory(self, name: str) -> Path:
         """Path of an inventory shipped with kolla-ansible: `multinode` or `all-in-one`."""

@@ -216,3 +216,49 @@ def test_both_backends_have_a_playbook_for_each_hop_preparation(tmp_path, kolla_
     assert [Path(f).name for f in spec.extra_vars_files] == files
     if action == "ferry-kolla-install":
         assert spec.extra_vars["ferry_kolla_ansible_version"] == kolla_install.version
+
+
+@pytest.mark.parametrize(
+    ("action", "playbook"),
+    [
+        ("upgrade", "site.yml"),
+        ("validate-config", "site.yml"),
+        ("ferry-validate", "ferry-validate.yml"),
+        ("ferry-kolla-install", "ferry-kolla-install.yml"),
+    ],
+)
+def test_every_kolla_step_sees_only_its_releases_collections(tmp_path, kolla_install, action, playbook):
+    ctx = context(tmp_path)
+    ctx.var_dir = kolla_install.venv.parent.parent
+    step = StepInput(action=action, playbook=playbook, extra_vars={"openstack_release": "2026.1"})
+    spec = KollaAnsibleBackend().step_spec(ctx, step, tmp_path / "run")
+    collections = kolla_install.venv / "share" / "ferry-collections"
+    assert spec.env == {
+        "ANSIBLE_COLLECTIONS_PATH": str(collections),
+        "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "False",
+    }
+    # Kolla's playbooks and Ferry's own run with the release's ansible-playbook, which install-deps fed.
+    assert Path(spec.bin_dir) == kolla_install.bin
+
+
+def test_the_kolla_install_step_gets_the_collections_dir_requirements_and_install_deps(
+    tmp_path, kolla_install
+):
+    ctx = context(tmp_path)
+    ctx.var_dir = kolla_install.venv.parent.parent
+    step = StepInput(
+        action="ferry-kolla-install",
+        playbook="ferry-kolla-install.yml",
+        extra_vars={"openstack_release": "2026.1"},
+    )
+    spec = KollaAnsibleBackend().step_spec(ctx, step, tmp_path / "run")
+    share = kolla_install.share_dir
+    assert spec.extra_vars["ferry_kolla_collections_path"] == spec.env["ANSIBLE_COLLECTIONS_PATH"]
+    assert spec.extra_vars["ferry_kolla_requirements"] == [
+        str(share / "requirements.yml"),
+        str(share / "requirements-core.yml"),
+    ]
+    assert spec.extra_vars["ferry_kolla_install_deps"] == [
+        str(kolla_install.bin / "kolla-ansible"),
+        "install-deps",
+    ]
