@@ -752,6 +752,12 @@ BACKUP = Param("backup", "backup", "the id of the verified backup to bring back"
 LAB_PARAMS = (
     Param("lab_fail", "host-actions", "hosts whose tasks fail, per action", backend="lab"),
     Param("lab_unreachable", "hosts", "hosts reported unreachable", backend="lab"),
+    Param(
+        "lab_fail_once",
+        "boolean",
+        "lab_fail and lab_unreachable hit the first attempt only: a resume runs as once the fault is fixed",
+        backend="lab",
+    ),
     Param("lab_slow_seconds", "number", "a real sleep at the start", maximum=3600, backend="lab"),
     Param("lab_slow_hosts", "hosts", "the hosts that sleep (default: all)", backend="lab"),
     Param("lab_item_delay", "number", "seconds added to every task item", maximum=60, backend="lab"),

@@ -209,6 +209,9 @@ def _run_steps(job: Job, control: JobControl) -> None:
     backend = backend_for(job.backend)
     # Failure injection and pacing for the lab (lab_fail, lab_unreachable, lab_slow_seconds…).
     lab_vars = {k: v for k, v in job.params.items() if k.startswith("lab_")}
+    if lab_vars.pop("lab_fail_once", False) and job.attempt > 1:
+        # The injected fault stands for one a person fixed before resuming the job.
+        lab_vars = {k: v for k, v in lab_vars.items() if k not in ("lab_fail", "lab_unreachable")}
     context = cloud_context(cloud)
     context.lab_vars = lab_vars
     run_root = Path(settings.VAR_DIR) / "runs" / f"job-{job.pk}" / f"attempt-{job.attempt}"

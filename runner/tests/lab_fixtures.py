@@ -68,17 +68,29 @@ nova_cell_compute_group=cell1-compute
 
 
 def cloud_inventory(
-    control: int, network: int, compute: int, *, cells: int = 1, monitoring: int = 1, storage: int = 0
+    control: int,
+    network: int,
+    compute: int,
+    *,
+    cells: int = 1,
+    monitoring: int = 1,
+    storage: int = 0,
+    cell_control: int = 0,
 ) -> tuple[str, list[str]]:
     """A kolla-style inventory of a cloud of the given size; returns (ini text, host names).
 
-    Compute hosts are spread over ``cells`` named cells; each cell's conductors are the control hosts.
+    Compute hosts are spread over ``cells`` named cells; each cell's conductors are the control
+    hosts, or ``cell_control`` hosts of its own (``cell1-ctl1`` ...), as in kolla's cells guide.
     """
     controls = [f"ctl{i}" for i in range(1, control + 1)]
     networks = [f"net{i}" for i in range(1, network + 1)]
     computes = [f"cmp{i}" for i in range(1, compute + 1)]
     monitors = [f"mon{i}" for i in range(1, monitoring + 1)]
     storages = [f"sto{i}" for i in range(1, storage + 1)]
+    conductors = {
+        f"cell{n}": [f"cell{n}-ctl{i}" for i in range(1, cell_control + 1)] or controls
+        for n in range(1, cells + 1)
+    }
     lines = []
 
     def group(name: str, hosts: Sequence[str]) -> None:
@@ -94,7 +106,7 @@ def cloud_inventory(
     group("deployment", controls[:1])
     for n in range(1, cells + 1):
         cell = f"cell{n}"
-        group(f"{cell}-control", controls)
+        group(f"{cell}-control", conductors[cell])
         group(f"{cell}-compute", computes[n - 1 :: cells])
         group(f"{cell}:children", [f"{cell}-control", f"{cell}-compute"])
         lines.extend(
@@ -106,7 +118,8 @@ def cloud_inventory(
                 "",
             ]
         )
-    return "\n".join(lines), [*controls, *networks, *computes, *monitors, *storages]
+    own = [host for hosts in conductors.values() for host in hosts if host not in controls]
+    return "\n".join(lines), [*controls, *networks, *computes, *monitors, *storages, *own]
 
 
 class Collector:

@@ -444,6 +444,22 @@ def test_failure_injection_can_target_one_service(cloud: LabCloud) -> None:
     assert failed["event_data"]["res"]["item"]["name"] == "neutron-l3-agent"
 
 
+def test_nova_bootstrap_runs_on_the_first_api_host_whichever_host_the_play_starts_with(
+    cloud: LabCloud,
+) -> None:
+    # Every other nova host fails its upgrade tasks; kolla delegates the bootstrap to ctl1 alone.
+    fail = {host: ["upgrade"] for host in ("ctl2", *COMPUTE)}
+    result, events = cloud.run(
+        "site.yml", action="upgrade", extra={"openstack_release": "2025.2"}, tags="nova-bootstrap", fail=fail
+    )
+    assert result.status == "successful", events.failure_messages()
+    [ran] = [
+        e for e in events.of("runner_on_ok") if e["event_data"]["task"] == "Running nova bootstrap container"
+    ]
+    assert ran["event_data"]["res"]["_ansible_delegated_vars"]["ansible_host"] == "ctl1"
+    assert cloud.state("ctl1")["mariadb"]["databases"]["nova_api"] == "2025.2"
+
+
 def test_unreachable_host_is_reported_unreachable(cloud: LabCloud) -> None:
     result, events = cloud.run("site.yml", action="check", unreachable=["cmp3"])
     assert result.status == "failed"

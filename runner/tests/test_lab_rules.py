@@ -177,3 +177,13 @@ def test_kolla_service_groups_decide_conductors() -> None:
         "nova-novncproxy",
     }
     assert names("cc1", kolla) == {"nova-cell-conductor", "nova-novncproxy"}
+
+
+def test_each_projects_database_bootstrap_runs_on_the_first_host_of_its_api_in_inventory_order() -> None:
+    # A cell's conductor listed first, as a play's hosts may come: kolla still picks groups[<api>][0].
+    cells = {"all": ["c2ctl1", "cmp1", "ctl2", "ctl1"], "control": ["ctl2", "ctl1"], "compute": ["cmp1"]}
+    cells |= {"nova-conductor": ["c2ctl1"], "neutron-server": ["ctl1"]}
+    hosts = core.bootstrap_hosts(cells)
+    assert hosts["nova"] == hosts["keystone"] == "ctl2"  # the control group's, as the inventory lists them
+    assert hosts["neutron"] == "ctl1"  # kolla's group for the service wins
+    assert "grafana" not in hosts  # no monitoring host: nothing to bootstrap

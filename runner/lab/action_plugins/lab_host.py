@@ -85,6 +85,7 @@ class ActionModule(labaction.LabAction):
                 "lab_host_health": health.get("status"),
                 "lab_nova_cell_database": core.cell_database(ctx.var("nova_cell_name")),
                 "lab_databases": {p: list(dbs) for p, dbs in core.PROJECT_DATABASES.items()},
+                "lab_bootstrap_hosts": core.bootstrap_hosts(ctx.groups),
             }
         }
 

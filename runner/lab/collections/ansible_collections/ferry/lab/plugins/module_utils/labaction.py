@@ -32,7 +32,8 @@ class Context:
             raise core.LabError("lab_root is not set: the lab playbooks need it as an extra variable")
         self.task_vars = task_vars
         self.lab_root = Path(lab_root)
-        self.host = str(task_vars["inventory_hostname"])
+        # A delegated task (kolla's run_once bootstraps) acts on the host it is delegated to.
+        self.host = str(action._task.delegate_to or task_vars["inventory_hostname"])
         self.hd = core.HostDir(self.lab_root, self.host)
         self.action = str(var("lab_action", "") or "")
         self.groups: dict[str, list[str]] = core.plain(task_vars.get("groups", {}))

@@ -541,15 +541,7 @@ def host_services(
             return host in cell_group(
                 cell_novncproxy_group, "nova-novncproxy", cell_conductor_group, "nova-conductor"
             )
-        if members.get(role):
-            return host in members[role]
-        if role == "loadbalancer":
-            return host in (members.get("network") or members.get("control") or set())
-        if role == "mariadb":
-            return host in members.get("control", set())
-        if role == "openvswitch":
-            return host in members.get("network", set()) | members.get("compute", set())
-        return False
+        return host in _role_hosts(role, members)
 
     chosen = []
     for service in SERVICES:
@@ -561,6 +553,38 @@ def host_services(
         if runs:
             chosen.append(service)
     return chosen
+
+
+def _role_hosts(role: str, members: Mapping[str, set[str]]) -> set[str]:
+    """The hosts of a role outside the cells: its group when non-empty, else the fallback."""
+    if members.get(role):
+        return members[role]
+    if role == "loadbalancer":
+        return members.get("network") or members.get("control") or set()
+    if role == "mariadb":
+        return members.get("control", set())
+    if role == "openvswitch":
+        return members.get("network", set()) | members.get("compute", set())
+    return set()
+
+
+def bootstrap_hosts(groups: Mapping[str, Iterable[str]]) -> dict[str, str]:
+    """The host each project's database bootstrap runs on: the first host, in inventory order, of
+    the project's first service (its API), as kolla delegates it to ``groups[<api group>][0]``.
+
+    Not whichever host comes first in the play: that may be a compute or a cell's conductor, and
+    a failure there would fail the bootstrap, and with it the whole play, for every host.
+    """
+    members = {name: set(hosts) for name, hosts in groups.items()}
+    found = {}
+    for project in PROJECT_DATABASES:
+        api = next(s for s in SERVICES if s.project == project)
+        group = api.group or api.name
+        hosts = members[group] if group in members else _role_hosts(api.role, members)
+        first = next((h for h in groups.get("all", ()) if h in hosts), None)
+        if first:
+            found[project] = first
+    return found
 
 
 def plain(value: Any) -> Any:
