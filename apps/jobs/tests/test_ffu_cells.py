@@ -10,11 +10,13 @@ import pytest
 
 from apps.clouds import services as clouds
 from apps.clouds.models import Cloud, ReleaseChange
+from apps.clouds.services import cloud_passwords
 from apps.jobs import services
 from apps.jobs.execution import execute_job
 from apps.jobs.findings import job_findings
 from apps.jobs.models import Job, JobState
 from runner import lab
+from runner.hops import HOPS
 from runner.tests.lab_fixtures import LabCloud, cloud_inventory, deploy
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.ansible]
@@ -37,6 +39,7 @@ def cells_cloud(catalog, tmp_path: Path, settings) -> Cloud:
         distro_version="9",  # the lab's default for these releases, which deploy() below uses
         # What 2024.1 → 2025.1 needs: no enable_redis, no classic mirrored queues, no swift.
         globals_yml='kolla_base_distro: "rocky"\nenable_mariabackup: "yes"\n',
+        passwords_yml="database_password: Ffu-Secret-23\nkeystone_admin_password: Ffu-Admin-23\n",
     )
     clouds.import_inventory_path(None, cloud, tmp_path / "inventory")
     assert sorted(cloud.cells.values_list("name", flat=True)) == ["cell1", "cell2"]
@@ -75,6 +78,7 @@ def test_a_failure_in_cell2_stops_the_ffu_with_cell1_upgraded_and_resume_finishe
         "lab_fail_once": True,
     }
     cell2_before = running(root, CELL2)
+    passwords_before = cloud_passwords(cells_cloud)
     job = run(services.launch_job(operator, cells_cloud, "ffu", params=params, confirmed=True))
 
     assert job.state == JobState.FAILED
@@ -109,3 +113,10 @@ def test_a_failure_in_cell2_stops_the_ffu_with_cell1_upgraded_and_resume_finishe
     nova = {name for name in database["databases"] if name == "nova" or name.startswith("nova_")}
     assert nova == {"nova", "nova_api", "nova_cell0", "nova_cell1", "nova_cell2"}
     assert {database["online_migrations"][name] for name in nova} == {"2025.1"}
+    # Each hop's password merge stored what its target adds with the cloud, every secret kept: the
+    # skip to 2024.1 adds an SSH key pair and a bcrypt salt among its plain passwords.
+    stored = cloud_passwords(cells_cloud)
+    assert {k: stored[k] for k in passwords_before} == passwords_before
+    added = {*HOPS["2023.1", "2024.1"].new_passwords, *HOPS["2024.1", "2025.1"].new_passwords}
+    assert added <= set(stored) and "haproxy_ssh_key" in added
+    assert set(stored["haproxy_ssh_key"]) == {"private_key", "public_key"}
