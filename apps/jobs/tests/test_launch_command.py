@@ -11,6 +11,7 @@ from django.core.management.base import CommandError
 
 from apps.audit.models import AuditEntry
 from apps.jobs.models import Job, JobState
+from runner.planner import VALIDATION_DEFAULTS
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +31,9 @@ def test_with_yes_it_launches_as_the_named_user_through_the_launch_service(opera
         operator,
         demo_cloud,
     )
-    assert job.params == {"target_release": "2025.2"} and f"job {job.pk} queued" in output
+    # The validations' thresholds, not given, are their defaults.
+    assert job.params == {"target_release": "2025.2", **VALIDATION_DEFAULTS}
+    assert f"job {job.pk} queued" in output
     assert AuditEntry.objects.filter(action="job.launch", actor=operator).exists()
 
 
