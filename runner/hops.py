@@ -23,9 +23,10 @@ MIGRATIONS = {
     "(kolla-ansible rabbitmq-upgrade 3.12)",
     "rabbitmq-quorum-queues": "Migrate RabbitMQ's queues to quorum queues on the current release "
     "(om_enable_rabbitmq_quorum_queues; 2023.2 dropped non-HA queues)",
-    "rabbitmq-durable-queues": "Migrate every RabbitMQ queue to a durable type on the current release, "
-    "for RabbitMQ 4 (om_enable_queue_manager, om_enable_rabbitmq_quorum_queues, "
-    "om_enable_rabbitmq_transient_quorum_queue, om_enable_rabbitmq_stream_fanout)",
+    # The step checks all four queue options (om_enable_queue_manager, …_quorum_queues,
+    # …_transient_quorum_queue, …_stream_fanout); its name has room for the first.
+    "rabbitmq-durable-queues": "Migrate every RabbitMQ queue to a durable type for RabbitMQ 4 "
+    "(om_enable_queue_manager and the quorum, transient and stream options)",
 }
 # Migrations that run on the release the cloud leaves, with its kolla-ansible: kolla's guide has
 # them done before the hop, the options they set are read only by that release, and the target's

@@ -107,6 +107,21 @@ MERGE_PASSWORDS = "ferry-merge-passwords"
 INTERNAL_ACTIONS = frozenset({RESTORE_CONFIG, MERGE_PASSWORDS})
 
 
+# How long a step's name may be (the jobs app stores it in a column of this size).
+STEP_NAME_CHARS = 200
+
+
+def fitted(head: str, names: list[str], limit: int = STEP_NAME_CHARS) -> str:
+    """``head`` followed by as many of ``names`` as fit in ``limit`` characters, then how many more
+    (the step's parameters and output name them all)."""
+    for shown in range(len(names), 0, -1):
+        rest = len(names) - shown
+        text = head + ", ".join(names[:shown]) + (f" and {rest} more" if rest else "")
+        if len(text) <= limit:
+            return text
+    return f"{head}{len(names)} keys"[:limit]
+
+
 def step(
     name: str,
     action: str,
@@ -290,8 +305,10 @@ def preparation_steps(request: PlanRequest, prep: HopPrep) -> list[PlannedStep]:
     if prep.new_passwords:
         steps.append(
             step(
-                f"Merge passwords for {target}: keep every existing secret, generate "
-                f"{', '.join(prep.new_passwords)}",
+                fitted(
+                    f"Merge passwords for {target}: keep every existing secret, generate ",
+                    list(prep.new_passwords),
+                ),
                 MERGE_PASSWORDS,
                 target,
                 ferry_new_passwords=list(prep.new_passwords),

@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 
 from apps.clouds.models import Cloud
-from runner.planner import KINDS
+from runner.planner import KINDS, STEP_NAME_CHARS
 
 # Kinds come from the planner's one table; nothing else lists them.
 JobKind = models.TextChoices(
@@ -183,7 +183,7 @@ class Step(models.Model):
     ordinal = models.PositiveIntegerField(help_text="1, 2, 3… across every attempt of the job")
     position = models.PositiveSmallIntegerField()
     attempt = models.PositiveSmallIntegerField(default=1)
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=STEP_NAME_CHARS)
     action = models.CharField(max_length=64, help_text="the kolla-ansible action this step plays")
     playbook = models.CharField(max_length=200)
     extra_vars = models.JSONField(default=dict, blank=True)

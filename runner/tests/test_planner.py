@@ -10,6 +10,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from runner.hops import HOPS
 from runner.kolla import cli_command
 from runner.lab import PLAYBOOK_DIR as LAB_PLAYBOOKS
 from runner.params import BackupInfo, ansible_bool
@@ -17,10 +18,12 @@ from runner.planner import (
     KINDS,
     ROLLOUT_AFTER_NOVA,
     ROLLOUT_BEFORE_NOVA,
+    STEP_NAME_CHARS,
     PlanError,
     PlanRequest,
     ReleaseInfo,
     cell_upgrade_release,
+    fitted,
     legal_hops,
     plan,
     plan_warnings,
@@ -673,3 +676,24 @@ def test_a_removed_service_left_off_is_not_refused():
         replace(request("upgrade", current="2024.1", target_release="2025.1"), globals={"enable_swift": "no"})
     )
     assert steps[-1].action == "check"
+
+
+@pytest.mark.parametrize(("current", "target"), sorted(HOPS))
+@pytest.mark.parametrize("kind", ["upgrade", "cell-rollout"])
+def test_every_hops_step_names_fit_where_they_are_stored(kind: str, current: str, target: str) -> None:
+    """A name longer than the jobs app's column stops the launch on PostgreSQL (SQLite would take it)."""
+    steps = plan(request(kind, current=current, target_release=target))
+    assert max(len(s.name) for s in steps) <= STEP_NAME_CHARS
+    (merge,) = [s for s in steps if s.action == "ferry-merge-passwords"] or [None]
+    if merge and len(HOPS[current, target].new_passwords) > 3:
+        # What does not fit is counted; the step's parameters list every key.
+        assert merge.extra_vars["ferry_new_passwords"] == list(HOPS[current, target].new_passwords)
+
+
+def test_fitted_names_what_fits_and_counts_the_rest() -> None:
+    names = [f"key_{n:02d}_" + "x" * 20 for n in range(10)]
+    text = fitted("Generate ", names, limit=100)
+    assert len(text) <= 100 and text.startswith("Generate key_00_") and text.endswith("more")
+    shown = text.count("key_")
+    assert text.endswith(f" and {10 - shown} more")
+    assert fitted("Generate ", names[:2], limit=100) == f"Generate {names[0]}, {names[1]}"

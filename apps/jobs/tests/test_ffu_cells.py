@@ -17,6 +17,7 @@ from apps.jobs.findings import job_findings
 from apps.jobs.models import Job, JobState
 from runner import lab
 from runner.hops import HOPS
+from runner.planner import DATA_PLANE_CONTAINERS
 from runner.tests.lab_fixtures import LabCloud, cloud_inventory, deploy
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.ansible]
@@ -66,6 +67,16 @@ def running(root: Path, hosts: Iterable[str]) -> dict[str, dict]:
     return {h: {"containers": s["containers"], "config": s["config"]} for h, s in states.items()}
 
 
+def data_plane_stops(root: Path, hosts: Iterable[str]) -> dict[tuple[str, str], int]:
+    """How often each data-plane container of these lab hosts was stopped, by (host, service)."""
+    return {
+        (host, name): container.get("stops", 0)
+        for host in hosts
+        for name, container in lab.read_host_state(root, host)["containers"].items()
+        if lab.core.SERVICES_BY_NAME[name].container in DATA_PLANE_CONTAINERS
+    }
+
+
 def test_a_failure_in_cell2_stops_the_ffu_with_cell1_upgraded_and_resume_finishes_both_hops(
     cells_cloud, operator, no_worker, settings
 ):
@@ -79,6 +90,9 @@ def test_a_failure_in_cell2_stops_the_ffu_with_cell1_upgraded_and_resume_finishe
     }
     cell2_before = running(root, CELL2)
     passwords_before = cloud_passwords(cells_cloud)
+    computes = (CELL1[1], CELL2[1])
+    data_plane_before = data_plane_stops(root, computes)
+    assert data_plane_before
     job = run(services.launch_job(operator, cells_cloud, "ffu", params=params, confirmed=True))
 
     assert job.state == JobState.FAILED
@@ -100,6 +114,8 @@ def test_a_failure_in_cell2_stops_the_ffu_with_cell1_upgraded_and_resume_finishe
 
     assert job.state == JobState.SUCCEEDED, job.result
     assert image_tags(root, HOSTS) == {"2025.1-rocky-9"}
+    # Both hops replaced the computes' containers in place: no data-plane container was stopped.
+    assert data_plane_stops(root, computes) == data_plane_before
     cells_cloud.refresh_from_db()
     assert cells_cloud.release.series == "2025.1" and cells_cloud.state == "deployed"
     hops = ReleaseChange.objects.filter(cloud=cells_cloud).order_by("id")
