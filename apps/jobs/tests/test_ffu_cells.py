@@ -15,6 +15,7 @@ from apps.jobs import services
 from apps.jobs.execution import execute_job
 from apps.jobs.findings import job_findings
 from apps.jobs.models import Job, JobState
+from apps.jobs.tests.test_execution import assert_every_event_once, stored_output
 from runner import lab
 from runner.hops import HOPS
 from runner.planner import DATA_PLANE_CONTAINERS
@@ -136,3 +137,8 @@ def test_a_failure_in_cell2_stops_the_ffu_with_cell1_upgraded_and_resume_finishe
     added = {*HOPS["2023.1", "2024.1"].new_passwords, *HOPS["2024.1", "2025.1"].new_passwords}
     assert added <= set(stored) and "haproxy_ssh_key" in added
     assert set(stored["haproxy_ssh_key"]) == {"private_key", "public_key"}
+    # Both attempts' events, each stored once; no password, old or generated, in what they printed.
+    assert_every_event_once(job)
+    printed = stored_output(job)
+    plain = [v for v in stored.values() if isinstance(v, str) and len(v) >= 8]
+    assert plain and not [v for v in plain if v in printed]
