@@ -3,13 +3,16 @@
 Back up (A), change the database, back up (B, an increment on A), then restore A through the API:
 the worker puts A back on its node, stops MariaDB, prepares and copies it back and recovers the
 cluster, and the lab database holds A's content on every database host, not B's. Then restore B
-with ``manage.py launch``: A and the increment, in that order, give B's content.
+with ``manage.py launch``: A and the increment, in that order, give B's content. Last, A's copy
+in Ferry's store is damaged: its restore fails before it touches the database.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -72,6 +75,10 @@ def test_restoring_a_chosen_backup_through_the_api_brings_back_its_content(produ
     backups = operator.get("/api/backups/", params={"cloud": "restore"}).json()["results"]
     b, a = backups  # newest first
     assert (a["label"], a["state"], b["label"], b["kind"]) == ("a", "verified", "b", "incremental")
+    assert b["parent"] == a["id"] and a["node"] == "ctl01"
+    # Ferry's own copy, off the database node, is what it verified.
+    copy = Path(a["store_path"]) / "data"
+    assert copy.is_file() and a["sha256"] == hashlib.sha256(copy.read_bytes()).hexdigest()
     content_b = databases("ctl01")
     assert content_b != content_a
 
@@ -88,5 +95,21 @@ def test_restoring_a_chosen_backup_through_the_api_brings_back_its_content(produ
     done = wait_for(operator, job_id, {"succeeded", "failed"}, timeout=400)
     assert done["state"] == "succeeded", operator.get(f"/jobs/{job_id}/log.txt").text[-3000:]
     assert f"incremental on #{a['id']}" in done["steps"][0]["name"]
+    for host in DATABASE_HOSTS:
+        assert databases(host) == content_b
+
+    # A copy damaged in Ferry's store: the restore fails before it touches the database.
+    copy.write_text('{"databases": {}}')
+    response = operator.post(
+        "/api/jobs/",
+        json={"cloud": "restore", "kind": "restore", "params": {"backup": a["id"]}, "confirm": True},
+    )
+    assert response.status_code == 201, response.text
+    damaged = wait_for(operator, response.json()["id"], {"succeeded", "failed"}, timeout=400)
+    assert damaged["state"] == "failed"
+    push, *rest = damaged["steps"]
+    assert push["state"] == "failed" and {s["state"] for s in rest} == {"skipped"}
+    log = operator.get(f"/jobs/{damaged['id']}/log.txt").text
+    assert f"Ferry's copy of backup #{a['id']}" in log and "damaged" in log
     for host in DATABASE_HOSTS:
         assert databases(host) == content_b
