@@ -1,7 +1,8 @@
 """Change control in a real browser: an operator asks, an approver approves, the job waits for its
 maintenance window and runs when beat sees the window open.
 
-Embedded shape (one daphne process, in-process worker and beat), chromium through playwright.
+Embedded shape (one daphne process, in-process worker and beat, SQLite: what `make run` starts),
+chromium through playwright; the deploy it runs is the embedded shape's real job.
 """
 
 from __future__ import annotations
@@ -91,6 +92,10 @@ def test_request_approve_scheduled_then_run_in_its_window(controlled, browser): 
     opened = time.monotonic()
     done = wait_for(api, job_id, {"succeeded", "failed"}, timeout=300)
     assert done["state"] == "succeeded", api.get(f"/jobs/{job_id}/log.txt").text[-3000:]
+    # The embedded shape (`make run`): the web server's in-process worker ran it, on SQLite.
+    assert done["worker"]
+    cloud = api.get(f"/api/clouds/{SLUG}/").json()
+    assert cloud["release"] == "2025.1" and cloud["state"] == "deployed"
     print(f"queued and ran {time.monotonic() - opened:.0f} s after the window was added")
     operator.goto(f"{stack.base_url}/jobs/{job_id}/")
     assert operator.inner_text("#job-state") == "succeeded"
