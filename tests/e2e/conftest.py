@@ -57,3 +57,15 @@ def embedded_stack(tmp_path_factory):
         yield stack.start()
     finally:
         stack.stop()
+
+
+@pytest.fixture(scope="session")
+def shared_embedded_stack(tmp_path_factory):
+    """One embedded Ferry for the browser modules of the ``EMBEDDED_BROWSER_GROUP`` xdist group
+    (tests/e2e/stack.py): each makes its own clouds on it, and a stack started once instead of once
+    per module saves its migrations, seeding and server start-up."""
+    stack = Stack(tmp_path_factory.mktemp("embedded-shared"))
+    try:
+        yield stack.start()
+    finally:
+        stack.stop()

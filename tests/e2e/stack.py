@@ -38,6 +38,11 @@ BIN = Path(sys.executable).parent
 LAB_INVENTORY = b"[control]\nctl01\n[network]\nctl01\n[monitoring]\nctl01\n[compute]\ncmp01\ncmp02\n"
 
 
+# The xdist group of the browser modules that share one embedded stack (``shared_embedded_stack``):
+# one test worker runs them all, on that stack.
+EMBEDDED_BROWSER_GROUP = "embedded-browser"
+
+
 def _redis_db() -> int:
     """A Redis database of its own for each parallel test worker (pytest-xdist's gw0, gw1…)."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")

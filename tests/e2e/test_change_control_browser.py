@@ -12,22 +12,22 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.e2e.stack import LAB_INVENTORY, wait_for
+from tests.e2e.stack import EMBEDDED_BROWSER_GROUP, LAB_INVENTORY, wait_for
 from tests.e2e.test_job_page_browser import browser, login, wait_until  # noqa: F401  (the browser fixture)
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.ansible,
     pytest.mark.server,
-    pytest.mark.xdist_group("change-control-browser"),  # one worker starts the module's stack
+    pytest.mark.xdist_group(EMBEDDED_BROWSER_GROUP),  # one worker, one embedded stack for the group
 ]
 SLUG = "cc"
 
 
 @pytest.fixture(scope="module")
-def controlled(embedded_stack):
+def controlled(shared_embedded_stack):
     """Cloud ``cc``: one approval needed, and its only maintenance window days away."""
-    admin = embedded_stack.login("admin")
+    admin = shared_embedded_stack.login("admin")
     assert admin.post("/api/clouds/", json={"slug": SLUG}).status_code == 201
     response = admin.post(
         f"/api/clouds/{SLUG}/import-inventory/",
@@ -42,7 +42,7 @@ def controlled(embedded_stack):
     assert (
         admin.post(f"/api/clouds/{SLUG}/windows/", json={**window, "label": "patch night"}).status_code == 201
     )
-    return embedded_stack
+    return shared_embedded_stack
 
 
 def test_request_approve_scheduled_then_run_in_its_window(controlled, browser):  # noqa: F811

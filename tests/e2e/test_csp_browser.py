@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.stack import launch, wait_for
+from tests.e2e.stack import EMBEDDED_BROWSER_GROUP, launch, wait_for
 from tests.e2e.test_job_page_browser import browser, login  # noqa: F401  (the browser fixture)
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.ansible,
-    pytest.mark.xdist_group("csp-browser"),  # one worker starts the module's stack, not each
+    pytest.mark.xdist_group(EMBEDDED_BROWSER_GROUP),  # one worker, one embedded stack for the group
 ]
 
 
@@ -29,8 +29,8 @@ def _watch(page) -> list[str]:
     return refused
 
 
-def test_pages_run_under_the_csp_without_violations(embedded_stack, browser):  # noqa: F811
-    stack = embedded_stack
+def test_pages_run_under_the_csp_without_violations(shared_embedded_stack, browser):  # noqa: F811
+    stack = shared_embedded_stack
     api = stack.login("operator")
     job = launch(api, cloud="demo", kind="prechecks", params={"release": "2025.1"})
     assert wait_for(api, job["id"], {"succeeded", "failed"}, timeout=300)["state"] in {"succeeded", "failed"}
@@ -50,8 +50,8 @@ def test_pages_run_under_the_csp_without_violations(embedded_stack, browser):  #
     page.close()
 
 
-def test_cancel_asks_for_confirmation_from_a_script_file(embedded_stack, browser):  # noqa: F811
-    stack = embedded_stack
+def test_cancel_asks_for_confirmation_from_a_script_file(shared_embedded_stack, browser):  # noqa: F811
+    stack = shared_embedded_stack
     api = stack.login("operator")
     job = launch(api, cloud="demo", kind="prechecks", params={"release": "2025.1", "lab_slow_seconds": 30})
     page = browser.new_page()

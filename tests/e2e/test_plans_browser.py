@@ -13,6 +13,7 @@ import zipfile
 
 import pytest
 
+from tests.e2e.stack import EMBEDDED_BROWSER_GROUP
 from tests.e2e.test_job_page_browser import browser, login, wait_until  # noqa: F401  (the browser fixture)
 from tests.e2e.test_jobs_production import launch, wait_for
 
@@ -49,7 +50,7 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.ansible,
     pytest.mark.server,
-    pytest.mark.xdist_group("plans-browser"),  # one worker starts the module's stack
+    pytest.mark.xdist_group(EMBEDDED_BROWSER_GROUP),  # one worker, one embedded stack for the group
 ]
 
 
@@ -67,9 +68,9 @@ def cells_inventory_zip() -> bytes:
 
 
 @pytest.fixture(scope="module")
-def gated(embedded_stack):
+def gated(shared_embedded_stack):
     """A cloud of two cells on 2025.1 (as the catalog says; deployed by the test that needs it)."""
-    admin = embedded_stack.login("admin")
+    admin = shared_embedded_stack.login("admin")
     assert admin.post("/api/clouds/", json={"slug": "gated"}).status_code == 201
     response = admin.post(
         "/api/clouds/gated/import-inventory/",
@@ -80,7 +81,7 @@ def gated(embedded_stack):
         data={"release": "2025.1"},
     )
     assert response.status_code == 200 and response.json()["cells"] == ["cell1", "cell2"], response.text
-    return embedded_stack
+    return shared_embedded_stack
 
 
 def preview_text(page) -> str:
