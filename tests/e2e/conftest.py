@@ -69,3 +69,15 @@ def shared_embedded_stack(tmp_path_factory):
         yield stack.start()
     finally:
         stack.stop()
+
+
+@pytest.fixture(scope="session")
+def shared_production_stack(tmp_path_factory):
+    """One production-shape Ferry for the modules of the ``RECOVERY_GROUP`` xdist group
+    (tests/e2e/stack.py): each makes its own cloud on it; none kills or cuts its processes."""
+    database_url, redis_url = _production_urls()
+    stack = Stack(tmp_path_factory.mktemp("prod-shared"), database_url=database_url, redis_url=redis_url)
+    try:
+        yield stack.start()
+    finally:
+        stack.stop()

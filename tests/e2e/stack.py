@@ -41,6 +41,8 @@ LAB_INVENTORY = b"[control]\nctl01\n[network]\nctl01\n[monitoring]\nctl01\n[comp
 # The xdist group of the browser modules that share one embedded stack (``shared_embedded_stack``):
 # one test worker runs them all, on that stack.
 EMBEDDED_BROWSER_GROUP = "embedded-browser"
+# Likewise the production-shape modules of restore and rollback (``shared_production_stack``).
+RECOVERY_GROUP = "recovery-production"
 
 
 def _redis_db() -> int:

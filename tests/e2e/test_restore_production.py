@@ -16,13 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.stack import RECOVERY_GROUP
 from tests.e2e.test_jobs_production import wait_for
 
 pytestmark = [
     pytest.mark.production,
     pytest.mark.ansible,
     pytest.mark.server,
-    pytest.mark.xdist_group("restore-production"),
+    pytest.mark.xdist_group(RECOVERY_GROUP),  # one worker, one stack for the group
 ]
 
 INVENTORY = b"[control]\nctl01\nctl02\n[network]\nctl01\n[monitoring]\nctl01\n[compute]\ncmp01\n"
@@ -37,8 +38,8 @@ def run(client, **body) -> dict:
     return done
 
 
-def test_restoring_a_chosen_backup_through_the_api_brings_back_its_content(production_stack):
-    stack = production_stack
+def test_restoring_a_chosen_backup_through_the_api_brings_back_its_content(shared_production_stack):
+    stack = shared_production_stack
     admin = stack.login("admin")
     response = admin.post(
         "/api/clouds/",

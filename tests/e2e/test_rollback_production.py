@@ -12,13 +12,14 @@ import json
 
 import pytest
 
+from tests.e2e.stack import RECOVERY_GROUP
 from tests.e2e.test_jobs_production import wait_for
 
 pytestmark = [
     pytest.mark.production,
     pytest.mark.ansible,
     pytest.mark.server,
-    pytest.mark.xdist_group("rollback-production"),
+    pytest.mark.xdist_group(RECOVERY_GROUP),  # one worker, one stack for the group
 ]
 
 INVENTORY = b"[control]\nctl01\n[network]\nctl01\n[monitoring]\nctl01\n[compute]\ncmp01\n"
@@ -44,9 +45,9 @@ def containers(stack, host: str) -> dict[str, dict]:
 
 
 def test_rollback_through_the_api_restores_the_old_control_plane_and_keeps_the_data_plane(
-    production_stack,
+    shared_production_stack,
 ):
-    admin = production_stack.login("admin")
+    admin = shared_production_stack.login("admin")
     response = admin.post(
         "/api/clouds/",
         json={
@@ -62,12 +63,12 @@ def test_rollback_through_the_api_restores_the_old_control_plane_and_keeps_the_d
         data={"release": "2025.1"},
     )
     assert response.status_code == 200, response.text
-    operator = production_stack.login("operator")
+    operator = shared_production_stack.login("operator")
     run(operator, kind="deploy", confirm=True)
     run(operator, kind="upgrade", params={"target_release": "2025.2"}, confirm=True)
     [backup] = operator.get("/api/backups/", params={"cloud": SLUG}).json()["results"]
     assert backup["release"] == "2025.1" and backup["state"] == "verified"
-    before = containers(production_stack, "cmp01")
+    before = containers(shared_production_stack, "cmp01")
     # A change made on 2025.2 that the rollback must take back with the rest of the configuration.
     changed = admin.patch(
         f"/api/clouds/{SLUG}/", json={"globals_yml": 'enable_mariabackup: "yes"\nnova_console: novnc\n'}
@@ -88,17 +89,17 @@ def test_rollback_through_the_api_restores_the_old_control_plane_and_keeps_the_d
     cloud = operator.get(f"/api/clouds/{SLUG}/").json()
     assert cloud["release"] == "2025.1"
     assert cloud["globals_yml"] == 'enable_mariabackup: "yes"\n'  # as archived before the upgrade
-    control = containers(production_stack, "ctl01")
+    control = containers(shared_production_stack, "ctl01")
     assert {control[name]["release"] for name in ("keystone", "nova-api", "rabbitmq", "mariadb")} == {
         "2025.1"
     }
-    node = production_stack.var_dir / "lab" / SLUG / "ctl01" / "volumes"
+    node = shared_production_stack.var_dir / "lab" / SLUG / "ctl01" / "volumes"
     restored = json.loads((node / "mariadb" / "ibdata1").read_text())["databases"]
     # kolla leaves the backup on the node too: the databases are what it holds.
     kept = node / "mariadb_backup" / backup["name"] / "ibdata1"
     assert hashlib.sha256(kept.read_bytes()).hexdigest() == backup["sha256"]
     assert restored == json.loads(kept.read_text())["databases"]
-    after = containers(production_stack, "cmp01")
+    after = containers(shared_production_stack, "cmp01")
     for name in ("nova-libvirt", "openvswitch-db-server", "openvswitch-vswitchd"):
         assert (
             after[name]["tag"] == before[name]["tag"] and after[name]["restarts"] == before[name]["restarts"]
