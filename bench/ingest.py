@@ -96,14 +96,107 @@ def main() -> None:
             measure(args, database)
 
 
-def measure(args: argparse.Namespace, database: str) -> None:
-    from django.db import connection, transaction
+def new_step(cloud) -> tuple:
+    """An empty event table and a fresh running Job and Step of ``cloud``, so every run starts alike."""
+    from django.db import connection
 
-    from apps.clouds.services import create_cloud
-    from apps.jobs import live
     from apps.jobs.models import Event, HostSummary, Job, JobState, Step, StepState
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {Event._meta.db_table}, {HostSummary._meta.db_table}")
+    job = Job.objects.create(cloud=cloud, kind="check", mutating=False, state=JobState.RUNNING)
+    step = Step.objects.create(
+        job=job, ordinal=1, position=1, name="Check services", action="check", playbook="site.yml",
+        state=StepState.RUNNING,
+    )  # fmt: skip
+    return job, step
+
+
+def through_sink(
+    cloud,
+    events: list[dict],
+    expected: dict[str, dict[str, int]],
+    *,
+    sink_class=None,
+    batch: int = MAX_BATCH,
+    delay: float = MAX_DELAY,
+    profile: cProfile.Profile | None = None,
+) -> Run:
+    """One timed run of ``events`` through EventBatcher into ``sink_class`` (JobEventSink) for a new
+    step, first add until the last batch is committed and published, with the stored events checked."""
+    from django.db import connection
+
+    from apps.jobs import live
     from apps.jobs.sink import JobEventSink
     from runner.events import EventBatcher
+
+    job, step = new_step(cloud)
+    inner = (sink_class or JobEventSink)(job, step)
+    backend: list[float] = []  # pid, CPU at the first batch, CPU when the thread ends
+
+    def sink(batch):
+        if not backend:
+            backend.extend([pid := backend_pid(), backend_cpu(pid)])
+        if profile is not None:
+            profile.enable()
+        try:
+            inner(batch)
+        finally:
+            if profile is not None:
+                profile.disable()
+
+    def thread_exit():
+        backend.append(backend_cpu(int(backend[0])))
+        connection.close()
+
+    batcher = EventBatcher(sink, max_batch=batch, max_delay=delay, on_thread_exit=thread_exit)
+    batcher.start()
+    cpu, started = time.process_time(), time.perf_counter()
+    for event in events:
+        batcher.add(event)
+    batcher.close(600)
+    live.flush(60)  # published, not only queued for the channel layer
+    run = Run(time.perf_counter() - started, time.process_time() - cpu, backend[2] - backend[1])
+    run.batches = batcher.batches
+    run.verdict = check(job, step, len(events), expected)
+    if batcher.failures:
+        run.verdict += f"; {batcher.failures} sink failures (retried): {batcher.last_error!r}"
+    return run
+
+
+def check(job, step, count: int, expected: dict[str, dict[str, int]]) -> str:
+    """What the stored events say: "ok (...)" if counters 1..``count`` once each, counts and totals right."""
+    from apps.jobs.models import Event, HostSummary
+
+    counters = list(
+        Event.objects.filter(job=job, step=step).order_by("counter").values_list("counter", flat=True)
+    )
+    problems = []
+    if counters != list(range(1, count + 1)):
+        distinct = set(counters)
+        duplicates, missing = len(counters) - len(distinct), count - len(distinct)
+        problems.append(f"{len(counters)} rows, {duplicates} duplicates, {missing} missing")
+    job.refresh_from_db()
+    step.refresh_from_db()
+    if job.event_count != count or step.event_count != count:
+        problems.append(f"job.event_count {job.event_count}, step.event_count {step.event_count}")
+    totals = {
+        h.pop("host"): {k: v for k, v in h.items() if v}
+        for h in HostSummary.objects.filter(job=job).values(
+            "host", "ok", "changed", "failed", "unreachable", "skipped"
+        )
+    }
+    if totals != expected:
+        problems.append("host totals differ from what the events imply")
+    return "; ".join(problems) or f"ok ({len(counters)} rows, counters 1..{counters[-1]}, totals match)"
+
+
+def measure(args: argparse.Namespace, database: str) -> None:
+    from django.db import transaction
+
+    from apps.clouds.services import create_cloud
+    from apps.jobs.models import Event
+    from apps.jobs.sink import JobEventSink
 
     sink_class = load_sink(args.sink)
     layer = ferry_env.channel_layer()
@@ -112,52 +205,12 @@ def measure(args: argparse.Namespace, database: str) -> None:
     expected = {host: dict(c) for host, c in expected_totals(events).items()}
     size = statistics.mean(len(json.dumps(e)) for e in events[:5000])
 
-    def new_step() -> tuple[Job, Step]:
-        with connection.cursor() as cursor:
-            cursor.execute(f"TRUNCATE {Event._meta.db_table}, {HostSummary._meta.db_table}")
-        job = Job.objects.create(cloud=cloud, kind="check", mutating=False, state=JobState.RUNNING)
-        step = Step.objects.create(
-            job=job, ordinal=1, position=1, name="Check services", action="check", playbook="site.yml",
-            state=StepState.RUNNING,
-        )  # fmt: skip
-        return job, step
-
-    def through_sink(profile: cProfile.Profile | None = None) -> Run:
-        job, step = new_step()
-        inner = sink_class(job, step)
-        backend: list[float] = []  # pid, CPU at the first batch, CPU when the thread ends
-
-        def sink(batch):
-            if not backend:
-                backend.extend([pid := backend_pid(), backend_cpu(pid)])
-            if profile is not None:
-                profile.enable()
-            try:
-                inner(batch)
-            finally:
-                if profile is not None:
-                    profile.disable()
-
-        def thread_exit():
-            backend.append(backend_cpu(int(backend[0])))
-            connection.close()
-
-        batcher = EventBatcher(sink, max_batch=args.batch, max_delay=args.delay, on_thread_exit=thread_exit)
-        batcher.start()
-        cpu, started = time.process_time(), time.perf_counter()
-        for event in events:
-            batcher.add(event)
-        batcher.close(600)
-        live.flush(60)  # published, not only queued for the channel layer
-        run = Run(time.perf_counter() - started, time.process_time() - cpu, backend[2] - backend[1])
-        run.batches = batcher.batches
-        run.verdict = check(job, step)
-        if batcher.failures:
-            run.verdict += f"; {batcher.failures} sink failures (retried): {batcher.last_error!r}"
-        return run
+    def sink_run(profile: cProfile.Profile | None = None) -> Run:
+        options = {"sink_class": sink_class, "batch": args.batch, "delay": args.delay}
+        return through_sink(cloud, events, expected, profile=profile, **options)
 
     def bulk_baseline() -> Run:
-        job, step = new_step()
+        job, step = new_step(cloud)
         rows = JobEventSink(job, step).rows
         pid = backend_pid()
         server, cpu, started = backend_cpu(pid), time.process_time(), time.perf_counter()
@@ -166,31 +219,8 @@ def measure(args: argparse.Namespace, database: str) -> None:
                 Event.objects.bulk_create([Event(**r._asdict()) for r in rows(events[i : i + args.batch])])
         return Run(time.perf_counter() - started, time.process_time() - cpu, backend_cpu(pid) - server)
 
-    def check(job: Job, step: Step) -> str:
-        counters = list(
-            Event.objects.filter(job=job, step=step).order_by("counter").values_list("counter", flat=True)
-        )
-        problems = []
-        if counters != list(range(1, args.events + 1)):
-            distinct = set(counters)
-            duplicates, missing = len(counters) - len(distinct), args.events - len(distinct)
-            problems.append(f"{len(counters)} rows, {duplicates} duplicates, {missing} missing")
-        job.refresh_from_db()
-        step.refresh_from_db()
-        if job.event_count != args.events or step.event_count != args.events:
-            problems.append(f"job.event_count {job.event_count}, step.event_count {step.event_count}")
-        totals = {
-            h.pop("host"): {k: v for k, v in h.items() if v}
-            for h in HostSummary.objects.filter(job=job).values(
-                "host", "ok", "changed", "failed", "unreachable", "skipped"
-            )
-        }
-        if totals != expected:
-            problems.append("host totals differ from what the events imply")
-        return "; ".join(problems) or f"ok ({len(counters)} rows, counters 1..{counters[-1]}, totals match)"
-
     # One warm-up of each (connections, code paths, the channel layer), not counted.
-    through_sink()
+    sink_run()
     bulk_baseline()
 
     sink_runs: list[Run] = []
@@ -199,7 +229,7 @@ def measure(args: argparse.Namespace, database: str) -> None:
         line = []
         for which in ("sink", "bulk") if i % 2 == 0 else ("bulk", "sink"):
             runs = sink_runs if which == "sink" else bulk_runs
-            runs.append(through_sink() if which == "sink" else bulk_baseline())
+            runs.append(sink_run() if which == "sink" else bulk_baseline())
             line.append(f"{which} {args.events / runs[-1].seconds:,.0f}/s")
         print(
             f"run {i + 1}: {'  '.join(line)}  load {os.getloadavg()[0]:.1f}  check: {sink_runs[-1].verdict}",
@@ -237,7 +267,7 @@ def measure(args: argparse.Namespace, database: str) -> None:
 
     if args.profile:
         profile = cProfile.Profile()
-        run = through_sink(profile)
+        run = sink_run(profile)
         rate = args.events / run.seconds
         print(f"\nprofile of the sink thread, one more run ({rate:,.0f} events/s while profiled):")
         pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
