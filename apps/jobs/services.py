@@ -438,7 +438,8 @@ def cancel_job(actor, job: Job) -> Job:
         job.steps.filter(state=StepState.PENDING).update(state=StepState.SKIPPED)
         if awaiting:
             withdraw_request(job)
-        notify("job.canceled", job, actor=actor)
+        # A withdrawn request also leaves the approvers' queue: they are told.
+        notify("job.canceled", job, actor=actor, detail={"withdrawn": True} if awaiting else None)
         transaction.on_commit(partial(publish_job_state, job))
     elif job.state == JobState.RUNNING:
         transition(job, JobState.CANCELING, cancel_requested=True)

@@ -15,7 +15,9 @@ Events and who gets them (never the person who did it themselves):
 - ``job.approved``, ``job.denied``, ``job.expired``, ``job.started``: the requester;
 - ``job.waiting``: the requester, and whoever may continue it at the gate (the cloud's approvers
   when its policy says gates need one, else its operators);
-- ``job.succeeded``, ``job.failed``, ``job.canceled``, ``job.lost``: the requester.
+- ``job.succeeded``, ``job.failed``, ``job.canceled``, ``job.lost``: the requester; a job withdrawn
+  while it awaited approval (``job.canceled`` with ``withdrawn`` in its detail) also the approvers,
+  whose queue it leaves.
 
 Each event of a cloud with an enabled webhook is also POSTed there.
 """
@@ -103,6 +105,12 @@ def _head(job: Job) -> str:
 def _approver_message(event: str, job: Job, actor, detail: dict[str, Any]) -> Message:
     head = _head(job)
     who = _name(job.requested_by)
+    if event == "job.canceled":
+        return Message(
+            f"[Ferry] {head} withdrawn: nothing to approve",
+            f"{_name(actor)} withdrew {head}, asked for by {who}, before it was approved. It has left "
+            f"the approval queue and nothing of it ran.\n\nThe job: {job_url(job)}\n",
+        )
     if event == "job.approvals_lapsed":
         return Message(
             f"[Ferry] {head}: its plan changed, approve it again",
@@ -184,14 +192,17 @@ def _requester_message(event: str, job: Job, actor, detail: dict[str, Any]) -> M
     )
 
 
-def recipients(event: str, job: Job, actor=None) -> list[tuple[Any, str]]:
+def recipients(
+    event: str, job: Job, actor=None, detail: dict[str, Any] | None = None
+) -> list[tuple[Any, str]]:
     """Who is emailed about ``event`` of ``job``: (user, audience) pairs, audience "requester",
     "approver" or "gate". Never the actor themselves, never a user without an email address."""
     if event not in EVENTS:
         raise ValueError(f"unknown notification event {event!r}")
     requester = job.requested_by
     picked: list[tuple[Any, str]] = []
-    if event in ("job.approval_requested", "job.approvals_lapsed"):
+    withdrawn = event == "job.canceled" and bool((detail or {}).get("withdrawn"))
+    if event in ("job.approval_requested", "job.approvals_lapsed") or withdrawn:
         approvers = holders_of(job.cloud, Role.APPROVER)
         if job.requested_by_id is not None:
             approvers = approvers.exclude(pk=job.requested_by_id)
@@ -245,7 +256,7 @@ def notify(event: str, job: Job, *, actor=None, detail: dict[str, Any] | None = 
     """
     now = timezone.now()
     rows = []
-    for user, audience in recipients(event, job, actor):
+    for user, audience in recipients(event, job, actor, detail):
         message = message_for(event, job, audience, actor, detail)
         rows.append(
             Outbox(

@@ -180,3 +180,28 @@ def test_the_actor_is_not_mailed_about_their_own_cancel(operator, demo_cloud, no
     other = services.launch_job(operator, demo_cloud, "reconfigure", params={}, confirmed=True)
     services.cancel_job(UserFactory(username="oz-operator", role="operator"), other)
     assert emails("job.canceled") == {"otto-operator@ferry.invalid"}
+
+
+def test_a_withdrawn_request_tells_the_approvers_it_left_their_queue(
+    awaiting, operator, approver, mailoutbox
+):
+    Outbox.objects.all().delete()
+
+    services.cancel_job(operator, awaiting)
+
+    # The requester withdrew it themselves: only the approvers hear of it.
+    assert emails("job.canceled") == {"alma-approver@ferry.invalid"}
+    row = Outbox.objects.get(event="job.canceled", recipient="alma-approver@ferry.invalid")
+    assert row.subject == f"[Ferry] Job #{awaiting.pk} (deploy on demo) withdrawn: nothing to approve"
+    assert "otto-operator withdrew" in row.body and "nothing of it ran" in row.body
+
+
+def test_a_queued_job_canceled_tells_its_requester_not_the_approvers(
+    operator, admin_user, demo_cloud, no_worker
+):
+    job = services.launch_job(operator, demo_cloud, "reconfigure", params={}, confirmed=True)
+    Outbox.objects.all().delete()
+
+    services.cancel_job(admin_user, job)
+
+    assert emails("job.canceled") == {"otto-operator@ferry.invalid"}
