@@ -9,6 +9,7 @@ the run instead of hiding it.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 
@@ -38,25 +39,29 @@ def _production_urls() -> tuple[str, str]:
     return database_url, redis_url
 
 
-@pytest.fixture(scope="module")
-def production_stack(tmp_path_factory):
-    """Daphne, a celery worker and celery beat, on PostgreSQL and Redis, each its own process."""
-    database_url, redis_url = _production_urls()
-    stack = Stack(tmp_path_factory.mktemp("prod"), database_url=database_url, redis_url=redis_url)
+def _running(stack: Stack) -> Iterator[Stack]:
+    """``stack`` started for the fixture's scope, stopped (process groups included) after it."""
     try:
         yield stack.start()
     finally:
         stack.stop()
+
+
+def _production_stack(directory) -> Stack:
+    database_url, redis_url = _production_urls()
+    return Stack(directory, database_url=database_url, redis_url=redis_url)
+
+
+@pytest.fixture(scope="module")
+def production_stack(tmp_path_factory):
+    """Daphne, a celery worker and celery beat, on PostgreSQL and Redis, each its own process."""
+    yield from _running(_production_stack(tmp_path_factory.mktemp("prod")))
 
 
 @pytest.fixture(scope="module")
 def embedded_stack(tmp_path_factory):
     """Ferry as `make run` starts it: one daphne process, SQLite, in-process worker."""
-    stack = Stack(tmp_path_factory.mktemp("embedded"))
-    try:
-        yield stack.start()
-    finally:
-        stack.stop()
+    yield from _running(Stack(tmp_path_factory.mktemp("embedded")))
 
 
 @pytest.fixture(scope="session")
@@ -64,20 +69,11 @@ def shared_embedded_stack(tmp_path_factory):
     """One embedded Ferry for the browser modules of the ``EMBEDDED_BROWSER_GROUP`` xdist group
     (tests/e2e/stack.py): each makes its own clouds on it, and a stack started once instead of once
     per module saves its migrations, seeding and server start-up."""
-    stack = Stack(tmp_path_factory.mktemp("embedded-shared"))
-    try:
-        yield stack.start()
-    finally:
-        stack.stop()
+    yield from _running(Stack(tmp_path_factory.mktemp("embedded-shared")))
 
 
 @pytest.fixture(scope="session")
 def shared_production_stack(tmp_path_factory):
     """One production-shape Ferry for the modules of the ``RECOVERY_GROUP`` xdist group
     (tests/e2e/stack.py): each makes its own cloud on it; none kills or cuts its processes."""
-    database_url, redis_url = _production_urls()
-    stack = Stack(tmp_path_factory.mktemp("prod-shared"), database_url=database_url, redis_url=redis_url)
-    try:
-        yield stack.start()
-    finally:
-        stack.stop()
+    yield from _running(_production_stack(tmp_path_factory.mktemp("prod-shared")))
